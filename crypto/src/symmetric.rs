@@ -1,0 +1,54 @@
+//! XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03) as used for every sealed
+//! item and sealed identity (PROTOCOL.md §1.4).
+//!
+//! Random 192-bit nonces are safe to draw per message without a counter: the
+//! birthday bound for a collision is ~2^96 messages under one key.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use crate::{Error, Result};
+
+/// Length of an XChaCha20-Poly1305 nonce.
+pub(crate) const NONCE_LEN: usize = 24;
+/// Length of a Poly1305 tag.
+pub(crate) const TAG_LEN: usize = 16;
+
+/// Seals `plaintext`; returns ciphertext ‖ tag.
+pub fn xchacha_seal(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    XChaCha20Poly1305::new(key.into())
+        .encrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        // Only reachable for plaintexts beyond 256 GiB, which no caller allows.
+        .map_err(|_| Error::InvalidInput("plaintext too long for XChaCha20-Poly1305"))
+}
+
+/// Opens ciphertext ‖ tag; any failure is [`Error::Decryption`].
+pub fn xchacha_open(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| Error::Decryption)
+}
