@@ -56,6 +56,6 @@ pub mod __internal {
     //! test vectors (RFC 9180, XChaCha20 draft, Wycheproof) run through the
     //! exact code paths the protocol uses. Not part of the public API.
     pub use crate::hpke_auth::{open as hpke_auth_open, seal as hpke_auth_seal};
-    pub use crate::key_schedule::hkdf_sha256_raw;
+    pub use crate::key_schedule::{derive, hkdf_sha256_raw};
     pub use crate::symmetric::{xchacha_open, xchacha_seal};
 }

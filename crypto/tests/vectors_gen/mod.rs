@@ -1,0 +1,1442 @@
+//! The generator of the published vectors in `docs/vectors/` (PROTOCOL.md
+//! §13). Shared by `examples/generate_vectors.rs`, which writes the files,
+//! and `tests/published_vectors.rs`, which fails if they differ.
+//!
+//! Every random value the code under test draws is given explicitly in the
+//! vector (a nonce, an HPKE `ikmE`, a nonce prefix) and fed to the code by a
+//! scripted RNG, so that another implementation can recompute each output
+//! from the inputs alone. Inputs themselves come from ChaCha20 seeded with
+//! SHA-256 of the case name; the seed is recorded for reproducibility.
+//! Every negative case is checked to fail here, while generating.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code
+)]
+
+use std::collections::VecDeque;
+
+use kluis_crypto::attachment::{
+    self, AttachmentHeader, AttachmentKey, ChunkSealer, DocumentDescription, CHUNK_SIZE,
+    SEALED_CHUNK_SIZE,
+};
+use kluis_crypto::fingerprint::SafetyNumber;
+use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
+use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
+use kluis_crypto::item::{self, ItemKind, SealedItem, SharedItemKind};
+use kluis_crypto::key_schedule::{derive, labels, ExportKey};
+use kluis_crypto::notes::{NotesKey, NotesKeyBytes, SealedNotesKey};
+use kluis_crypto::recovery::RecoveryKey;
+use kluis_crypto::relationship::{EpochKeyBytes, RelationshipKey, WrappedRelationshipKey};
+use kluis_crypto::Error;
+use rand_chacha::rand_core::{CryptoRng, Error as RandError, RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Hands out exactly the bytes it was given, and panics if asked for more:
+/// the vectors then list every random byte the code consumed.
+pub struct ScriptedRng(VecDeque<u8>);
+
+impl ScriptedRng {
+    pub fn new(parts: &[&[u8]]) -> Self {
+        Self(parts.iter().flat_map(|p| p.iter().copied()).collect())
+    }
+
+    pub fn assert_drained(&self) {
+        assert!(self.0.is_empty(), "scripted randomness not fully used");
+    }
+}
+
+impl RngCore for ScriptedRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for d in dest {
+            *d = self.0.pop_front().expect("scripted randomness exhausted");
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), RandError> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for ScriptedRng {}
+
+pub fn h(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+/// The input generator for one case, and its recorded seed.
+pub fn seeded(name: &str) -> (ChaCha20Rng, String) {
+    let seed: [u8; 32] = Sha256::digest(format!("kluis/v1 test vectors/{name}")).into();
+    (ChaCha20Rng::from_seed(seed), h(&seed))
+}
+
+pub fn draw<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
+    let mut out = [0u8; N];
+    rng.fill_bytes(&mut out);
+    out
+}
+
+pub fn uuid(rng: &mut ChaCha20Rng) -> [u8; 16] {
+    let mut b = draw::<16>(rng);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+pub struct TestIdentity {
+    pub keys: IdentityKeyPair,
+    pub dh_secret: [u8; 32],
+    pub signing_seed: [u8; 32],
+}
+
+pub fn identity(rng: &mut ChaCha20Rng) -> TestIdentity {
+    let user = UserId::from_bytes(uuid(rng));
+    let dh_secret = draw::<32>(rng);
+    let signing_seed = draw::<32>(rng);
+    let keys = IdentityKeyPair::generate(&mut ScriptedRng::new(&[&dh_secret, &signing_seed]), user);
+    TestIdentity {
+        keys,
+        dh_secret,
+        signing_seed,
+    }
+}
+
+pub fn identity_json(id: &TestIdentity) -> Value {
+    let b = id.keys.bundle();
+    json!({
+        "user_id": h(b.user_id().as_bytes()),
+        "user_id_text": b.user_id().to_string(),
+        "dh_secret": h(&id.dh_secret),
+        "signing_seed": h(&id.signing_seed),
+        "dh_public": h(b.dh_public()),
+        "signing_public": h(b.signing_public().as_bytes()),
+        "bundle": h(&b.encode()),
+        "key_fingerprint": h(&b.fingerprint().0),
+    })
+}
+
+fn error_name(e: &Error) -> &'static str {
+    match e {
+        Error::Decryption => "Decryption",
+        Error::Truncated { .. } => "Truncated",
+        Error::TrailingBytes { .. } => "TrailingBytes",
+        Error::UnsupportedVersion { .. } => "UnsupportedVersion",
+        Error::WrongEnvelopeType { .. } => "WrongEnvelopeType",
+        Error::LengthOutOfRange { .. } => "LengthOutOfRange",
+        Error::InvalidField { .. } => "InvalidField",
+        Error::BadSignature => "BadSignature",
+        Error::InvalidPublicKey => "InvalidPublicKey",
+        Error::RecoveryKeyFormat => "RecoveryKeyFormat",
+        Error::RecoveryKeyChecksum => "RecoveryKeyChecksum",
+        other => panic!("unexpected error in a vector: {other}"),
+    }
+}
+
+/// Records a negative case after checking that it fails as stated.
+fn negative<T: std::fmt::Debug>(
+    out: &mut Vec<Value>,
+    name: &str,
+    result: Result<T, Error>,
+    expected: &str,
+    inputs: Value,
+) {
+    assert!(name.starts_with("fail_"));
+    match result {
+        Ok(v) => panic!("negative vector {name} was accepted: {v:?}"),
+        Err(e) => assert_eq!(error_name(&e), expected, "{name}: {e}"),
+    }
+    out.push(json!({ "name": name, "inputs": inputs, "expected_error": expected }));
+}
+
+fn flip(bytes: &[u8], index: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[index] ^= 0x01;
+    out
+}
+
+fn file(title: &str, spec: &str, positive: Vec<Value>, negative: Vec<Value>) -> Value {
+    json!({
+        "title": title,
+        "spec": spec,
+        "format": "All byte strings are lowercase hex. Every random value the code drew is listed as an input. 'seed' is the ChaCha20 seed the inputs were drawn from (informational). Negative cases are named fail_* and must be rejected with expected_error.",
+        "positive": positive,
+        "negative": negative,
+    })
+}
+
+// ------------------------------------------------------------ key schedule
+
+pub fn key_schedule() -> Value {
+    let (mut rng, seed) = seeded("key_schedule");
+    let export = draw::<64>(&mut rng);
+    let recovery = draw::<32>(&mut rng);
+    let epoch_key = draw::<32>(&mut rng);
+    let notes_key = draw::<32>(&mut rng);
+    let file_key = draw::<32>(&mut rng);
+    let user = UserId::from_bytes(uuid(&mut rng));
+    let rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let att = AttachmentId::from_bytes(uuid(&mut rng));
+    let epoch = Epoch(7);
+
+    let export_key = ExportKey::from_secret_bytes(export);
+    let recovery_key = RecoveryKey::from_secret_bytes(recovery);
+    let d = |ikm: &[u8], label: &str, ctx: &[&[u8]]| h(&derive(ikm, label, ctx).unwrap()[..]);
+    let mut cases = vec![
+        json!({"name": "identity_seal_password", "label": labels::IDENTITY_SEAL_PASSWORD,
+            "ikm": h(&export), "context": h(user.as_bytes()),
+            "output": h(export_key.identity_seal_key(&user).unwrap().expose_secret())}),
+        json!({"name": "local_store", "label": labels::LOCAL_STORE,
+            "ikm": h(&export), "context": h(user.as_bytes()),
+            "output": h(export_key.local_store_key(&user).unwrap().expose_secret())}),
+        json!({"name": "identity_seal_recovery", "label": labels::IDENTITY_SEAL_RECOVERY,
+            "ikm": h(&recovery), "context": h(user.as_bytes()),
+            "output": h(recovery_key.identity_seal_key(&user).unwrap().expose_secret())}),
+        json!({"name": "item_key", "label": labels::ITEM_KEY,
+            "ikm": h(&epoch_key), "context": h(&[&rel.as_bytes()[..], &epoch.to_be_bytes()].concat()),
+            "output": d(&epoch_key, labels::ITEM_KEY, &[rel.as_bytes(), &epoch.to_be_bytes()])}),
+        json!({"name": "note_item_key", "label": labels::NOTE_ITEM_KEY,
+            "ikm": h(&notes_key), "context": h(&[&rel.as_bytes()[..], &epoch.to_be_bytes()].concat()),
+            "output": d(&notes_key, labels::NOTE_ITEM_KEY, &[rel.as_bytes(), &epoch.to_be_bytes()])}),
+        json!({"name": "attachment_stream", "label": labels::ATTACHMENT_STREAM,
+            "ikm": h(&file_key), "context": h(att.as_bytes()),
+            "output": d(&file_key, labels::ATTACHMENT_STREAM, &[att.as_bytes()])}),
+    ];
+    for c in &mut cases {
+        c["seed"] = json!(seed);
+        // derive(ikm, label, context) = HKDF-SHA256(salt="", ikm, label ‖ 0x00 ‖ context, 32)
+        let info = [
+            c["label"].as_str().unwrap().as_bytes(),
+            &[0u8],
+            &hex::decode(c["context"].as_str().unwrap()).unwrap(),
+        ]
+        .concat();
+        c["info"] = json!(h(&info));
+    }
+    file(
+        "Key schedule: derive(ikm, label, context) = HKDF-SHA256(salt = empty, ikm, info = label || 0x00 || context, L = 32)",
+        "PROTOCOL.md §4",
+        cases,
+        vec![],
+    )
+}
+
+// ---------------------------------------------------------------- identity
+
+pub fn identity_file() -> Value {
+    let (mut rng, seed) = seeded("identity");
+    let id = identity(&mut rng);
+    let other = identity(&mut rng);
+    let export = draw::<64>(&mut rng);
+    let recovery = draw::<32>(&mut rng);
+    let nonce_pw = draw::<24>(&mut rng);
+    let nonce_rk = draw::<24>(&mut rng);
+    let export_key = ExportKey::from_secret_bytes(export);
+    let recovery_key = RecoveryKey::from_secret_bytes(recovery);
+    let user = id.keys.user_id();
+
+    let sealed_pw = id
+        .keys
+        .seal_with_password(&export_key, &mut ScriptedRng::new(&[&nonce_pw]))
+        .unwrap()
+        .encode();
+    let sealed_rk = id
+        .keys
+        .seal_with_recovery_key(&recovery_key, &mut ScriptedRng::new(&[&nonce_rk]))
+        .unwrap()
+        .encode();
+    // Round trip through decode/open before publishing.
+    let reopened = SealedIdentity::decode(&sealed_pw)
+        .unwrap()
+        .open_with_password(&export_key, user)
+        .unwrap();
+    assert_eq!(reopened.bundle(), id.keys.bundle());
+
+    let bundle = id.keys.bundle().encode();
+    let positive = vec![
+        json!({"name": "bundle", "seed": seed, "inputs": identity_json(&id),
+            "expected": {"bundle": h(&bundle), "body": h(id.keys.bundle().body()),
+                "key_fingerprint": h(&id.keys.bundle().fingerprint().0)}}),
+        json!({"name": "sealed_with_password", "seed": seed,
+            "inputs": {"identity": identity_json(&id), "export_key": h(&export), "nonce": h(&nonce_pw)},
+            "expected": {"seal_key": h(export_key.identity_seal_key(&user).unwrap().expose_secret()),
+                "aad": h(&sealed_pw[..19]), "sealed_identity": h(&sealed_pw)}}),
+        json!({"name": "sealed_with_recovery_key", "seed": seed,
+            "inputs": {"identity": identity_json(&id), "recovery_key": h(&recovery), "nonce": h(&nonce_rk)},
+            "expected": {"seal_key": h(recovery_key.identity_seal_key(&user).unwrap().expose_secret()),
+                "aad": h(&sealed_rk[..19]), "sealed_identity": h(&sealed_rk)}}),
+    ];
+
+    let mut neg = Vec::new();
+    let bad_sig = flip(&bundle, bundle.len() - 1);
+    negative(
+        &mut neg,
+        "fail_bundle_flipped_signature_bit",
+        IdentityBundle::decode(&bad_sig),
+        "BadSignature",
+        json!({"bundle": h(&bad_sig)}),
+    );
+    let bad_key = flip(&bundle, 20);
+    negative(
+        &mut neg,
+        "fail_bundle_flipped_dh_key_bit",
+        IdentityBundle::decode(&bad_key),
+        "BadSignature",
+        json!({"bundle": h(&bad_key)}),
+    );
+    // Another user's id under this user's signature.
+    let mut moved = bundle.clone();
+    moved[2..18].copy_from_slice(other.keys.user_id().as_bytes());
+    negative(
+        &mut neg,
+        "fail_bundle_other_user_id",
+        IdentityBundle::decode(&moved),
+        "BadSignature",
+        json!({"bundle": h(&moved)}),
+    );
+    let open_pw = |bytes: &[u8], user: UserId| {
+        SealedIdentity::decode(bytes).and_then(|s| s.open_with_password(&export_key, user))
+    };
+    for (i, what) in [
+        (40usize, "nonce"),
+        (60, "ciphertext"),
+        (sealed_pw.len() - 1, "tag"),
+    ] {
+        let t = flip(&sealed_pw, i);
+        negative(
+            &mut neg,
+            &format!("fail_sealed_flipped_{what}_bit"),
+            open_pw(&t, user),
+            "Decryption",
+            json!({"sealed_identity": h(&t), "export_key": h(&export), "expected_user_id": h(user.as_bytes())}),
+        );
+    }
+    negative(
+        &mut neg,
+        "fail_sealed_opened_as_other_user",
+        open_pw(&sealed_pw, other.keys.user_id()),
+        "Decryption",
+        json!({"sealed_identity": h(&sealed_pw), "export_key": h(&export), "expected_user_id": h(other.keys.user_id().as_bytes())}),
+    );
+    // The header rewritten to name another user: the AD no longer matches.
+    let mut relabelled = sealed_pw.clone();
+    relabelled[3..19].copy_from_slice(other.keys.user_id().as_bytes());
+    negative(
+        &mut neg,
+        "fail_sealed_relabelled_user",
+        open_pw(&relabelled, other.keys.user_id()),
+        "Decryption",
+        json!({"sealed_identity": h(&relabelled), "export_key": h(&export), "expected_user_id": h(other.keys.user_id().as_bytes())}),
+    );
+    // A recovery-sealed blob relabelled as password-sealed.
+    let mut kind_swapped = sealed_rk.clone();
+    kind_swapped[2] = 1;
+    let recovery_as_export = [recovery, recovery].concat();
+    negative(
+        &mut neg,
+        "fail_sealed_kind_swapped",
+        SealedIdentity::decode(&kind_swapped).and_then(|s| {
+            s.open_with_password(
+                &ExportKey::from_secret_bytes(recovery_as_export.clone().try_into().unwrap()),
+                user,
+            )
+        }),
+        "Decryption",
+        json!({"sealed_identity": h(&kind_swapped), "export_key": h(&recovery_as_export), "expected_user_id": h(user.as_bytes())}),
+    );
+    file(
+        "Identity bundle, key fingerprint and sealed identity",
+        "PROTOCOL.md §5",
+        positive,
+        neg,
+    )
+}
+
+// ------------------------------------------------------------ recovery key
+
+pub fn recovery_key() -> Value {
+    let (mut rng, seed) = seeded("recovery_key");
+    let mut positive = Vec::new();
+    let mut neg = Vec::new();
+    for i in 0..3 {
+        let raw = draw::<32>(&mut rng);
+        let key = RecoveryKey::from_secret_bytes(raw);
+        let shown = key.to_display_string();
+        let checksum: [u8; 32] =
+            Sha256::digest([b"kluis/v1/recovery-checksum".as_slice(), &[0], &raw].concat()).into();
+        let lower = shown.to_lowercase().replace('-', " ");
+        assert_eq!(RecoveryKey::parse(&lower).unwrap(), key);
+        positive.push(json!({"name": format!("recovery_key_{i}"), "seed": seed,
+            "inputs": {"key": h(&raw)},
+            "expected": {"checksum": h(&checksum[..3]), "display": shown.as_str(),
+                "also_accepted": [lower]}}));
+        if i == 0 {
+            let mut chars: Vec<char> = shown.chars().collect();
+            chars[5] = if chars[5] == 'Q' { 'R' } else { 'Q' };
+            let typo: String = chars.iter().collect();
+            negative(
+                &mut neg,
+                "fail_typo",
+                RecoveryKey::parse(&typo),
+                "RecoveryKeyChecksum",
+                json!({"display": typo}),
+            );
+            let mut swapped: Vec<char> = shown.chars().collect();
+            let (a, b) = (0..swapped.len() - 1)
+                .find(|&j| {
+                    swapped[j] != swapped[j + 1] && swapped[j] != '-' && swapped[j + 1] != '-'
+                })
+                .map(|j| (j, j + 1))
+                .unwrap();
+            swapped.swap(a, b);
+            let swapped: String = swapped.iter().collect();
+            negative(
+                &mut neg,
+                "fail_swapped_characters",
+                RecoveryKey::parse(&swapped),
+                "RecoveryKeyChecksum",
+                json!({"display": swapped}),
+            );
+            let short = &shown[..shown.len() - 2];
+            negative(
+                &mut neg,
+                "fail_too_short",
+                RecoveryKey::parse(short),
+                "RecoveryKeyFormat",
+                json!({"display": short}),
+            );
+            let bad = format!("{}9", &shown[..shown.len() - 1]);
+            negative(
+                &mut neg,
+                "fail_character_outside_alphabet",
+                RecoveryKey::parse(&bad),
+                "RecoveryKeyFormat",
+                json!({"display": bad}),
+            );
+        }
+    }
+    file(
+        "Recovery key: base32 (RFC 4648) of key || checksum(3), 14 groups of 4",
+        "PROTOCOL.md §6",
+        positive,
+        neg,
+    )
+}
+
+// ------------------------------------------------------- relationship wrap
+
+fn wrap_info(
+    rel: &RelationshipId,
+    epoch: Epoch,
+    sender: &UserId,
+    recipient: &IdentityBundle,
+) -> Vec<u8> {
+    [
+        b"kluis/v1/relationship-key-wrap".as_slice(),
+        &[0, 1],
+        rel.as_bytes(),
+        &epoch.to_be_bytes(),
+        sender.as_bytes(),
+        recipient.user_id().as_bytes(),
+        &recipient.fingerprint().0,
+    ]
+    .concat()
+}
+
+pub fn relationship_key_wrap() -> Value {
+    let (mut rng, seed) = seeded("relationship_key_wrap");
+    let coach = identity(&mut rng);
+    let client = identity(&mut rng);
+    let stranger = identity(&mut rng);
+    let rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let key_bytes = draw::<32>(&mut rng);
+    let epoch = Epoch(3);
+    let key = RelationshipKey::from_parts(rel, epoch, EpochKeyBytes::from_secret_bytes(key_bytes));
+
+    let mut positive = Vec::new();
+    let mut wrapped_to_client = Vec::new();
+    for (name, recipient) in [("to_client", &client), ("to_self", &coach)] {
+        let ikm_e = draw::<32>(&mut rng);
+        let mut scripted = ScriptedRng::new(&[&ikm_e]);
+        let wrapped = key
+            .wrap(&mut scripted, &coach.keys, recipient.keys.bundle())
+            .unwrap()
+            .encode();
+        scripted.assert_drained();
+        let unwrapped = WrappedRelationshipKey::decode(&wrapped)
+            .unwrap()
+            .unwrap(&recipient.keys, coach.keys.bundle(), rel, epoch)
+            .unwrap();
+        assert_eq!(unwrapped, key);
+        if name == "to_client" {
+            wrapped_to_client = wrapped.clone();
+        }
+        positive.push(json!({"name": name, "seed": seed,
+            "inputs": {"sender": identity_json(&coach), "recipient": identity_json(recipient),
+                "relationship_id": h(rel.as_bytes()), "epoch": epoch.0, "epoch_key": h(&key_bytes),
+                "ikm_e": h(&ikm_e)},
+            "expected": {"info": h(&wrap_info(&rel, epoch, &coach.keys.user_id(), recipient.keys.bundle())),
+                "aad": "", "hpke_suite": {"mode": 2, "kem_id": 32, "kdf_id": 1, "aead_id": 3},
+                "wrapped": h(&wrapped)}}));
+    }
+
+    let mut neg = Vec::new();
+    let w = &wrapped_to_client;
+    let unwrap_as = |bytes: &[u8],
+                     me: &TestIdentity,
+                     sender: &TestIdentity,
+                     rel: RelationshipId,
+                     epoch: Epoch| {
+        WrappedRelationshipKey::decode(bytes)
+            .and_then(|x| x.unwrap(&me.keys, sender.keys.bundle(), rel, epoch))
+    };
+    let ctx = |bytes: &[u8],
+               me: &TestIdentity,
+               sender: &TestIdentity,
+               rel: &RelationshipId,
+               epoch: Epoch| {
+        json!({"wrapped": h(bytes), "recipient": identity_json(me), "sender": identity_json(sender),
+            "expected_relationship_id": h(rel.as_bytes()), "expected_epoch": epoch.0})
+    };
+    let other_rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let mut moved = w.clone();
+    moved[2..18].copy_from_slice(other_rel.as_bytes());
+    negative(
+        &mut neg,
+        "fail_moved_to_other_relationship",
+        unwrap_as(&moved, &client, &coach, other_rel, epoch),
+        "Decryption",
+        ctx(&moved, &client, &coach, &other_rel, epoch),
+    );
+    let mut moved = w.clone();
+    moved[18..22].copy_from_slice(&4u32.to_be_bytes());
+    negative(
+        &mut neg,
+        "fail_moved_to_other_epoch",
+        unwrap_as(&moved, &client, &coach, rel, Epoch(4)),
+        "Decryption",
+        ctx(&moved, &client, &coach, &rel, Epoch(4)),
+    );
+    negative(
+        &mut neg,
+        "fail_expected_other_epoch",
+        unwrap_as(w, &client, &coach, rel, Epoch(2)),
+        "Decryption",
+        ctx(w, &client, &coach, &rel, Epoch(2)),
+    );
+    // The server claims the stranger sent it: the header and Auth mode disagree.
+    let mut resent = w.clone();
+    resent[22..38].copy_from_slice(stranger.keys.user_id().as_bytes());
+    negative(
+        &mut neg,
+        "fail_claimed_other_sender",
+        unwrap_as(&resent, &client, &stranger, rel, epoch),
+        "Decryption",
+        ctx(&resent, &client, &stranger, &rel, epoch),
+    );
+    // Redirected to the stranger, header rewritten to match: the stranger
+    // cannot open what was sealed to the client's key.
+    let mut redirected = w.clone();
+    redirected[38..54].copy_from_slice(stranger.keys.user_id().as_bytes());
+    redirected[54..86].copy_from_slice(&stranger.keys.bundle().fingerprint().0);
+    negative(
+        &mut neg,
+        "fail_redirected_to_other_recipient",
+        unwrap_as(&redirected, &stranger, &coach, rel, epoch),
+        "Decryption",
+        ctx(&redirected, &stranger, &coach, &rel, epoch),
+    );
+    for (i, what) in [(90usize, "enc"), (130, "ciphertext"), (w.len() - 1, "tag")] {
+        let t = flip(w, i);
+        negative(
+            &mut neg,
+            &format!("fail_flipped_{what}_bit"),
+            unwrap_as(&t, &client, &coach, rel, epoch),
+            "Decryption",
+            ctx(&t, &client, &coach, &rel, epoch),
+        );
+    }
+    let mut long = w.clone();
+    long.push(0);
+    negative(
+        &mut neg,
+        "fail_trailing_bytes",
+        unwrap_as(&long, &client, &coach, rel, epoch),
+        "TrailingBytes",
+        ctx(&long, &client, &coach, &rel, epoch),
+    );
+    let mut v2 = w.clone();
+    v2[0] = 2;
+    negative(
+        &mut neg,
+        "fail_unknown_version",
+        unwrap_as(&v2, &client, &coach, rel, epoch),
+        "UnsupportedVersion",
+        ctx(&v2, &client, &coach, &rel, epoch),
+    );
+    file("Relationship key wrap: HPKE Auth mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305", "PROTOCOL.md §7", positive, neg)
+}
+
+// -------------------------------------------------------------------- items
+
+fn item_aad(
+    rel: &RelationshipId,
+    epoch: Epoch,
+    item: &ItemId,
+    kind: ItemKind,
+    author: &UserId,
+) -> Vec<u8> {
+    [
+        &[1u8, 4][..],
+        rel.as_bytes(),
+        &epoch.to_be_bytes(),
+        item.as_bytes(),
+        &[kind as u8],
+        author.as_bytes(),
+    ]
+    .concat()
+}
+
+pub fn item_file() -> Value {
+    let (mut rng, seed) = seeded("item");
+    let coach = identity(&mut rng);
+    let client = identity(&mut rng);
+    let rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let epoch = Epoch(0);
+    let key_bytes = draw::<32>(&mut rng);
+    let key = RelationshipKey::from_parts(rel, epoch, EpochKeyBytes::from_secret_bytes(key_bytes));
+    let item_key = derive(
+        &key_bytes,
+        labels::ITEM_KEY,
+        &[rel.as_bytes(), &epoch.to_be_bytes()],
+    )
+    .unwrap();
+
+    let document = DocumentDescription {
+        attachment_id: AttachmentId::from_bytes(uuid(&mut rng)),
+        file_key: AttachmentKey::from_secret_bytes(draw::<32>(&mut rng)),
+        size: 200_000,
+        name: "intake-verslag.pdf".into(),
+        media_type: "application/pdf".into(),
+    };
+    let doc_bytes = document.encode().unwrap().to_vec();
+    let contents: Vec<(&str, SharedItemKind, &TestIdentity, Vec<u8>)> = vec![
+        (
+            "message_from_client",
+            SharedItemKind::Message,
+            &client,
+            "Goedemorgen! Zullen we donderdag om 10:00 afspreken?"
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("message_empty", SharedItemKind::Message, &coach, Vec::new()),
+        (
+            "document_from_coach",
+            SharedItemKind::Document,
+            &coach,
+            doc_bytes.clone(),
+        ),
+    ];
+    let mut positive = Vec::new();
+    let mut first: Option<(Vec<u8>, ItemId)> = None;
+    for (name, kind, author, content) in contents {
+        let item_id = ItemId::from_bytes(uuid(&mut rng));
+        let nonce = draw::<24>(&mut rng);
+        let sealed = item::seal_item(
+            &mut ScriptedRng::new(&[&nonce]),
+            &key,
+            item_id,
+            kind,
+            &author.keys,
+            &content,
+        )
+        .unwrap()
+        .encode();
+        let opened = SealedItem::decode(&sealed)
+            .unwrap()
+            .open(&key, item_id, author.keys.bundle())
+            .unwrap();
+        assert_eq!(opened.content(), &content[..]);
+        let aad = item_aad(&rel, epoch, &item_id, kind.into(), &author.keys.user_id());
+        let sig_msg = [b"kluis/v1/item-signature".as_slice(), &[0], &aad, &content].concat();
+        positive.push(json!({"name": name, "seed": seed,
+            "inputs": {"author": identity_json(author), "relationship_id": h(rel.as_bytes()), "epoch": epoch.0,
+                "epoch_key": h(&key_bytes), "item_id": h(item_id.as_bytes()), "kind": ItemKind::from(kind) as u8,
+                "content": h(&content), "nonce": h(&nonce)},
+            "expected": {"item_key": h(&item_key[..]), "aad": h(&aad), "signature_message": h(&sig_msg),
+                "sealed_item": h(&sealed)}}));
+        if first.is_none() {
+            first = Some((sealed, item_id));
+        }
+    }
+
+    let (sealed, item_id) = first.unwrap();
+    let mut neg = Vec::new();
+    let open_as = |bytes: &[u8], key: &RelationshipKey, id: ItemId, author: &TestIdentity| {
+        SealedItem::decode(bytes).and_then(|s| s.open(key, id, author.keys.bundle()))
+    };
+    let ctx = |bytes: &[u8],
+               rel: &RelationshipId,
+               epoch: Epoch,
+               key: &[u8; 32],
+               id: &ItemId,
+               author: &TestIdentity| {
+        json!({"sealed_item": h(bytes), "relationship_id": h(rel.as_bytes()), "epoch": epoch.0, "epoch_key": h(key),
+            "expected_item_id": h(id.as_bytes()), "author": identity_json(author)})
+    };
+    // Moved to another relationship: the header is rewritten, and the client
+    // opens it with that relationship's key.
+    let other_rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let other_key_bytes = draw::<32>(&mut rng);
+    let other_key = RelationshipKey::from_parts(
+        other_rel,
+        epoch,
+        EpochKeyBytes::from_secret_bytes(other_key_bytes),
+    );
+    let mut moved = sealed.clone();
+    moved[2..18].copy_from_slice(other_rel.as_bytes());
+    negative(
+        &mut neg,
+        "fail_moved_to_other_relationship",
+        open_as(&moved, &other_key, item_id, &client),
+        "Decryption",
+        ctx(
+            &moved,
+            &other_rel,
+            epoch,
+            &other_key_bytes,
+            &item_id,
+            &client,
+        ),
+    );
+    // Moved to another relationship that, for the sake of the test, shares
+    // the epoch key: only the AD binding stops it.
+    let same_key_other_rel = RelationshipKey::from_parts(
+        other_rel,
+        epoch,
+        EpochKeyBytes::from_secret_bytes(key_bytes),
+    );
+    negative(
+        &mut neg,
+        "fail_moved_to_other_relationship_same_key",
+        open_as(&moved, &same_key_other_rel, item_id, &client),
+        "Decryption",
+        ctx(&moved, &other_rel, epoch, &key_bytes, &item_id, &client),
+    );
+    let mut moved = sealed.clone();
+    moved[18..22].copy_from_slice(&1u32.to_be_bytes());
+    let epoch1 =
+        RelationshipKey::from_parts(rel, Epoch(1), EpochKeyBytes::from_secret_bytes(key_bytes));
+    negative(
+        &mut neg,
+        "fail_moved_to_other_epoch",
+        open_as(&moved, &epoch1, item_id, &client),
+        "Decryption",
+        ctx(&moved, &rel, Epoch(1), &key_bytes, &item_id, &client),
+    );
+    let other_id = ItemId::from_bytes(uuid(&mut rng));
+    let mut moved = sealed.clone();
+    moved[22..38].copy_from_slice(other_id.as_bytes());
+    negative(
+        &mut neg,
+        "fail_moved_to_other_item_id",
+        open_as(&moved, &key, other_id, &client),
+        "Decryption",
+        ctx(&moved, &rel, epoch, &key_bytes, &other_id, &client),
+    );
+    negative(
+        &mut neg,
+        "fail_listed_under_other_item_id",
+        open_as(&sealed, &key, other_id, &client),
+        "Decryption",
+        ctx(&sealed, &rel, epoch, &key_bytes, &other_id, &client),
+    );
+    let mut relabelled = sealed.clone();
+    relabelled[38] = ItemKind::Document as u8;
+    negative(
+        &mut neg,
+        "fail_kind_changed",
+        open_as(&relabelled, &key, item_id, &client),
+        "Decryption",
+        ctx(&relabelled, &rel, epoch, &key_bytes, &item_id, &client),
+    );
+    let mut reauthored = sealed.clone();
+    reauthored[39..55].copy_from_slice(coach.keys.user_id().as_bytes());
+    negative(
+        &mut neg,
+        "fail_author_changed",
+        open_as(&reauthored, &key, item_id, &coach),
+        "Decryption",
+        ctx(&reauthored, &rel, epoch, &key_bytes, &item_id, &coach),
+    );
+    // A member forges a message in the other's name: the coach holds the
+    // epoch key, writes the client's id as author and signs with the
+    // coach's own key. AEAD passes; the signature does not.
+    let forged_id = ItemId::from_bytes(uuid(&mut rng));
+    let forged_nonce = draw::<24>(&mut rng);
+    let forged = forge_item(
+        &key_bytes,
+        &rel,
+        epoch,
+        &forged_id,
+        &client.keys.user_id(),
+        &coach.keys,
+        b"Ik stop met de coaching.",
+        &forged_nonce,
+    );
+    negative(
+        &mut neg,
+        "fail_forged_author",
+        open_as(&forged, &key, forged_id, &client),
+        "Decryption",
+        ctx(&forged, &rel, epoch, &key_bytes, &forged_id, &client),
+    );
+    for (i, what) in [
+        (60usize, "nonce"),
+        (90, "ciphertext"),
+        (sealed.len() - 1, "tag"),
+    ] {
+        let t = flip(&sealed, i);
+        negative(
+            &mut neg,
+            &format!("fail_flipped_{what}_bit"),
+            open_as(&t, &key, item_id, &client),
+            "Decryption",
+            ctx(&t, &rel, epoch, &key_bytes, &item_id, &client),
+        );
+    }
+    let mut long = sealed.clone();
+    long.push(0);
+    negative(
+        &mut neg,
+        "fail_trailing_bytes",
+        open_as(&long, &key, item_id, &client),
+        "TrailingBytes",
+        ctx(&long, &rel, epoch, &key_bytes, &item_id, &client),
+    );
+    let short = &sealed[..sealed.len() - 1];
+    negative(
+        &mut neg,
+        "fail_truncated",
+        open_as(short, &key, item_id, &client),
+        "Truncated",
+        ctx(short, &rel, epoch, &key_bytes, &item_id, &client),
+    );
+    let mut v2 = sealed.clone();
+    v2[0] = 2;
+    negative(
+        &mut neg,
+        "fail_unknown_version",
+        open_as(&v2, &key, item_id, &client),
+        "UnsupportedVersion",
+        ctx(&v2, &rel, epoch, &key_bytes, &item_id, &client),
+    );
+    let mut unknown_kind = sealed.clone();
+    unknown_kind[38] = 9;
+    negative(
+        &mut neg,
+        "fail_unknown_kind",
+        open_as(&unknown_kind, &key, item_id, &client),
+        "InvalidField",
+        ctx(&unknown_kind, &rel, epoch, &key_bytes, &item_id, &client),
+    );
+    file(
+        "Sealed items: XChaCha20-Poly1305 under the epoch item key, Ed25519 signature inside",
+        "PROTOCOL.md §8",
+        positive,
+        neg,
+    )
+}
+
+/// Builds an item the way a dishonest member would: correct AEAD, a
+/// signature by someone other than the named author.
+#[allow(clippy::too_many_arguments)]
+pub fn forge_item(
+    epoch_key: &[u8; 32],
+    rel: &RelationshipId,
+    epoch: Epoch,
+    item_id: &ItemId,
+    claimed_author: &UserId,
+    signer: &IdentityKeyPair,
+    content: &[u8],
+    nonce: &[u8; 24],
+) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    let aad = item_aad(rel, epoch, item_id, ItemKind::Message, claimed_author);
+    let (_, seed) = signer.expose_secret_parts();
+    let sk = ed25519_dalek::SigningKey::from_bytes(seed);
+    let sig = sk
+        .sign(&[b"kluis/v1/item-signature".as_slice(), &[0], &aad, content].concat())
+        .to_bytes();
+    let item_key = derive(
+        epoch_key,
+        labels::ITEM_KEY,
+        &[rel.as_bytes(), &epoch.to_be_bytes()],
+    )
+    .unwrap();
+    let ct = kluis_crypto::__internal::xchacha_seal(
+        &item_key,
+        nonce,
+        &aad,
+        &[&sig[..], content].concat(),
+    )
+    .unwrap();
+    [&aad[..], nonce, &(ct.len() as u32).to_be_bytes(), &ct].concat()
+}
+
+// -------------------------------------------------------------- attachments
+
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn encrypt(key: &[u8; 32], id: AttachmentId, prefix: &[u8; 19], plaintext: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    attachment::encrypt_stream(
+        &mut ScriptedRng::new(&[prefix]),
+        &AttachmentKey::from_secret_bytes(*key),
+        id,
+        plaintext,
+        &mut out,
+        |_| {},
+    )
+    .unwrap();
+    out
+}
+
+fn decrypt(key: &[u8; 32], id: AttachmentId, stream: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    attachment::decrypt_stream(
+        &AttachmentKey::from_secret_bytes(*key),
+        id,
+        stream,
+        &mut out,
+        |_| {},
+    )
+    .map(|_| out)
+}
+
+const H: usize = attachment::ATTACHMENT_HEADER_LEN;
+
+fn chunk_range(i: usize) -> std::ops::Range<usize> {
+    H + i * SEALED_CHUNK_SIZE..H + (i + 1) * SEALED_CHUNK_SIZE
+}
+
+pub fn attachment_stream() -> Value {
+    let (mut rng, seed) = seeded("attachment_stream");
+    let mut positive = Vec::new();
+    let sizes = [
+        ("empty", 0usize),
+        ("one_short_chunk", 1000),
+        ("exact_chunk_boundary", CHUNK_SIZE),
+        ("two_exact_chunks", 2 * CHUNK_SIZE),
+        ("many_chunks", 3 * CHUNK_SIZE + 1234),
+    ];
+    let mut streams = std::collections::BTreeMap::new();
+    for (name, len) in sizes {
+        let key = draw::<32>(&mut rng);
+        let id = AttachmentId::from_bytes(uuid(&mut rng));
+        let prefix = draw::<19>(&mut rng);
+        let plaintext = pattern(len);
+        let stream = encrypt(&key, id, &prefix, &plaintext);
+        assert_eq!(decrypt(&key, id, &stream).unwrap(), plaintext);
+        let chunks = if len == 0 {
+            1
+        } else {
+            len.div_ceil(CHUNK_SIZE)
+        };
+        assert_eq!(stream.len(), H + len + 16 * chunks);
+        let stream_key = derive(&key, labels::ATTACHMENT_STREAM, &[id.as_bytes()]).unwrap();
+        let mut expected = json!({"stream_key": h(&stream_key[..]), "header": h(&stream[..H]),
+            "stream_len": stream.len(), "stream_sha256": h(&Sha256::digest(&stream)),
+            "chunk_count": chunks,
+            "last_chunk_tag": h(&stream[stream.len() - 16..])});
+        if stream.len() <= 4096 {
+            expected["stream"] = json!(h(&stream));
+        }
+        positive.push(json!({"name": name, "seed": seed,
+            "inputs": {"file_key": h(&key), "attachment_id": h(id.as_bytes()), "nonce_prefix": h(&prefix),
+                "plaintext_len": len, "plaintext": "byte i is i mod 251"},
+            "expected": expected}));
+        streams.insert(name, (key, id, stream));
+    }
+
+    // Negative cases are edits of the positive streams above, described as
+    // operations so that the file stays small; the checker recomputes the
+    // stream, applies the edit and must fail to decrypt.
+    let mut neg = Vec::new();
+    let (key, id, many) = streams["many_chunks"].clone();
+    let base = |op: Value| json!({"base": "many_chunks", "edit": op});
+    let last = many.len();
+    let mut t = many.clone();
+    t.truncate(chunk_range(2).end);
+    negative(
+        &mut neg,
+        "fail_truncated_after_full_chunk",
+        decrypt(&key, id, &t),
+        "Decryption",
+        base(json!({"op": "truncate", "len": t.len()})),
+    );
+    let mut t = many.clone();
+    t.truncate(last - 1);
+    negative(
+        &mut neg,
+        "fail_truncated_inside_last_chunk",
+        decrypt(&key, id, &t),
+        "Decryption",
+        base(json!({"op": "truncate", "len": t.len()})),
+    );
+    negative(
+        &mut neg,
+        "fail_header_only",
+        decrypt(&key, id, &many[..H]),
+        "Decryption",
+        base(json!({"op": "truncate", "len": H})),
+    );
+    let mut t = many.clone();
+    let (a, b) = (chunk_range(0), chunk_range(1));
+    let c0 = many[a.clone()].to_vec();
+    t[a].copy_from_slice(&many[b.clone()]);
+    t[b].copy_from_slice(&c0);
+    negative(
+        &mut neg,
+        "fail_reordered_chunks",
+        decrypt(&key, id, &t),
+        "Decryption",
+        base(json!({"op": "swap_chunks", "a": 0, "b": 1})),
+    );
+    let mut t = many.clone();
+    t.extend_from_slice(&many[chunk_range(0)]);
+    negative(
+        &mut neg,
+        "fail_extended_with_chunk",
+        decrypt(&key, id, &t),
+        "Decryption",
+        base(json!({"op": "append_chunk_copy", "chunk": 0})),
+    );
+    let mut t = many.clone();
+    t.push(0);
+    negative(
+        &mut neg,
+        "fail_extended_by_one_byte",
+        decrypt(&key, id, &t),
+        "Decryption",
+        base(json!({"op": "append", "bytes": "00"})),
+    );
+    let (_, _, other) = streams["two_exact_chunks"].clone();
+    let mut t = many.clone();
+    t[chunk_range(1)].copy_from_slice(&other[chunk_range(1)]);
+    negative(
+        &mut neg,
+        "fail_chunk_from_other_file",
+        decrypt(&key, id, &t),
+        "Decryption",
+        base(
+            json!({"op": "replace_chunk", "chunk": 1, "from": "two_exact_chunks", "from_chunk": 1}),
+        ),
+    );
+    for (i, what) in [
+        (5usize, "header"),
+        (H + 100, "first_chunk"),
+        (last - 1, "last_tag"),
+    ] {
+        let t = flip(&many, i);
+        negative(
+            &mut neg,
+            &format!("fail_flipped_bit_{what}"),
+            decrypt(&key, id, &t),
+            "Decryption",
+            base(json!({"op": "flip_bit", "offset": i, "mask": 1})),
+        );
+    }
+    let other_id = AttachmentId::from_bytes(uuid(&mut rng));
+    negative(
+        &mut neg,
+        "fail_expected_other_attachment_id",
+        decrypt(&key, other_id, &many),
+        "Decryption",
+        base(json!({"op": "expect_attachment_id", "attachment_id": h(other_id.as_bytes())})),
+    );
+    // Non-canonical: a full chunk sealed as non-final, then an empty final.
+    let (key1, id1, exact) = streams["exact_chunk_boundary"].clone();
+    let header = AttachmentHeader::decode(&exact[..H]).unwrap();
+    let nonce_prefix: [u8; 19] = exact[H - 19..H].try_into().unwrap();
+    let (mut sealer, again) = ChunkSealer::new(
+        &mut ScriptedRng::new(&[&nonce_prefix]),
+        &AttachmentKey::from_secret_bytes(key1),
+        id1,
+    )
+    .unwrap();
+    assert_eq!(again, header);
+    let full = sealer.seal_chunk(&pattern(CHUNK_SIZE)).unwrap();
+    let empty_final = raw_empty_final(&key1, &id1, &nonce_prefix, &exact[..H]);
+    let t = [&exact[..H], &full, &empty_final].concat();
+    negative(
+        &mut neg,
+        "fail_empty_final_chunk_after_full_chunk",
+        decrypt(&key1, id1, &t),
+        "Decryption",
+        json!({"base": "exact_chunk_boundary", "edit": {"op": "reseal_as_nonfinal_then_empty_final",
+            "empty_final_chunk": h(&empty_final)}}),
+    );
+    file("Attachment stream: STREAM (BE32 counter, last flag) over XChaCha20-Poly1305, 64 KiB chunks", "PROTOCOL.md §9", positive, neg)
+}
+
+/// The empty final chunk at position 1, sealed directly with the AEAD: no
+/// honest sealer produces it.
+fn raw_empty_final(
+    file_key: &[u8; 32],
+    id: &AttachmentId,
+    prefix: &[u8; 19],
+    header: &[u8],
+) -> Vec<u8> {
+    let stream_key = derive(file_key, labels::ATTACHMENT_STREAM, &[id.as_bytes()]).unwrap();
+    let nonce: [u8; 24] = [&prefix[..], &1u32.to_be_bytes(), &[1]]
+        .concat()
+        .try_into()
+        .unwrap();
+    kluis_crypto::__internal::xchacha_seal(&stream_key, &nonce, header, &[]).unwrap()
+}
+
+// -------------------------------------------------------------------- notes
+
+pub fn notes_file() -> Value {
+    let (mut rng, seed) = seeded("notes");
+    let coach = identity(&mut rng);
+    let other_coach = identity(&mut rng);
+    let key_bytes = draw::<32>(&mut rng);
+    let generation = Epoch(0);
+    let key = NotesKey::from_parts(
+        coach.keys.user_id(),
+        generation,
+        NotesKeyBytes::from_secret_bytes(key_bytes),
+    );
+    let ikm_e = draw::<32>(&mut rng);
+    let sealed_key = key
+        .seal(&mut ScriptedRng::new(&[&ikm_e]), &coach.keys)
+        .unwrap()
+        .encode();
+    assert_eq!(
+        SealedNotesKey::decode(&sealed_key)
+            .unwrap()
+            .open(&coach.keys)
+            .unwrap(),
+        key
+    );
+    let info = [
+        b"kluis/v1/notes-key-seal".as_slice(),
+        &[0, 1],
+        coach.keys.user_id().as_bytes(),
+        &generation.to_be_bytes(),
+        &coach.keys.bundle().fingerprint().0,
+    ]
+    .concat();
+
+    let rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let item_id = ItemId::from_bytes(uuid(&mut rng));
+    let nonce = draw::<24>(&mut rng);
+    let content =
+        "Cliënt lijkt vast te lopen op de verwachtingen van thuis; volgende keer naar vragen."
+            .as_bytes();
+    let note = item::seal_note(
+        &mut ScriptedRng::new(&[&nonce]),
+        &key,
+        rel,
+        item_id,
+        &coach.keys,
+        content,
+    )
+    .unwrap()
+    .encode();
+    let note_key = derive(
+        &key_bytes,
+        labels::NOTE_ITEM_KEY,
+        &[rel.as_bytes(), &generation.to_be_bytes()],
+    )
+    .unwrap();
+    let aad = item_aad(
+        &rel,
+        generation,
+        &item_id,
+        ItemKind::Note,
+        &coach.keys.user_id(),
+    );
+
+    let positive = vec![
+        json!({"name": "sealed_notes_key", "seed": seed,
+            "inputs": {"coach": identity_json(&coach), "notes_key": h(&key_bytes), "generation": generation.0, "ikm_e": h(&ikm_e)},
+            "expected": {"info": h(&info), "aad": "", "hpke_suite": {"mode": 2, "kem_id": 32, "kdf_id": 1, "aead_id": 3},
+                "sealed_notes_key": h(&sealed_key)}}),
+        json!({"name": "note_item", "seed": seed,
+            "inputs": {"coach": identity_json(&coach), "notes_key": h(&key_bytes), "generation": generation.0,
+                "relationship_id": h(rel.as_bytes()), "item_id": h(item_id.as_bytes()), "content": h(content), "nonce": h(&nonce)},
+            "expected": {"note_item_key": h(&note_key[..]), "aad": h(&aad), "sealed_item": h(&note)}}),
+    ];
+
+    let mut neg = Vec::new();
+    let open_key = |bytes: &[u8], me: &TestIdentity| {
+        SealedNotesKey::decode(bytes).and_then(|s| s.open(&me.keys))
+    };
+    let mut other = sealed_key.clone();
+    other[2..18].copy_from_slice(other_coach.keys.user_id().as_bytes());
+    other[22..54].copy_from_slice(&other_coach.keys.bundle().fingerprint().0);
+    negative(
+        &mut neg,
+        "fail_notes_key_relabelled_to_other_coach",
+        open_key(&other, &other_coach),
+        "Decryption",
+        json!({"sealed_notes_key": h(&other), "coach": identity_json(&other_coach)}),
+    );
+    let t = flip(&sealed_key, sealed_key.len() - 1);
+    negative(
+        &mut neg,
+        "fail_notes_key_flipped_tag_bit",
+        open_key(&t, &coach),
+        "Decryption",
+        json!({"sealed_notes_key": h(&t), "coach": identity_json(&coach)}),
+    );
+    let mut gen1 = sealed_key.clone();
+    gen1[18..22].copy_from_slice(&1u32.to_be_bytes());
+    negative(
+        &mut neg,
+        "fail_notes_key_other_generation",
+        open_key(&gen1, &coach),
+        "Decryption",
+        json!({"sealed_notes_key": h(&gen1), "coach": identity_json(&coach)}),
+    );
+
+    let open_note = |bytes: &[u8], rel: RelationshipId| {
+        SealedItem::decode(bytes).and_then(|s| s.open_note(&key, rel, item_id, coach.keys.bundle()))
+    };
+    let other_rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let mut moved = note.clone();
+    moved[2..18].copy_from_slice(other_rel.as_bytes());
+    negative(
+        &mut neg,
+        "fail_note_moved_to_other_relationship",
+        open_note(&moved, other_rel),
+        "Decryption",
+        json!({"sealed_item": h(&moved), "notes_key": h(&key_bytes), "generation": 0, "coach": identity_json(&coach),
+            "expected_relationship_id": h(other_rel.as_bytes()), "expected_item_id": h(item_id.as_bytes())}),
+    );
+    let mut as_message = note.clone();
+    as_message[38] = ItemKind::Message as u8;
+    negative(
+        &mut neg,
+        "fail_note_relabelled_as_message",
+        open_note(&as_message, rel),
+        "Decryption",
+        json!({"sealed_item": h(&as_message), "notes_key": h(&key_bytes), "generation": 0, "coach": identity_json(&coach),
+            "expected_relationship_id": h(rel.as_bytes()), "expected_item_id": h(item_id.as_bytes())}),
+    );
+    file(
+        "Coach-private notes: notes key sealed to self with HPKE Auth mode; note items",
+        "PROTOCOL.md §10",
+        positive,
+        neg,
+    )
+}
+
+// ------------------------------------------------------------ safety number
+
+pub fn safety_number() -> Value {
+    let (mut rng, seed) = seeded("safety_number");
+    let a = identity(&mut rng);
+    let b = identity(&mut rng);
+    let n = SafetyNumber::of(a.keys.bundle(), b.keys.bundle());
+    assert_eq!(n, SafetyNumber::of(b.keys.bundle(), a.keys.bundle()));
+    let digest = |x: &IdentityBundle| -> [u8; 32] {
+        Sha256::digest([b"kluis/v1/safety-number".as_slice(), &[0], x.body()].concat()).into()
+    };
+    let positive = vec![json!({"name": "pair", "seed": seed,
+        "inputs": {"a": identity_json(&a), "b": identity_json(&b)},
+        "expected": {"digest_a": h(&digest(a.keys.bundle())), "digest_b": h(&digest(b.keys.bundle())),
+            "digits": n.digits(), "display": n.display_groups(), "qr_payload": h(n.qr_payload())}})];
+    file("Safety numbers", "PROTOCOL.md §11", positive, vec![])
+}
+
+// ---------------------------------------------------------------- envelopes
+
+pub fn envelopes() -> Value {
+    let (mut rng, seed) = seeded("envelopes");
+    let id = identity(&mut rng);
+    let doc = DocumentDescription {
+        attachment_id: AttachmentId::from_bytes(uuid(&mut rng)),
+        file_key: AttachmentKey::from_secret_bytes(draw::<32>(&mut rng)),
+        size: 12345,
+        name: "werkblad-waarden.docx".into(),
+        media_type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            .into(),
+    };
+    let doc_bytes = doc.encode().unwrap().to_vec();
+    assert_eq!(DocumentDescription::decode(&doc_bytes).unwrap(), doc);
+    let header =
+        AttachmentHeader::decode(&[&[1u8, 5][..], &uuid(&mut rng), &draw::<19>(&mut rng)].concat())
+            .unwrap();
+    let header_bytes = header.encode().to_vec();
+    let positive = vec![
+        json!({"name": "document_description", "seed": seed,
+            "inputs": {"attachment_id": h(doc.attachment_id.as_bytes()), "file_key": h(doc.file_key.expose_secret()),
+                "size": doc.size, "name": doc.name, "media_type": doc.media_type},
+            "expected": {"encoded": h(&doc_bytes)}}),
+        json!({"name": "identity_bundle", "seed": seed, "inputs": identity_json(&id),
+            "expected": {"encoded": h(&id.keys.bundle().encode())}}),
+        json!({"name": "attachment_header", "seed": seed,
+            "inputs": {"attachment_id": h(header.attachment_id().as_bytes()), "nonce_prefix": h(&header_bytes[18..])},
+            "expected": {"encoded": h(&header_bytes)}}),
+    ];
+
+    let mut neg = Vec::new();
+    let dec = |b: &[u8]| DocumentDescription::decode(b);
+    let case = |b: &[u8]| json!({"envelope": "document_description", "bytes": h(b)});
+    let mut t = doc_bytes.clone();
+    t[0] = 0;
+    negative(
+        &mut neg,
+        "fail_unknown_version_zero",
+        dec(&t),
+        "UnsupportedVersion",
+        case(&t),
+    );
+    t[0] = 2;
+    negative(
+        &mut neg,
+        "fail_unknown_version_two",
+        dec(&t),
+        "UnsupportedVersion",
+        case(&t),
+    );
+    let mut t = doc_bytes.clone();
+    t[1] = 4;
+    negative(
+        &mut neg,
+        "fail_wrong_envelope_type",
+        dec(&t),
+        "WrongEnvelopeType",
+        case(&t),
+    );
+    let mut t = doc_bytes.clone();
+    t.push(0);
+    negative(
+        &mut neg,
+        "fail_trailing_bytes",
+        dec(&t),
+        "TrailingBytes",
+        case(&t),
+    );
+    let t = &doc_bytes[..doc_bytes.len() - 1];
+    negative(&mut neg, "fail_truncated", dec(t), "Truncated", case(t));
+    // Name length field (offset 2+16+32+8 = 58) claims more than allowed.
+    let mut t = doc_bytes.clone();
+    t[58..62].copy_from_slice(&2000u32.to_be_bytes());
+    negative(
+        &mut neg,
+        "fail_oversize_length",
+        dec(&t),
+        "LengthOutOfRange",
+        case(&t),
+    );
+    let mut t = doc_bytes.clone();
+    t[58..62].copy_from_slice(&u32::MAX.to_be_bytes());
+    negative(
+        &mut neg,
+        "fail_length_u32_max",
+        dec(&t),
+        "LengthOutOfRange",
+        case(&t),
+    );
+    let mut t = doc_bytes.clone();
+    t[62] = 0xff;
+    negative(
+        &mut neg,
+        "fail_name_not_utf8",
+        dec(&t),
+        "InvalidField",
+        case(&t),
+    );
+    let mut t = doc_bytes.clone();
+    let media_start = 62 + doc.name.len() + 4;
+    t[media_start] = b' ';
+    negative(
+        &mut neg,
+        "fail_media_type_not_token",
+        dec(&t),
+        "InvalidField",
+        case(&t),
+    );
+    let bundle = id.keys.bundle().encode();
+    let mut t = bundle.clone();
+    t.push(0);
+    negative(
+        &mut neg,
+        "fail_bundle_trailing_bytes",
+        IdentityBundle::decode(&t),
+        "TrailingBytes",
+        json!({"envelope": "identity_bundle", "bytes": h(&t)}),
+    );
+    let mut t = header_bytes.clone();
+    t.pop();
+    negative(
+        &mut neg,
+        "fail_attachment_header_truncated",
+        AttachmentHeader::decode(&t),
+        "Truncated",
+        json!({"envelope": "attachment_header", "bytes": h(&t)}),
+    );
+    negative(
+        &mut neg,
+        "fail_empty_input",
+        SealedItem::decode(&[]),
+        "Truncated",
+        json!({"envelope": "sealed_item", "bytes": ""}),
+    );
+    let sealed_id_bad_kind = [&[1u8, 2, 3][..], &[0u8; 16 + 24 + 80]].concat();
+    negative(
+        &mut neg,
+        "fail_unknown_seal_kind",
+        SealedIdentity::decode(&sealed_id_bad_kind),
+        "InvalidField",
+        json!({"envelope": "sealed_identity", "bytes": h(&sealed_id_bad_kind)}),
+    );
+    file(
+        "Envelope encoding: canonical forms and rejections",
+        "PROTOCOL.md §2",
+        positive,
+        neg,
+    )
+}
+
+/// Every published file, by name.
+pub fn all() -> Vec<(&'static str, Value)> {
+    vec![
+        ("key_schedule", key_schedule()),
+        ("identity", identity_file()),
+        ("recovery_key", recovery_key()),
+        ("relationship_key_wrap", relationship_key_wrap()),
+        ("item", item_file()),
+        ("attachment_stream", attachment_stream()),
+        ("notes", notes_file()),
+        ("safety_number", safety_number()),
+        ("envelopes", envelopes()),
+    ]
+}
+
+pub fn render(value: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap();
+    s.push('\n');
+    s
+}
