@@ -1,6 +1,6 @@
 //! Regenerates `docs/vectors/*.json` (PROTOCOL.md §13):
 //! `cargo run -p kluis-crypto --example generate_vectors`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 #[path = "../tests/vectors_gen/mod.rs"]
 mod vectors_gen;
