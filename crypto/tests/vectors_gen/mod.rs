@@ -672,7 +672,13 @@ pub fn item_file() -> Value {
             .unwrap();
         assert_eq!(opened.content(), &content[..]);
         let aad = item_aad(&rel, epoch, &item_id, kind.into(), &author.keys.user_id());
-        let sig_msg = [b"kluis/v1/item-signature".as_slice(), &[0], &aad, &content].concat();
+        let sig_msg = [
+            b"kluis/v1/item-signature".as_slice(),
+            &[0],
+            &aad,
+            &Sha256::digest(&content),
+        ]
+        .concat();
         positive.push(json!({"name": name, "seed": seed,
             "inputs": {"author": identity_json(author), "relationship_id": h(rel.as_bytes()), "epoch": epoch.0,
                 "epoch_key": h(&key_bytes), "item_id": h(item_id.as_bytes()), "kind": ItemKind::from(kind) as u8,
@@ -880,7 +886,15 @@ pub fn forge_item(
     let (_, seed) = signer.expose_secret_parts();
     let sk = ed25519_dalek::SigningKey::from_bytes(seed);
     let sig = sk
-        .sign(&[b"kluis/v1/item-signature".as_slice(), &[0], &aad, content].concat())
+        .sign(
+            &[
+                b"kluis/v1/item-signature".as_slice(),
+                &[0],
+                &aad,
+                &Sha256::digest(content),
+            ]
+            .concat(),
+        )
         .to_bytes();
     let item_key = derive(
         epoch_key,
