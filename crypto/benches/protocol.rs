@@ -111,10 +111,14 @@ fn stream(c: &mut Criterion) {
         })
     });
     let mut encrypted = Vec::new();
-    attachment::encrypt_stream(&mut OsRng, &key, id, &data[..], &mut encrypted, |_| {}).unwrap();
+    let digest =
+        attachment::encrypt_stream(&mut OsRng, &key, id, &data[..], &mut encrypted, |_| {})
+            .unwrap()
+            .ciphertext_sha256;
     group.bench_function("decrypt_stream", |b| {
         b.iter(|| {
-            attachment::decrypt_stream(&key, id, &encrypted[..], std::io::sink(), |_| {}).unwrap()
+            attachment::decrypt_stream(&key, id, &digest, &encrypted[..], std::io::sink(), |_| {})
+                .unwrap()
         })
     });
     group.finish();

@@ -21,6 +21,13 @@
 //! Encryption and decryption hold one chunk at a time: memory does not grow
 //! with the file.
 //!
+//! The AEAD alone stops the server, but not a member: whoever holds the file
+//! key could encrypt other content under it. So the document description,
+//! signed by its author inside the item, also carries the SHA-256 of the
+//! whole encrypted stream (`header ‖ chunks`), and [`decrypt_stream`] checks
+//! it: a member and the server together cannot swap the file behind an
+//! item.
+//!
 //! As with every online AEAD, [`decrypt_stream`] writes each chunk once it
 //! has verified it, before the end of the stream has been seen; a caller must
 //! treat the output as invalid unless it returns `Ok`.
@@ -30,6 +37,8 @@ use std::io::{self, Read, Write};
 use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::XChaCha20Poly1305;
 use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::encoding::{EnvelopeType, Reader, Writer};
@@ -307,23 +316,68 @@ impl<R: Read> BlockReader<R> {
     }
 }
 
+/// What [`encrypt_stream`] produced: the values a document description
+/// records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Plaintext bytes.
+    pub plaintext_len: u64,
+    /// Ciphertext bytes, header included.
+    pub ciphertext_len: u64,
+    /// SHA-256 of the ciphertext stream, header included.
+    pub ciphertext_sha256: [u8; 32],
+}
+
+/// A writer that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+    len: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hash.update(bytes);
+        self.len += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+}
+
+/// A reader that hashes what it hands out.
+struct HashingReader<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
 /// Encrypts everything `reader` yields into `writer` as `header ‖ chunks`,
-/// calling `progress` with the plaintext bytes done so far. Returns the
-/// plaintext length.
+/// calling `progress` with the plaintext bytes done so far.
 pub fn encrypt_stream<G, R, W>(
     rng: &mut G,
     key: &AttachmentKey,
     attachment_id: AttachmentId,
     reader: R,
-    mut writer: W,
+    writer: W,
     mut progress: impl FnMut(u64),
-) -> Result<u64>
+) -> Result<StreamSummary>
 where
     G: RngCore + CryptoRng,
     R: Read,
     W: Write,
 {
     let (mut sealer, header) = ChunkSealer::new(rng, key, attachment_id)?;
+    let mut writer = HashingWriter {
+        inner: writer,
+        hash: Sha256::new(),
+        len: 0,
+    };
     writer.write_all(&header.encode())?;
     let mut reader = BlockReader {
         inner: reader,
@@ -339,9 +393,13 @@ where
         if end {
             sealer.seal_last_in_place(&mut buffer)?;
             writer.write_all(&buffer)?;
-            writer.flush()?;
+            writer.inner.flush()?;
             progress(done);
-            return Ok(done);
+            return Ok(StreamSummary {
+                plaintext_len: done,
+                ciphertext_len: writer.len,
+                ciphertext_sha256: writer.hash.finalize().into(),
+            });
         }
         sealer.seal_chunk_in_place(&mut buffer)?;
         writer.write_all(&buffer)?;
@@ -350,18 +408,23 @@ where
 }
 
 /// Decrypts `header ‖ chunks` from `reader` into `writer`, checking that it
-/// is attachment `expected_id`, calling `progress` with the plaintext bytes
-/// done so far. Returns the plaintext length. Output written before an
-/// error must be discarded.
+/// is attachment `expected_id` and that the stream's SHA-256 is
+/// `expected_sha256` (from the signed document description), calling
+/// `progress` with the plaintext bytes done so far. Returns the plaintext
+/// length. Output written before an error must be discarded.
 pub fn decrypt_stream<R: Read, W: Write>(
     key: &AttachmentKey,
     expected_id: AttachmentId,
+    expected_sha256: &[u8; 32],
     reader: R,
     mut writer: W,
     mut progress: impl FnMut(u64),
 ) -> Result<u64> {
     let mut reader = BlockReader {
-        inner: reader,
+        inner: HashingReader {
+            inner: reader,
+            hash: Sha256::new(),
+        },
         peeked: None,
     };
     let mut header = [0u8; ATTACHMENT_HEADER_LEN];
@@ -379,6 +442,10 @@ pub fn decrypt_stream<R: Read, W: Write>(
         buffer.truncate(n);
         if end {
             opener.open_last_in_place(&mut buffer)?;
+            let digest: [u8; 32] = reader.inner.hash.finalize().into();
+            if !bool::from(digest.ct_eq(expected_sha256)) {
+                return Err(Error::Decryption);
+            }
             done += buffer.len() as u64;
             writer.write_all(&buffer)?;
             writer.flush()?;
@@ -394,7 +461,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
 
 /// The content of a document item: which attachment, its key, and what the
 /// file is. Encoding: `version ‖ 0x07 ‖ attachment_id ‖ file_key(32) ‖
-/// size(8) ‖ len(4) ‖ name ‖ len(4) ‖ media_type`. It is only ever stored
+/// size(8) ‖ ciphertext_sha256(32) ‖ len(4) ‖ name ‖ len(4) ‖ media_type`. It is only ever stored
 /// inside a sealed item's ciphertext.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DocumentDescription {
@@ -404,6 +471,8 @@ pub struct DocumentDescription {
     pub file_key: AttachmentKey,
     /// Plaintext size in bytes.
     pub size: u64,
+    /// SHA-256 of the encrypted stream ([`StreamSummary::ciphertext_sha256`]).
+    pub ciphertext_sha256: [u8; 32],
     /// File name (UTF-8, at most [`MAX_FILE_NAME`] bytes).
     pub name: String,
     /// Media type (printable ASCII, at most [`MAX_MEDIA_TYPE`] bytes).
@@ -429,7 +498,8 @@ impl DocumentDescription {
         let mut w = Writer::new(EnvelopeType::DocumentDescription);
         w.fixed(self.attachment_id.as_bytes())
             .fixed(self.file_key.expose_secret())
-            .u64(self.size);
+            .u64(self.size)
+            .fixed(&self.ciphertext_sha256);
         w.bytes(self.name.as_bytes())?;
         w.bytes(self.media_type.as_bytes())?;
         Ok(Zeroizing::new(w.finish()))
@@ -441,6 +511,7 @@ impl DocumentDescription {
         let attachment_id = AttachmentId::from_bytes(r.array()?);
         let file_key = AttachmentKey::from_boxed(Box::new(r.array()?));
         let size = r.u64()?;
+        let ciphertext_sha256 = r.array()?;
         let what = r.what();
         let name = std::str::from_utf8(r.bytes(MAX_FILE_NAME)?)
             .map_err(|_| Error::InvalidField {
@@ -461,6 +532,7 @@ impl DocumentDescription {
             attachment_id,
             file_key,
             size,
+            ciphertext_sha256,
             name,
             media_type,
         })

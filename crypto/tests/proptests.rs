@@ -105,13 +105,14 @@ proptest! {
         let id = AttachmentId::random(&mut rng);
         let data: Vec<u8> = (0..len).map(|i| (i as u64 ^ seed) as u8).collect();
         let mut enc = Vec::new();
-        attachment::encrypt_stream(&mut rng, &key, id, &data[..], &mut enc, |_| {}).unwrap();
+        let summary = attachment::encrypt_stream(&mut rng, &key, id, &data[..], &mut enc, |_| {}).unwrap();
+        let digest = summary.ciphertext_sha256;
         let mut out = Vec::new();
-        attachment::decrypt_stream(&key, id, &enc[..], &mut out, |_| {}).unwrap();
+        attachment::decrypt_stream(&key, id, &digest, &enc[..], &mut out, |_| {}).unwrap();
         prop_assert_eq!(&out, &data);
         let mut tampered = enc.clone();
         tampered[flip_at.index(enc.len())] ^= 1 << flip_bit;
-        let r = attachment::decrypt_stream(&key, id, &tampered[..], std::io::sink(), |_| ());
+        let r = attachment::decrypt_stream(&key, id, &digest, &tampered[..], std::io::sink(), |_| ());
         prop_assert!(r.is_err());
     }
 
@@ -120,6 +121,7 @@ proptest! {
         id in any::<[u8; 16]>(),
         key in any::<[u8; 32]>(),
         size in any::<u64>(),
+        digest in any::<[u8; 32]>(),
         name in "\\PC{0,200}",
         media in "[!-~]{0,100}",
     ) {
@@ -127,6 +129,7 @@ proptest! {
             attachment_id: AttachmentId::from_bytes(id),
             file_key: AttachmentKey::from_secret_bytes(key),
             size,
+            ciphertext_sha256: digest,
             name,
             media_type: media,
         };

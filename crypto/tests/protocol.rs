@@ -255,14 +255,32 @@ fn notes_are_for_their_coach_only() {
 
 fn encrypt(key: &AttachmentKey, id: AttachmentId, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let n = attachment::encrypt_stream(&mut OsRng, key, id, data, &mut out, |_| {}).unwrap();
-    assert_eq!(n, data.len() as u64);
+    let summary = attachment::encrypt_stream(&mut OsRng, key, id, data, &mut out, |_| {}).unwrap();
+    assert_eq!(summary.plaintext_len, data.len() as u64);
+    assert_eq!(summary.ciphertext_len, out.len() as u64);
+    assert_eq!(summary.ciphertext_sha256, sha256(&out));
     out
 }
 
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// Decrypts, expecting the hash of the stream as given, so that only the
+/// AEAD checks decide.
 fn decrypt(key: &AttachmentKey, id: AttachmentId, data: &[u8]) -> Result<Vec<u8>, Error> {
+    decrypt_expecting(key, id, &sha256(data), data)
+}
+
+fn decrypt_expecting(
+    key: &AttachmentKey,
+    id: AttachmentId,
+    digest: &[u8; 32],
+    data: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
-    attachment::decrypt_stream(key, id, data, &mut out, |_| {}).map(|_| out)
+    attachment::decrypt_stream(key, id, digest, data, &mut out, |_| {}).map(|_| out)
 }
 
 #[test]
@@ -282,7 +300,10 @@ fn attachment_streams_round_trip_at_every_boundary() {
         let enc = encrypt(&key, id, &data);
         let mut seen = Vec::new();
         let mut out = Vec::new();
-        attachment::decrypt_stream(&key, id, &enc[..], &mut out, |n| seen.push(n)).unwrap();
+        attachment::decrypt_stream(&key, id, &sha256(&enc), &enc[..], &mut out, |n| {
+            seen.push(n)
+        })
+        .unwrap();
         assert_eq!(out, data, "len {len}");
         assert_eq!(*seen.last().unwrap(), len as u64);
     }
@@ -308,7 +329,7 @@ fn attachment_stream_tolerates_short_reads() {
     let mut enc = Vec::new();
     attachment::encrypt_stream(&mut OsRng, &key, id, Trickle(&data), &mut enc, |_| {}).unwrap();
     let mut out = Vec::new();
-    attachment::decrypt_stream(&key, id, Trickle(&enc), &mut out, |_| {}).unwrap();
+    attachment::decrypt_stream(&key, id, &sha256(&enc), Trickle(&enc), &mut out, |_| {}).unwrap();
     assert_eq!(out, data);
 }
 
@@ -336,6 +357,15 @@ fn attachment_stream_attacks_are_detected() {
     let mut mixed = enc.clone();
     mixed[h + c..h + 2 * c].copy_from_slice(&other[h + c..h + 2 * c]);
     assert!(is_decryption(decrypt(&key, id, &mixed)));
+    // A member re-encrypts other content under the same key and id: every
+    // chunk authenticates, but not against the signed hash.
+    let replaced = encrypt(&key, id, b"ander bestand");
+    assert!(is_decryption(decrypt_expecting(
+        &key,
+        id,
+        &sha256(&enc),
+        &replaced
+    )));
     // Opened as another attachment.
     assert!(is_decryption(decrypt(
         &key,
@@ -362,6 +392,7 @@ fn document_description_round_trips_inside_an_item() {
         attachment_id: AttachmentId::random(&mut OsRng),
         file_key: AttachmentKey::generate(&mut OsRng),
         size: 1 << 30,
+        ciphertext_sha256: [3; 32],
         name: "Eindverslag traject — één.pdf".into(),
         media_type: "application/pdf".into(),
     };

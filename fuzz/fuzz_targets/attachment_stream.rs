@@ -11,5 +11,5 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => kluis_crypto::ids::AttachmentId::from_bytes([0; 16]),
     };
     // Random bytes are never a valid stream under a key they do not know.
-    assert!(attachment::decrypt_stream(&key, id, data, std::io::sink(), |_| ()).is_err());
+    assert!(attachment::decrypt_stream(&key, id, &[0; 32], data, std::io::sink(), |_| ()).is_err());
 });

@@ -630,6 +630,7 @@ pub fn item_file() -> Value {
         attachment_id: AttachmentId::from_bytes(uuid(&mut rng)),
         file_key: AttachmentKey::from_secret_bytes(draw::<32>(&mut rng)),
         size: 200_000,
+        ciphertext_sha256: draw::<32>(&mut rng),
         name: "intake-verslag.pdf".into(),
         media_type: "application/pdf".into(),
     };
@@ -932,11 +933,21 @@ fn encrypt(key: &[u8; 32], id: AttachmentId, prefix: &[u8; 19], plaintext: &[u8]
     out
 }
 
-fn decrypt(key: &[u8; 32], id: AttachmentId, stream: &[u8]) -> Result<Vec<u8>, Error> {
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn decrypt(
+    key: &[u8; 32],
+    id: AttachmentId,
+    expected_sha256: &[u8; 32],
+    stream: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     attachment::decrypt_stream(
         &AttachmentKey::from_secret_bytes(*key),
         id,
+        expected_sha256,
         stream,
         &mut out,
         |_| {},
@@ -967,7 +978,10 @@ pub fn attachment_stream() -> Value {
         let prefix = draw::<19>(&mut rng);
         let plaintext = pattern(len);
         let stream = encrypt(&key, id, &prefix, &plaintext);
-        assert_eq!(decrypt(&key, id, &stream).unwrap(), plaintext);
+        assert_eq!(
+            decrypt(&key, id, &sha256(&stream), &stream).unwrap(),
+            plaintext
+        );
         let chunks = if len == 0 {
             1
         } else {
@@ -994,14 +1008,17 @@ pub fn attachment_stream() -> Value {
     // stream, applies the edit and must fail to decrypt.
     let mut neg = Vec::new();
     let (key, id, many) = streams["many_chunks"].clone();
-    let base = |op: Value| json!({"base": "many_chunks", "edit": op});
+    // The expected SHA-256 is the base stream's, as the signed document
+    // description states it.
+    let digest = sha256(&many);
+    let base = |op: Value| json!({"base": "many_chunks", "edit": op, "expected_stream_sha256": "stream_sha256 of the base"});
     let last = many.len();
     let mut t = many.clone();
     t.truncate(chunk_range(2).end);
     negative(
         &mut neg,
         "fail_truncated_after_full_chunk",
-        decrypt(&key, id, &t),
+        decrypt(&key, id, &digest, &t),
         "Decryption",
         base(json!({"op": "truncate", "len": t.len()})),
     );
@@ -1010,14 +1027,14 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_truncated_inside_last_chunk",
-        decrypt(&key, id, &t),
+        decrypt(&key, id, &digest, &t),
         "Decryption",
         base(json!({"op": "truncate", "len": t.len()})),
     );
     negative(
         &mut neg,
         "fail_header_only",
-        decrypt(&key, id, &many[..H]),
+        decrypt(&key, id, &digest, &many[..H]),
         "Decryption",
         base(json!({"op": "truncate", "len": H})),
     );
@@ -1029,7 +1046,7 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_reordered_chunks",
-        decrypt(&key, id, &t),
+        decrypt(&key, id, &digest, &t),
         "Decryption",
         base(json!({"op": "swap_chunks", "a": 0, "b": 1})),
     );
@@ -1038,7 +1055,7 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_extended_with_chunk",
-        decrypt(&key, id, &t),
+        decrypt(&key, id, &digest, &t),
         "Decryption",
         base(json!({"op": "append_chunk_copy", "chunk": 0})),
     );
@@ -1047,7 +1064,7 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_extended_by_one_byte",
-        decrypt(&key, id, &t),
+        decrypt(&key, id, &digest, &t),
         "Decryption",
         base(json!({"op": "append", "bytes": "00"})),
     );
@@ -1057,7 +1074,7 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_chunk_from_other_file",
-        decrypt(&key, id, &t),
+        decrypt(&key, id, &digest, &t),
         "Decryption",
         base(
             json!({"op": "replace_chunk", "chunk": 1, "from": "two_exact_chunks", "from_chunk": 1}),
@@ -1072,7 +1089,7 @@ pub fn attachment_stream() -> Value {
         negative(
             &mut neg,
             &format!("fail_flipped_bit_{what}"),
-            decrypt(&key, id, &t),
+            decrypt(&key, id, &digest, &t),
             "Decryption",
             base(json!({"op": "flip_bit", "offset": i, "mask": 1})),
         );
@@ -1081,7 +1098,7 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_expected_other_attachment_id",
-        decrypt(&key, other_id, &many),
+        decrypt(&key, other_id, &digest, &many),
         "Decryption",
         base(json!({"op": "expect_attachment_id", "attachment_id": h(other_id.as_bytes())})),
     );
@@ -1102,10 +1119,27 @@ pub fn attachment_stream() -> Value {
     negative(
         &mut neg,
         "fail_empty_final_chunk_after_full_chunk",
-        decrypt(&key1, id1, &t),
+        // Checked against the hash of the edited stream itself, so that only
+        // the canonical-form rule can reject it.
+        decrypt(&key1, id1, &sha256(&t), &t),
         "Decryption",
         json!({"base": "exact_chunk_boundary", "edit": {"op": "reseal_as_nonfinal_then_empty_final",
-            "empty_final_chunk": h(&empty_final)}}),
+            "empty_final_chunk": h(&empty_final)}, "expected_stream_sha256": "sha256 of the edited stream"}),
+    );
+    // A member re-encrypts other content under the same file key and id:
+    // every chunk authenticates, the signed hash does not.
+    let (_, _, short) = streams["one_short_chunk"].clone();
+    let short_prefix: [u8; 19] = short[H - 19..H].try_into().unwrap();
+    let swapped = encrypt(&key, id, &short_prefix, b"other content");
+    assert!(decrypt(&key, id, &sha256(&swapped), &swapped).is_ok());
+    negative(
+        &mut neg,
+        "fail_member_swapped_file_content",
+        decrypt(&key, id, &digest, &swapped),
+        "Decryption",
+        json!({"base": "many_chunks", "edit": {"op": "replace_stream", "stream": h(&swapped),
+            "note": "'other content' encrypted under the base's file key and attachment id with the nonce prefix of one_short_chunk"},
+            "expected_stream_sha256": "stream_sha256 of the base"}),
     );
     file("Attachment stream: STREAM (BE32 counter, last flag) over XChaCha20-Poly1305, 64 KiB chunks", "PROTOCOL.md §9", positive, neg)
 }
@@ -1292,6 +1326,7 @@ pub fn envelopes() -> Value {
         attachment_id: AttachmentId::from_bytes(uuid(&mut rng)),
         file_key: AttachmentKey::from_secret_bytes(draw::<32>(&mut rng)),
         size: 12345,
+        ciphertext_sha256: draw::<32>(&mut rng),
         name: "werkblad-waarden.docx".into(),
         media_type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
             .into(),
@@ -1305,7 +1340,7 @@ pub fn envelopes() -> Value {
     let positive = vec![
         json!({"name": "document_description", "seed": seed,
             "inputs": {"attachment_id": h(doc.attachment_id.as_bytes()), "file_key": h(doc.file_key.expose_secret()),
-                "size": doc.size, "name": doc.name, "media_type": doc.media_type},
+                "size": doc.size, "ciphertext_sha256": h(&doc.ciphertext_sha256), "name": doc.name, "media_type": doc.media_type},
             "expected": {"encoded": h(&doc_bytes)}}),
         json!({"name": "identity_bundle", "seed": seed, "inputs": identity_json(&id),
             "expected": {"encoded": h(&id.keys.bundle().encode())}}),
@@ -1354,9 +1389,9 @@ pub fn envelopes() -> Value {
     );
     let t = &doc_bytes[..doc_bytes.len() - 1];
     negative(&mut neg, "fail_truncated", dec(t), "Truncated", case(t));
-    // Name length field (offset 2+16+32+8 = 58) claims more than allowed.
+    // Name length field (offset 2+16+32+8+32 = 90) claims more than allowed.
     let mut t = doc_bytes.clone();
-    t[58..62].copy_from_slice(&2000u32.to_be_bytes());
+    t[90..94].copy_from_slice(&2000u32.to_be_bytes());
     negative(
         &mut neg,
         "fail_oversize_length",
@@ -1365,7 +1400,7 @@ pub fn envelopes() -> Value {
         case(&t),
     );
     let mut t = doc_bytes.clone();
-    t[58..62].copy_from_slice(&u32::MAX.to_be_bytes());
+    t[90..94].copy_from_slice(&u32::MAX.to_be_bytes());
     negative(
         &mut neg,
         "fail_length_u32_max",
@@ -1374,7 +1409,7 @@ pub fn envelopes() -> Value {
         case(&t),
     );
     let mut t = doc_bytes.clone();
-    t[62] = 0xff;
+    t[94] = 0xff;
     negative(
         &mut neg,
         "fail_name_not_utf8",
@@ -1383,7 +1418,7 @@ pub fn envelopes() -> Value {
         case(&t),
     );
     let mut t = doc_bytes.clone();
-    let media_start = 62 + doc.name.len() + 4;
+    let media_start = 94 + doc.name.len() + 4;
     t[media_start] = b' ';
     negative(
         &mut neg,
