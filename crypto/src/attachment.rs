@@ -58,7 +58,8 @@ pub const NONCE_PREFIX_LEN: usize = 19;
 pub const ATTACHMENT_HEADER_LEN: usize = 2 + 16 + NONCE_PREFIX_LEN;
 /// Largest file name in a document description, in UTF-8 bytes.
 pub const MAX_FILE_NAME: usize = 1024;
-/// Largest media type in a document description, in bytes.
+/// Largest media type in a document description, in bytes (printable
+/// ASCII, space allowed for parameters such as `text/plain; charset=utf-8`).
 pub const MAX_MEDIA_TYPE: usize = 255;
 
 secret_bytes! {
@@ -473,7 +474,9 @@ pub struct DocumentDescription {
     pub size: u64,
     /// SHA-256 of the encrypted stream ([`StreamSummary::ciphertext_sha256`]).
     pub ciphertext_sha256: [u8; 32],
-    /// File name (UTF-8, at most [`MAX_FILE_NAME`] bytes).
+    /// File name: UTF-8, 1..=[`MAX_FILE_NAME`] bytes, no control characters,
+    /// no `/` or `\\`, not `.` or `..`: a peer chooses it and a client
+    /// writes a file under it.
     pub name: String,
     /// Media type (printable ASCII, at most [`MAX_MEDIA_TYPE`] bytes).
     pub media_type: String,
@@ -490,9 +493,14 @@ impl DocumentDescription {
                 max: MAX_FILE_NAME as u64,
             });
         }
+        if !valid_file_name(&self.name) {
+            return Err(Error::InvalidInput(
+                "file name must be non-empty, without control characters, '/', '\\', '.' or '..'",
+            ));
+        }
         if !valid_media_type(&self.media_type) {
             return Err(Error::InvalidInput(
-                "media type must be printable ASCII, at most 255 bytes",
+                "media type must be 1..=255 bytes of printable ASCII",
             ));
         }
         let mut w = Writer::new(EnvelopeType::DocumentDescription);
@@ -514,7 +522,9 @@ impl DocumentDescription {
         let ciphertext_sha256 = r.array()?;
         let what = r.what();
         let name = std::str::from_utf8(r.bytes(MAX_FILE_NAME)?)
-            .map_err(|_| Error::InvalidField {
+            .ok()
+            .filter(|n| valid_file_name(n))
+            .ok_or(Error::InvalidField {
                 what,
                 field: "file name",
             })?
@@ -540,5 +550,13 @@ impl DocumentDescription {
 }
 
 fn valid_media_type(m: &str) -> bool {
-    m.len() <= MAX_MEDIA_TYPE && m.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    !m.is_empty() && m.len() <= MAX_MEDIA_TYPE && m.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+fn valid_file_name(n: &str) -> bool {
+    !n.is_empty()
+        && n != "."
+        && n != ".."
+        && n.len() <= MAX_FILE_NAME
+        && !n.chars().any(|c| c.is_control() || c == '/' || c == '\\')
 }

@@ -98,8 +98,13 @@ impl IdentityBundle {
     }
 
     /// Parses a bundle and verifies its self-signature (Ed25519, RFC 8032,
-    /// with the strict checks that reject small-order and non-canonical
-    /// keys and signatures).
+    /// `verify_strict`: small-order keys and non-canonical signatures are
+    /// refused). Both public keys are also checked here, so that a bundle
+    /// that decodes can be used: the Ed25519 key must be canonically
+    /// encoded (y < p; RFC 8032 §5.1.3 decoding accepts some non-canonical
+    /// forms that other libraries reject, and implementations must agree)
+    /// and not of small order, and the X25519 key must not be of small order
+    /// (it would make every HPKE shared secret all zeros, RFC 9180 §7.1.4).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::open(bytes, EnvelopeType::IdentityBundle)?;
         let user_id = UserId::from_bytes(r.array()?);
@@ -107,8 +112,17 @@ impl IdentityBundle {
         let signing_public: [u8; 32] = r.array()?;
         let signature: [u8; 64] = r.array()?;
         r.finish()?;
+        let signing_bytes = signing_public;
         let signing_public =
-            VerifyingKey::from_bytes(&signing_public).map_err(|_| Error::InvalidPublicKey)?;
+            VerifyingKey::from_bytes(&signing_bytes).map_err(|_| Error::InvalidPublicKey)?;
+        if signing_public.is_weak()
+            || signing_public.to_edwards().compress().to_bytes() != signing_bytes
+        {
+            return Err(Error::InvalidPublicKey);
+        }
+        if !x25519_contributory(&dh_public) {
+            return Err(Error::InvalidPublicKey);
+        }
         let body = bytes.get(..BUNDLE_BODY_LEN).ok_or(Error::Truncated {
             what: "identity bundle",
         })?;
@@ -158,6 +172,14 @@ impl IdentityBundle {
         h.update(self.body());
         KeyFingerprint(h.finalize().into())
     }
+}
+
+/// Whether `public` is a point of large order: X25519 with any scalar gives
+/// a non-zero result exactly then (RFC 7748 §6.1).
+fn x25519_contributory(public: &[u8; 32]) -> bool {
+    x25519_dalek::StaticSecret::from([0x55; 32])
+        .diffie_hellman(&x25519_dalek::PublicKey::from(*public))
+        .was_contributory()
 }
 
 fn signature_message(body: &[u8]) -> Vec<u8> {

@@ -290,10 +290,9 @@ impl SealedItem {
         let nonce = r.array()?;
         let ciphertext = r.bytes(MAX_CIPHERTEXT)?;
         if ciphertext.len() < SIGNATURE_LEN + TAG_LEN {
-            return Err(Error::LengthOutOfRange {
+            return Err(Error::InvalidField {
                 what: r.what(),
-                len: ciphertext.len() as u64,
-                max: MAX_CIPHERTEXT as u64,
+                field: "ciphertext shorter than signature and tag",
             });
         }
         let ciphertext = ciphertext.to_vec();

@@ -4,9 +4,10 @@
 //! RFC 4648 base32 alphabet in 14 groups of four, e.g.
 //! `ABCD-EFGH-…`, encoding `key(32) ‖ checksum(3)` where
 //! `checksum = SHA-256(RECOVERY_CHECKSUM_LABEL ‖ 0x00 ‖ key)[0..3]`. The
-//! 24-bit checksum catches a typo (any single wrong character, any swap of
-//! two different characters) before any decryption is tried; it is not a
-//! security boundary, the key is.
+//! 24-bit checksum catches a typo before any decryption is tried: a wrong
+//! character or a swap slips through with probability 2^-24 (and never
+//! in the last five characters, which carry only checksum bits). It is not
+//! a security boundary; the key is.
 //!
 //! Parsing is forgiving where typing is error-prone: case, spaces and dashes
 //! are ignored, and the digits `0`, `1` and `8` (absent from the alphabet)

@@ -1419,13 +1419,64 @@ pub fn envelopes() -> Value {
     );
     let mut t = doc_bytes.clone();
     let media_start = 94 + doc.name.len() + 4;
-    t[media_start] = b' ';
+    t[media_start] = 0x0a;
     negative(
         &mut neg,
-        "fail_media_type_not_token",
+        "fail_media_type_control_character",
         dec(&t),
         "InvalidField",
         case(&t),
+    );
+    // A peer-chosen name that would escape a download folder.
+    let mut t = doc_bytes.clone();
+    t[94..97].copy_from_slice(b"../");
+    negative(
+        &mut neg,
+        "fail_file_name_with_path",
+        dec(&t),
+        "InvalidField",
+        case(&t),
+    );
+    let mut t = doc_bytes.clone();
+    t[100] = 0x07;
+    negative(
+        &mut neg,
+        "fail_file_name_control_character",
+        dec(&t),
+        "InvalidField",
+        case(&t),
+    );
+    // Small-order keys in correctly self-signed bundles.
+    let (_, seed) = id.keys.expose_secret_parts();
+    let signer = ed25519_dalek::SigningKey::from_bytes(seed);
+    let sign_bundle = |dh: &[u8; 32], ed: &[u8; 32]| {
+        use ed25519_dalek::Signer;
+        let body = [&[1u8, 1][..], id.keys.user_id().as_bytes(), dh, ed].concat();
+        let sig = signer.sign(&[b"kluis/v1/identity-bundle".as_slice(), &[0], &body].concat());
+        [body, sig.to_bytes().to_vec()].concat()
+    };
+    let zero_dh = sign_bundle(&[0u8; 32], signer.verifying_key().as_bytes());
+    negative(
+        &mut neg,
+        "fail_bundle_small_order_dh_key",
+        IdentityBundle::decode(&zero_dh),
+        "InvalidPublicKey",
+        json!({"envelope": "identity_bundle", "bytes": h(&zero_dh)}),
+    );
+    let one_dh = sign_bundle(
+        &{
+            let mut u = [0u8; 32];
+            u[0] = 1;
+            u
+        },
+        signer.verifying_key().as_bytes(),
+    );
+    negative(
+        &mut neg,
+        "fail_bundle_small_order_dh_key_u1",
+        IdentityBundle::decode(&one_dh),
+        "InvalidPublicKey",
+        json!({"envelope": "identity_bundle", "bytes": h(&one_dh)}),
     );
     let bundle = id.keys.bundle().encode();
     let mut t = bundle.clone();
