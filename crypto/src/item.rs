@@ -21,7 +21,7 @@ use crate::ids::{Epoch, ItemId, RelationshipId, UserId};
 use crate::key_schedule::{labels, ItemKey};
 use crate::notes::NotesKey;
 use crate::relationship::RelationshipKey;
-use crate::symmetric::{xchacha_open, xchacha_seal, NONCE_LEN, TAG_LEN};
+use crate::symmetric::{xchacha_open_in_place, xchacha_seal_in_place, NONCE_LEN, TAG_LEN};
 use crate::{Error, Result};
 
 /// Largest item content (8 MiB); files go in attachments.
@@ -183,12 +183,14 @@ fn seal_with_key<R: RngCore + CryptoRng>(
     }
     let aad = header.encode();
     let signature = author.sign(&signature_message(&aad, content));
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(SIGNATURE_LEN + content.len()));
-    plaintext.extend_from_slice(&signature);
-    plaintext.extend_from_slice(content);
+    let mut buffer = Zeroizing::new(Vec::with_capacity(SIGNATURE_LEN + content.len() + TAG_LEN));
+    buffer.extend_from_slice(&signature);
+    buffer.extend_from_slice(content);
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
-    let ciphertext = xchacha_seal(key.expose_secret(), &nonce, &aad, &plaintext)?;
+    xchacha_seal_in_place(key.expose_secret(), &nonce, &aad, &mut buffer)?;
+    // The buffer now holds ciphertext: take it out of its zeroizing wrapper.
+    let ciphertext = core::mem::take(&mut *buffer);
     Ok(SealedItem {
         header,
         nonce,
@@ -357,15 +359,15 @@ impl SealedItem {
             return Err(Error::Decryption);
         }
         let aad = self.header.encode();
-        let mut plaintext = xchacha_open(key.expose_secret(), &self.nonce, &aad, &self.ciphertext)?;
-        if plaintext.len() < SIGNATURE_LEN {
-            return Err(Error::Decryption);
-        }
-        let content = Zeroizing::new(plaintext.split_off(SIGNATURE_LEN));
-        let signature: [u8; SIGNATURE_LEN] = plaintext
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::Decryption)?;
+        let mut content = Zeroizing::new(self.ciphertext.clone());
+        xchacha_open_in_place(key.expose_secret(), &self.nonce, &aad, &mut content)?;
+        let signature: [u8; SIGNATURE_LEN] = content
+            .get(..SIGNATURE_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::Decryption)?;
+        // One buffer, shifted down over the signature: no second copy of
+        // the plaintext to zeroize.
+        content.drain(..SIGNATURE_LEN);
         author
             .signing_public()
             .verify_strict(
