@@ -1,0 +1,1513 @@
+#!/usr/bin/env python3
+"""Independent check of Kluis's published test vectors.
+
+Usage:  .venv/bin/python scripts/check_vectors.py [-v] docs/vectors
+        (-v also prints every case, and for negatives the check that rejected it)
+
+Written from docs/PROTOCOL.md and the vector files alone, without reading the
+Rust crate, so that it checks the specification against the reference
+implementation's output rather than the implementation against itself.
+
+What it checks, for each file of PROTOCOL.md §13.1:
+
+- positive cases: every expected output is recomputed from the inputs alone
+  (HKDF keys and `info` strings, identity bundles and their Ed25519
+  signatures, key fingerprints, sealed identities, HPKE Auth wraps resealed
+  byte for byte from the recorded `ikm_e`, sealed items and note items,
+  attachment streams rebuilt chunk by chunk, recovery-key display and parsing,
+  safety numbers, envelope encodings) and compared byte for byte; then every
+  sealed output is opened again the way a receiver would;
+- negative cases (`fail_…`): the operation the spec describes (decode, open,
+  unwrap, decrypt, parse, or the attachment-stream edit) is run on the inputs
+  and must be rejected with the error class named by `expected_error`;
+- the files themselves: every field of every case must be understood and
+  checked (a missing or unknown field fails), `seed` is the SHA-256 of
+  `kluis/v1 test vectors/<file>`, and `spec` names the right section.
+
+Primitives: PyCA `cryptography` (X25519, Ed25519 signing, HKDF-SHA256),
+PyNaCl (XChaCha20-Poly1305, Ed25519 verification with libsodium's strict
+checks, §1.4) and `pyhpke` (RFC 9180 HPKE, Auth mode, with the ephemeral key
+pair derived from the recorded `ikm_e`).
+
+It prints one line per file and a total, and exits non-zero with a message
+naming the file and case at the first mismatch, or at any case or field it
+does not know how to check.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import struct
+import sys
+import traceback
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pyhpke import AEADId, CipherSuite, KDFId, KEMId, PyHPKEError
+
+# --------------------------------------------------------------------------
+# Constants of protocol version 1
+# --------------------------------------------------------------------------
+
+VERSION = 0x01
+
+# Envelope types (§2.2).
+T_IDENTITY_BUNDLE = 0x01
+T_SEALED_IDENTITY = 0x02
+T_WRAPPED_KEY = 0x03
+T_SEALED_ITEM = 0x04
+T_ATTACHMENT_HEADER = 0x05
+T_SEALED_NOTES_KEY = 0x06
+T_DOCUMENT_DESCRIPTION = 0x07
+T_SAFETY_NUMBER = 0x08
+
+# Enum values (§2.2).
+SEAL_PASSWORD, SEAL_RECOVERY = 0x01, 0x02
+KIND_MESSAGE, KIND_DOCUMENT, KIND_NOTE = 0x01, 0x02, 0x03
+
+# HKDF labels of §4.2: label -> (len(ikm), len(context)).
+HKDF_LABELS = {
+    "kluis/v1/identity-seal/password": (64, 16),
+    "kluis/v1/identity-seal/recovery": (32, 16),
+    "kluis/v1/local-store": (64, 16),
+    "kluis/v1/item-key": (32, 20),
+    "kluis/v1/note-item-key": (32, 20),
+    "kluis/v1/attachment-stream": (32, 16),
+}
+
+# Other labels (§4.2), each followed by 0x00 where used.
+L_IDENTITY_BUNDLE = b"kluis/v1/identity-bundle"
+L_KEY_FINGERPRINT = b"kluis/v1/key-fingerprint"
+L_RECOVERY_CHECKSUM = b"kluis/v1/recovery-checksum"
+L_RELATIONSHIP_WRAP = b"kluis/v1/relationship-key-wrap"
+L_ITEM_SIGNATURE = b"kluis/v1/item-signature"
+L_NOTES_KEY_SEAL = b"kluis/v1/notes-key-seal"
+L_SAFETY_NUMBER = b"kluis/v1/safety-number"
+
+# HPKE (§7.2): mode_auth, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305.
+HPKE_MODE_AUTH = 0x02
+HPKE_SUITE = CipherSuite.new(
+    KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.CHACHA20_POLY1305
+)
+
+ITEM_CONTENT_MAX = 8 * 1024 * 1024  # §8.5
+NAME_MAX, MEDIA_TYPE_MAX = 1024, 255  # §9.4
+CHUNK = 65536  # §9.3
+SEALED_CHUNK = CHUNK + 16
+ATTACHMENT_HEADER_LEN = 37
+
+RECOVERY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # §6
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+class VectorError(Exception):
+    """A vector does not match, or cannot be checked: the script fails."""
+
+
+class ProtocolError(Exception):
+    """A rejection by the protocol; the class name is the spec's error name."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class Truncated(ProtocolError): pass
+class TrailingBytes(ProtocolError): pass
+class UnsupportedVersion(ProtocolError): pass
+class WrongEnvelopeType(ProtocolError): pass
+class LengthOutOfRange(ProtocolError): pass
+class InvalidField(ProtocolError): pass
+class InvalidPublicKey(ProtocolError): pass
+class BadSignature(ProtocolError): pass
+class RecoveryKeyFormat(ProtocolError): pass
+class RecoveryKeyChecksum(ProtocolError): pass
+
+
+class Decryption(ProtocolError):
+    """The single opaque open error (§1.3). `reason` is this script's own
+    note of which check failed; it is never part of the protocol."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Error names a vector may expect (§13.2, plus the two other named errors).
+ERROR_NAMES = {cls.__name__ for cls in ProtocolError.__subclasses__()}
+
+# --------------------------------------------------------------------------
+# Small encoding helpers
+# --------------------------------------------------------------------------
+
+
+def be32(x: int) -> bytes:
+    return struct.pack(">I", x)
+
+
+def be64(x: int) -> bytes:
+    return struct.pack(">Q", x)
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def uuid_text(raw: bytes) -> str:
+    """§2.3: 8-4-4-4-12 lowercase hex, byte 0 first."""
+    h = raw.hex()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def parse_uuid_text(text: str) -> bytes:
+    """§2.3: exactly 36 characters, '-' at 8, 13, 18, 23, hex digits elsewhere."""
+    if len(text) != 36 or any(text[i] != "-" for i in (8, 13, 18, 23)):
+        raise InvalidField("UUID text")
+    digits = text.replace("-", "")
+    if len(digits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise InvalidField("UUID text")
+    return bytes.fromhex(digits)
+
+
+class Reader:
+    """Reads an envelope by the rules of §2.1, in reading order."""
+
+    def __init__(self, data: bytes, envelope_type: int):
+        self.data, self.pos = data, 0
+        if self.take(1, "version")[0] != VERSION:
+            raise UnsupportedVersion(f"version byte {data[0]:#04x}")
+        if self.take(1, "type")[0] != envelope_type:
+            raise WrongEnvelopeType(f"type byte {data[1]:#04x}, expected {envelope_type:#04x}")
+
+    def take(self, n: int, field: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise Truncated(field)
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self, field: str) -> int:
+        return self.take(1, field)[0]
+
+    def be32(self, field: str) -> int:
+        return struct.unpack(">I", self.take(4, field))[0]
+
+    def be64(self, field: str) -> int:
+        return struct.unpack(">Q", self.take(8, field))[0]
+
+    def enum(self, allowed: set[int], field: str) -> int:
+        value = self.u8(field)
+        if value not in allowed:
+            raise InvalidField(f"{field} {value:#04x}")
+        return value
+
+    def variable(self, field: str, maximum: int) -> bytes:
+        """BE32(len) ‖ bytes; the maximum is checked before the bytes are read."""
+        n = self.be32(field + " length")
+        if n > maximum:
+            raise LengthOutOfRange(f"{field} length {n}, maximum {maximum}")
+        return self.take(n, field)
+
+    def finish(self) -> None:
+        if self.pos != len(self.data):
+            raise TrailingBytes(f"{len(self.data) - self.pos} bytes after the last field")
+
+
+# --------------------------------------------------------------------------
+# Primitives
+# --------------------------------------------------------------------------
+
+
+def derive(ikm: bytes, label: str, context: bytes) -> bytes:
+    """§4.1: HKDF-SHA256(salt = "", ikm, info = label ‖ 0x00 ‖ context, L = 32)."""
+    return HKDF(hashes.SHA256(), 32, salt=None, info=derive_info(label, context)).derive(ikm)
+
+
+def derive_info(label: str, context: bytes) -> bytes:
+    return label.encode("ascii") + b"\x00" + context
+
+
+def xchacha_seal(key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
+    return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)
+
+
+def xchacha_open(key: bytes, nonce: bytes, ad: bytes, sealed: bytes, what: str) -> bytes:
+    try:
+        return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed, ad, nonce, key)
+    except nacl.exceptions.CryptoError:
+        raise Decryption(f"{what}: AEAD tag") from None
+
+
+def x25519_public(secret: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes_raw()
+
+
+def ed25519_public(seed: bytes) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+
+
+ED_P = 2**255 - 19
+ED_D = -121665 * pow(121666, -1, ED_P) % ED_P
+ED_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+
+
+def ed25519_decode_point(encoded: bytes) -> tuple[int, int] | None:
+    """RFC 8032 §5.1.3 point decoding, which also refuses non-canonical
+    encodings (y ≥ p, or x = 0 with the sign bit set). Affine (x, y) or None."""
+    n = int.from_bytes(encoded, "little")
+    y, sign = n & (2**255 - 1), n >> 255
+    if y >= ED_P:
+        return None
+    u, v = (y * y - 1) % ED_P, (ED_D * y * y + 1) % ED_P
+    x = u * pow(v, 3, ED_P) * pow(u * pow(v, 7, ED_P), (ED_P - 5) // 8, ED_P) % ED_P
+    if v * x * x % ED_P == (-u) % ED_P:
+        x = x * ED_SQRT_M1 % ED_P
+    if v * x * x % ED_P != u:
+        return None
+    if x == 0 and sign:
+        return None
+    return (ED_P - x if x & 1 != sign else x), y
+
+
+def ed25519_double(point: tuple[int, int]) -> tuple[int, int]:
+    """Affine doubling on -x² + y² = 1 + d·x²·y²."""
+    x, y = point
+    t = ED_D * x * x * y * y % ED_P
+    return ((2 * x * y) * pow(1 + t, -1, ED_P) % ED_P,
+            (y * y + x * x) * pow(1 - t, -1, ED_P) % ED_P)
+
+
+def ed25519_key_is_valid(encoded: bytes) -> bool:
+    """§5.2 step 2: decodes, canonical, and not of small order ([8]A ≠ identity)."""
+    point = ed25519_decode_point(encoded)
+    if point is None:
+        return False
+    for _ in range(3):
+        point = ed25519_double(point)
+    return point != (0, 1)
+
+
+def x25519_key_is_valid(public: bytes) -> bool:
+    """§5.2 step 2: X25519(0x55…55, public) is not all zeros. (OpenSSL, behind
+    `cryptography`, refuses an all-zero X25519 output with ValueError.)"""
+    try:
+        X25519PrivateKey.from_private_bytes(b"\x55" * 32).exchange(X25519PublicKey.from_public_bytes(public))
+        return True
+    except ValueError:
+        return False
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    """libsodium's strict verification (§1.4: same checks as verify_strict)."""
+    try:
+        nacl.signing.VerifyKey(public).verify(message, signature)
+        return True
+    except nacl.exceptions.BadSignatureError:
+        return False
+
+
+def hpke_auth_seal(sk_s: bytes, pk_r: bytes, info: bytes, plaintext: bytes, ikm_e: bytes):
+    """§7.2: single-shot HPKE Auth seal, ephemeral = DeriveKeyPair(ikm_e).
+    Returns (enc, ciphertext ‖ tag)."""
+    kem = HPKE_SUITE.kem
+    ephemeral = kem.derive_key_pair(ikm_e)
+    enc, context = HPKE_SUITE.create_sender_context(
+        kem.deserialize_public_key(pk_r), info,
+        sks=kem.deserialize_private_key(sk_s), eks=ephemeral,
+    )
+    if enc != x25519_public(ephemeral.private_key.to_private_bytes()):
+        raise VectorError("pyhpke: enc is not the public key of DeriveKeyPair(ikm_e)")
+    return enc, context.seal(plaintext, aad=b"")
+
+
+def hpke_auth_open(enc: bytes, sk_r: bytes, pk_s: bytes, info: bytes, sealed: bytes) -> bytes:
+    kem = HPKE_SUITE.kem
+    try:
+        context = HPKE_SUITE.create_recipient_context(
+            enc, kem.deserialize_private_key(sk_r), info,
+            pks=kem.deserialize_public_key(pk_s),
+        )
+        return context.open(sealed, aad=b"")
+    except (PyHPKEError, ValueError):  # ValueError: all-zero X25519 output
+        raise Decryption("HPKE open") from None
+
+
+# --------------------------------------------------------------------------
+# Identity (§5)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Identity:
+    user_id: bytes
+    dh_secret: bytes
+    signing_seed: bytes
+    dh_public: bytes
+    signing_public: bytes
+    bundle: bytes
+
+    @property
+    def body(self) -> bytes:
+        return self.bundle[:82]
+
+    @property
+    def fingerprint(self) -> bytes:
+        return key_fingerprint(self.bundle)
+
+
+def bundle_message(body: bytes) -> bytes:
+    return L_IDENTITY_BUNDLE + b"\x00" + body
+
+
+def key_fingerprint(bundle: bytes) -> bytes:
+    """§5.3."""
+    return sha256(L_KEY_FINGERPRINT + b"\x00" + bundle[:82])
+
+
+def build_identity(user_id: bytes, dh_secret: bytes, signing_seed: bytes) -> Identity:
+    """§5.1, §5.2: the identity and its signed bundle from its three inputs."""
+    dh_public, signing_public = x25519_public(dh_secret), ed25519_public(signing_seed)
+    body = bytes([VERSION, T_IDENTITY_BUNDLE]) + user_id + dh_public + signing_public
+    signature = ed25519_sign(signing_seed, bundle_message(body))
+    return Identity(user_id, dh_secret, signing_seed, dh_public, signing_public, body + signature)
+
+
+@dataclass
+class Bundle:
+    user_id: bytes
+    dh_public: bytes
+    signing_public: bytes
+
+
+def decode_bundle(data: bytes) -> Bundle:
+    """§5.2 decoding: shape, then both public keys, then verify_strict."""
+    r = Reader(data, T_IDENTITY_BUNDLE)
+    user_id, dh_public = r.take(16, "user_id"), r.take(32, "x25519_public")
+    signing_public, signature = r.take(32, "ed25519_public"), r.take(64, "signature")
+    r.finish()
+    if not ed25519_key_is_valid(signing_public):
+        raise InvalidPublicKey("ed25519_public")
+    if not x25519_key_is_valid(dh_public):
+        raise InvalidPublicKey("x25519_public is of small order")
+    if not ed25519_verify(signing_public, bundle_message(data[:82]), signature):
+        raise BadSignature("identity bundle")
+    return Bundle(user_id, dh_public, signing_public)
+
+
+SEAL_LABELS = {
+    SEAL_PASSWORD: "kluis/v1/identity-seal/password",
+    SEAL_RECOVERY: "kluis/v1/identity-seal/recovery",
+}
+
+
+def sealed_identity_ad(kind: int, user_id: bytes) -> bytes:
+    return bytes([VERSION, T_SEALED_IDENTITY, kind]) + user_id
+
+
+def seal_identity(identity: Identity, kind: int, secret: bytes, nonce: bytes):
+    """§5.4. Returns (seal key, ad, envelope)."""
+    key = derive(secret, SEAL_LABELS[kind], identity.user_id)
+    ad = sealed_identity_ad(kind, identity.user_id)
+    sealed = xchacha_seal(key, nonce, ad, identity.dh_secret + identity.signing_seed)
+    return key, ad, ad + nonce + sealed
+
+
+def decode_sealed_identity(data: bytes) -> dict:
+    r = Reader(data, T_SEALED_IDENTITY)
+    out = {
+        "kind": r.enum({SEAL_PASSWORD, SEAL_RECOVERY}, "seal kind"),
+        "user_id": r.take(16, "user_id"),
+        "nonce": r.take(24, "nonce"),
+        "sealed": r.take(64 + 16, "ciphertext ‖ tag"),
+    }
+    r.finish()
+    return out
+
+
+def open_sealed_identity(data: bytes, kind: int, secret: bytes, user_id: bytes) -> Identity:
+    """§5.4 opening, by a caller who names the kind and the expected user."""
+    env = decode_sealed_identity(data)
+    if env["kind"] != kind:
+        raise Decryption("seal kind is not the kind being opened")
+    if env["user_id"] != user_id:
+        raise Decryption("user id is not the expected user")
+    key = derive(secret, SEAL_LABELS[kind], user_id)
+    plain = xchacha_open(key, env["nonce"], sealed_identity_ad(kind, user_id), env["sealed"], "sealed identity")
+    return build_identity(user_id, plain[:32], plain[32:])
+
+
+# --------------------------------------------------------------------------
+# Recovery key (§6)
+# --------------------------------------------------------------------------
+
+
+def recovery_checksum(key: bytes) -> bytes:
+    return sha256(L_RECOVERY_CHECKSUM + b"\x00" + key)[:3]
+
+
+def recovery_display(key: bytes) -> str:
+    text = base64.b32encode(key + recovery_checksum(key)).decode("ascii")
+    assert len(text) == 56 and "=" not in text
+    return "-".join(text[i:i + 4] for i in range(0, 56, 4))
+
+
+def parse_recovery_key(typed: str) -> bytes:
+    kept = []
+    for c in typed:
+        if "a" <= c <= "z":  # ASCII uppercase only; str.upper() would map e.g. 'ı' to 'I'
+            c = chr(ord(c) - 32)
+        if c in " -\t\n\r":
+            continue
+        c = {"0": "O", "1": "I", "8": "B"}.get(c, c)
+        if c not in RECOVERY_ALPHABET:
+            raise RecoveryKeyFormat(f"character {c!r}")
+        kept.append(c)
+    if len(kept) != 56:
+        raise RecoveryKeyFormat(f"{len(kept)} characters, expected 56")
+    raw = base64.b32decode("".join(kept))
+    key, checksum = raw[:32], raw[32:]
+    if not hmac.compare_digest(checksum, recovery_checksum(key)):
+        raise RecoveryKeyChecksum("checksum")
+    return key
+
+
+# --------------------------------------------------------------------------
+# Relationship keys (§7) and notes keys (§10)
+# --------------------------------------------------------------------------
+
+
+def wrap_info(relationship_id: bytes, epoch: int, sender_id: bytes, recipient_id: bytes,
+              recipient_fingerprint: bytes) -> bytes:
+    """§7.3 (116 bytes)."""
+    return (L_RELATIONSHIP_WRAP + b"\x00" + bytes([VERSION]) + relationship_id + be32(epoch)
+            + sender_id + recipient_id + recipient_fingerprint)
+
+
+def wrap_relationship_key(sender: Identity, recipient: Identity, relationship_id: bytes,
+                          epoch: int, epoch_key: bytes, ikm_e: bytes):
+    """§7.2–§7.4. Returns (info, envelope)."""
+    info = wrap_info(relationship_id, epoch, sender.user_id, recipient.user_id, recipient.fingerprint)
+    enc, sealed = hpke_auth_seal(sender.dh_secret, recipient.dh_public, info, epoch_key, ikm_e)
+    return info, bytes([VERSION, T_WRAPPED_KEY]) + info[32:] + enc + sealed
+
+
+def decode_wrapped_key(data: bytes) -> dict:
+    r = Reader(data, T_WRAPPED_KEY)
+    out = {
+        "relationship_id": r.take(16, "relationship_id"),
+        "epoch": r.be32("epoch"),
+        "sender_id": r.take(16, "sender_id"),
+        "recipient_id": r.take(16, "recipient_id"),
+        "recipient_fingerprint": r.take(32, "recipient_fingerprint"),
+        "enc": r.take(32, "enc"),
+        "sealed": r.take(32 + 16, "ciphertext ‖ tag"),
+    }
+    r.finish()
+    return out
+
+
+def unwrap_relationship_key(data: bytes, me: Identity, sender_bundle: bytes,
+                            relationship_id: bytes, epoch: int) -> bytes:
+    """§7.5, with the recipient's identity and the sender's pinned bundle."""
+    env = decode_wrapped_key(data)
+    sender = decode_bundle(sender_bundle)
+    for field, expected in (("relationship_id", relationship_id), ("epoch", epoch),
+                            ("sender_id", sender.user_id), ("recipient_id", me.user_id),
+                            ("recipient_fingerprint", me.fingerprint)):
+        if env[field] != expected:
+            raise Decryption(f"header {field} is not the expected one")
+    info = wrap_info(relationship_id, epoch, sender.user_id, me.user_id, me.fingerprint)
+    plain = hpke_auth_open(env["enc"], me.dh_secret, sender.dh_public, info, env["sealed"])
+    if len(plain) != 32:
+        raise Decryption("plaintext is not 32 bytes")
+    return plain
+
+
+def notes_info(coach_id: bytes, generation: int, coach_fingerprint: bytes) -> bytes:
+    """§10.2 (77 bytes)."""
+    return L_NOTES_KEY_SEAL + b"\x00" + bytes([VERSION]) + coach_id + be32(generation) + coach_fingerprint
+
+
+def seal_notes_key(coach: Identity, generation: int, notes_key: bytes, ikm_e: bytes):
+    """§10.2, §10.3. Returns (info, envelope)."""
+    info = notes_info(coach.user_id, generation, coach.fingerprint)
+    enc, sealed = hpke_auth_seal(coach.dh_secret, coach.dh_public, info, notes_key, ikm_e)
+    return info, bytes([VERSION, T_SEALED_NOTES_KEY]) + info[25:] + enc + sealed
+
+
+def decode_sealed_notes_key(data: bytes) -> dict:
+    r = Reader(data, T_SEALED_NOTES_KEY)
+    out = {
+        "coach_id": r.take(16, "coach_id"),
+        "generation": r.be32("generation"),
+        "coach_fingerprint": r.take(32, "coach_fingerprint"),
+        "enc": r.take(32, "enc"),
+        "sealed": r.take(32 + 16, "ciphertext ‖ tag"),
+    }
+    r.finish()
+    return out
+
+
+def open_notes_key(data: bytes, coach: Identity) -> tuple[int, bytes]:
+    """§10.3 opening, as the coach. The generation is the envelope's.
+    Returns (generation, notes key)."""
+    env = decode_sealed_notes_key(data)
+    if env["coach_id"] != coach.user_id:
+        raise Decryption("coach_id is not the coach")
+    if env["coach_fingerprint"] != coach.fingerprint:
+        raise Decryption("coach_fingerprint is not the coach's current bundle")
+    info = notes_info(coach.user_id, env["generation"], coach.fingerprint)
+    plain = hpke_auth_open(env["enc"], coach.dh_secret, coach.dh_public, info, env["sealed"])
+    if len(plain) != 32:
+        raise Decryption("plaintext is not 32 bytes")
+    return env["generation"], plain
+
+
+# --------------------------------------------------------------------------
+# Items (§8)
+# --------------------------------------------------------------------------
+
+
+def item_key(epoch_key: bytes, relationship_id: bytes, epoch: int) -> bytes:
+    return derive(epoch_key, "kluis/v1/item-key", relationship_id + be32(epoch))
+
+
+def note_item_key(notes_key: bytes, relationship_id: bytes, generation: int) -> bytes:
+    return derive(notes_key, "kluis/v1/note-item-key", relationship_id + be32(generation))
+
+
+def item_header(relationship_id: bytes, epoch: int, item_id: bytes, kind: int, author_id: bytes) -> bytes:
+    """§8.2 (55 bytes)."""
+    return bytes([VERSION, T_SEALED_ITEM]) + relationship_id + be32(epoch) + item_id + bytes([kind]) + author_id
+
+
+def item_signature_message(header: bytes, content: bytes) -> bytes:
+    """§8.4 (111 bytes)."""
+    return L_ITEM_SIGNATURE + b"\x00" + header + sha256(content)
+
+
+def seal_item(key: bytes, header: bytes, author: Identity, content: bytes, nonce: bytes):
+    """§8.4, §8.5. Returns (signature message, envelope)."""
+    if len(content) > ITEM_CONTENT_MAX:
+        raise LengthOutOfRange("item content")
+    message = item_signature_message(header, content)
+    sealed = xchacha_seal(key, nonce, header, ed25519_sign(author.signing_seed, message) + content)
+    return message, header + nonce + be32(len(sealed)) + sealed
+
+
+@dataclass
+class SealedItem:
+    header: bytes
+    relationship_id: bytes
+    epoch: int
+    item_id: bytes
+    kind: int
+    author_id: bytes
+    nonce: bytes
+    sealed: bytes
+
+
+def decode_sealed_item(data: bytes) -> SealedItem:
+    r = Reader(data, T_SEALED_ITEM)
+    relationship_id, epoch, item_id = r.take(16, "relationship_id"), r.be32("epoch"), r.take(16, "item_id")
+    kind = r.enum({KIND_MESSAGE, KIND_DOCUMENT, KIND_NOTE}, "item kind")
+    author_id, nonce = r.take(16, "author_id"), r.take(24, "nonce")
+    ct_len = r.be32("ct_len")  # §8.5: range checked before the bytes are read
+    if ct_len > 64 + ITEM_CONTENT_MAX + 16:
+        raise LengthOutOfRange(f"ct_len {ct_len}")
+    if ct_len < 64 + 16:
+        raise InvalidField("ciphertext shorter than signature and tag")
+    sealed = r.take(ct_len, "ciphertext")
+    r.finish()
+    return SealedItem(data[:55], relationship_id, epoch, item_id, kind, author_id, nonce, sealed)
+
+
+def open_item_checked(item: SealedItem, key: bytes, expected_item_id: bytes, author_bundle: bytes) -> bytes:
+    """§8.6 steps 3–7, common to relationship items and notes."""
+    author = decode_bundle(author_bundle)
+    if item.item_id != expected_item_id:
+        raise Decryption("item_id is not the expected item id")
+    if item.author_id != author.user_id:
+        raise Decryption("author_id is not the author bundle's user id")
+    plain = xchacha_open(key, item.nonce, item.header, item.sealed, "sealed item")
+    if len(plain) < 64:
+        raise Decryption("plaintext shorter than a signature")
+    signature, content = plain[:64], plain[64:]
+    if not ed25519_verify(author.signing_public, item_signature_message(item.header, content), signature):
+        raise Decryption("item signature")
+    return content
+
+
+def open_relationship_item(data: bytes, epoch_key: bytes, relationship_id: bytes, epoch: int,
+                           expected_item_id: bytes, author_bundle: bytes) -> SealedItem:
+    """§8.6 for messages and documents; returns the item with `sealed` replaced
+    by the verified content."""
+    item = decode_sealed_item(data)
+    if item.kind not in (KIND_MESSAGE, KIND_DOCUMENT):
+        raise Decryption("kind is not message or document")
+    if (item.relationship_id, item.epoch) != (relationship_id, epoch):
+        raise Decryption("relationship or epoch is not the epoch key's")
+    key = item_key(epoch_key, relationship_id, epoch)
+    item.sealed = open_item_checked(item, key, expected_item_id, author_bundle)
+    return item
+
+
+def open_note(data: bytes, notes_key: bytes, coach_id: bytes, generation: int, relationship_id: bytes,
+              expected_item_id: bytes, coach_bundle: bytes) -> bytes:
+    """§8.6 for notes: the notes key belongs to (coach_id, generation)."""
+    item = decode_sealed_item(data)
+    if item.kind != KIND_NOTE:
+        raise Decryption("kind is not note")
+    if item.relationship_id != relationship_id:
+        raise Decryption("relationship_id is not the expected relationship")
+    if item.epoch != generation:
+        raise Decryption("epoch is not the notes key's generation")
+    if decode_bundle(coach_bundle).user_id != coach_id:
+        raise Decryption("coach bundle is not the notes key's coach")
+    key = note_item_key(notes_key, relationship_id, generation)
+    return open_item_checked(item, key, expected_item_id, coach_bundle)
+
+
+# --------------------------------------------------------------------------
+# Attachments (§9)
+# --------------------------------------------------------------------------
+
+
+def stream_key(file_key: bytes, attachment_id: bytes) -> bytes:
+    return derive(file_key, "kluis/v1/attachment-stream", attachment_id)
+
+
+def attachment_header(attachment_id: bytes, nonce_prefix: bytes) -> bytes:
+    return bytes([VERSION, T_ATTACHMENT_HEADER]) + attachment_id + nonce_prefix
+
+
+def decode_attachment_header(data: bytes) -> dict:
+    r = Reader(data, T_ATTACHMENT_HEADER)
+    out = {"attachment_id": r.take(16, "attachment_id"), "nonce_prefix": r.take(19, "nonce_prefix")}
+    r.finish()
+    return out
+
+
+def chunk_nonce(nonce_prefix: bytes, index: int, final: bool) -> bytes:
+    return nonce_prefix + be32(index) + (b"\x01" if final else b"\x00")
+
+
+def plaintext_rule(length: int) -> bytes:
+    """The attachment vectors' plaintext: byte i is i mod 251."""
+    return bytes(i % 251 for i in range(length))
+
+
+def seal_stream(file_key: bytes, attachment_id: bytes, nonce_prefix: bytes, plaintext: bytes):
+    """§9.3. Returns (header, [sealed chunks])."""
+    key, header = stream_key(file_key, attachment_id), attachment_header(attachment_id, nonce_prefix)
+    count = max(1, -(-len(plaintext) // CHUNK))
+    chunks = [
+        xchacha_seal(key, chunk_nonce(nonce_prefix, i, i == count - 1), header,
+                     plaintext[i * CHUNK:(i + 1) * CHUNK])
+        for i in range(count)
+    ]
+    return header, chunks
+
+
+def split_stream(stream: bytes) -> tuple[bytes, list[bytes]]:
+    """§9.3 reading step 2: header, then blocks of 65 552 bytes, the last one
+    being whatever reaches the end of the input."""
+    body = stream[ATTACHMENT_HEADER_LEN:]
+    return stream[:ATTACHMENT_HEADER_LEN], [body[i:i + SEALED_CHUNK] for i in range(0, len(body), SEALED_CHUNK)]
+
+
+def open_stream(stream: bytes, file_key: bytes, attachment_id: bytes, expected_sha256: bytes) -> bytes:
+    """§9.3 reading, whole-stream (`decrypt_stream`), with the digest check."""
+    if len(stream) <= ATTACHMENT_HEADER_LEN:
+        raise Decryption("short: nothing follows the header")
+    header_bytes, blocks = split_stream(stream)
+    header = decode_attachment_header(header_bytes)
+    if header["attachment_id"] != attachment_id:
+        raise Decryption("attachment id")
+    key, plaintext = stream_key(file_key, attachment_id), []
+    for i, block in enumerate(blocks):
+        final = i == len(blocks) - 1
+        chunk = xchacha_open(key, chunk_nonce(header["nonce_prefix"], i, final), header_bytes, block, f"chunk {i}")
+        if final and not chunk and len(blocks) > 1:
+            raise Decryption("canonical: empty final chunk after a full one")
+        plaintext.append(chunk)
+    if not hmac.compare_digest(sha256(stream), expected_sha256):
+        raise Decryption("digest: stream SHA-256 is not the description's")
+    return b"".join(plaintext)
+
+
+def check_file_name(raw: bytes) -> str:
+    """§9.4: non-empty UTF-8, not '.' or '..', no control character (Unicode
+    category Cc), '/' or '\\'."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidField("file name is not UTF-8") from None
+    if name in ("", ".", ".."):
+        raise InvalidField(f"file name {name!r}")
+    if any(c in "/\\" or unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidField(f"file name {name!r} has a separator or control character")
+    return name
+
+
+def check_media_type(raw: bytes) -> str:
+    """§9.4: non-empty, bytes in 0x20..0x7e."""
+    if not raw or any(not 0x20 <= b <= 0x7E for b in raw):
+        raise InvalidField(f"media type {raw!r}")
+    return raw.decode("ascii")
+
+
+def encode_document_description(attachment_id: bytes, file_key: bytes, size: int,
+                                ciphertext_sha256: bytes, name: str, media_type: str) -> bytes:
+    """§9.4; encoding refuses what decoding rejects."""
+    name_b, media_b = name.encode("utf-8"), media_type.encode("utf-8")
+    if len(name_b) > NAME_MAX or len(media_b) > MEDIA_TYPE_MAX:
+        raise LengthOutOfRange("name or media type")
+    check_file_name(name_b)
+    check_media_type(media_b)
+    return (bytes([VERSION, T_DOCUMENT_DESCRIPTION]) + attachment_id + file_key + be64(size)
+            + ciphertext_sha256 + be32(len(name_b)) + name_b + be32(len(media_b)) + media_b)
+
+
+def decode_document_description(data: bytes) -> dict:
+    r = Reader(data, T_DOCUMENT_DESCRIPTION)
+    out: dict[str, Any] = {
+        "attachment_id": r.take(16, "attachment_id"),
+        "file_key": r.take(32, "file_key"),
+        "size": r.be64("size"),
+        "ciphertext_sha256": r.take(32, "ciphertext_sha256"),
+    }
+    out["name"] = check_file_name(r.variable("name", NAME_MAX))
+    out["media_type"] = check_media_type(r.variable("media type", MEDIA_TYPE_MAX))
+    r.finish()
+    return out
+
+
+# --------------------------------------------------------------------------
+# Safety numbers (§11)
+# --------------------------------------------------------------------------
+
+
+def safety_digest(bundle: bytes) -> bytes:
+    return sha256(L_SAFETY_NUMBER + b"\x00" + bundle[:82])
+
+
+def safety_digits(digest: bytes) -> str:
+    return "".join(f"{int.from_bytes(digest[5 * j:5 * j + 5], 'big') % 100000:05d}" for j in range(6))
+
+
+def safety_number(bundle_a: bytes, bundle_b: bytes) -> tuple[str, str, bytes]:
+    """Returns (60 digits, display form, QR payload)."""
+    low, high = sorted((safety_digest(bundle_a), safety_digest(bundle_b)))
+    digits = safety_digits(low) + safety_digits(high)
+    display = " ".join(digits[i:i + 5] for i in range(0, 60, 5))
+    return digits, display, bytes([VERSION, T_SAFETY_NUMBER]) + low + high
+
+
+# Envelope decoders by name, for envelopes.json (names from the table of §2.2).
+DECODERS: dict[str, Callable[[bytes], Any]] = {
+    "identity_bundle": decode_bundle,
+    "sealed_identity": decode_sealed_identity,
+    "wrapped_relationship_key": decode_wrapped_key,
+    "sealed_item": decode_sealed_item,
+    "attachment_header": decode_attachment_header,
+    "sealed_notes_key": decode_sealed_notes_key,
+    "document_description": decode_document_description,
+}
+
+# ==========================================================================
+# Reading the vector files
+# ==========================================================================
+
+
+def describe_difference(got: Any, want: Any) -> str:
+    if isinstance(got, bytes) and isinstance(want, bytes):
+        at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        lo = max(0, at - 8)
+        return (f"lengths {len(got)} (computed) vs {len(want)} (vector), first difference at byte {at}: "
+                f"computed …{got[lo:at + 16].hex()}… vector …{want[lo:at + 16].hex()}…")
+    return f"computed {got!r}, vector has {want!r}"
+
+
+class Fields:
+    """A JSON object from a vector file. Every key must be read by the checks:
+    `done()` fails on any key nobody read (a field this script does not know
+    how to check), and reading a missing key fails too."""
+
+    def __init__(self, data: Any, where: str):
+        if not isinstance(data, dict):
+            raise VectorError(f"{where}: expected a JSON object")
+        self.data, self.where = data, where
+        self.used: set[str] = set()
+        self.children: list[Fields] = []
+
+    def path(self, key: str) -> str:
+        return f"{self.where}.{key}"
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, kind: type) -> Any:
+        if key not in self.data:
+            raise VectorError(f"{self.path(key)}: missing field")
+        value = self.data[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise VectorError(f"{self.path(key)}: expected a {kind.__name__}, got {value!r}")
+        self.used.add(key)
+        return value
+
+    def hex(self, key: str, size: int | None = None) -> bytes:
+        text = self.get(key, str)
+        if not re.fullmatch(r"(?:[0-9a-f]{2})*", text):
+            raise VectorError(f"{self.path(key)}: not lowercase hex")
+        raw = bytes.fromhex(text)
+        if size is not None and len(raw) != size:
+            raise VectorError(f"{self.path(key)}: {len(raw)} bytes, expected {size}")
+        return raw
+
+    def int(self, key: str) -> int:
+        return self.get(key, int)
+
+    def text(self, key: str) -> str:
+        return self.get(key, str)
+
+    def list(self, key: str) -> list:
+        return self.get(key, list)
+
+    def obj(self, key: str) -> Fields:
+        child = Fields(self.get(key, dict), self.path(key))
+        self.children.append(child)
+        return child
+
+    def check(self, key: str, computed: Any) -> None:
+        """Compares a computed value with the field (hex for bytes)."""
+        if isinstance(computed, bytes):
+            want: Any = self.hex(key)
+        elif isinstance(computed, int):
+            want = self.int(key)
+        else:
+            want = self.text(key)
+        if computed != want:
+            raise VectorError(f"{self.path(key)}: mismatch: {describe_difference(computed, want)}")
+
+    def done(self) -> None:
+        unread = sorted(set(self.data) - self.used)
+        if unread:
+            raise VectorError(f"{self.where}: field(s) {', '.join(unread)} not checked "
+                              "(this script does not know how to check them)")
+        for child in self.children:
+            child.done()
+
+
+def same(where: str, computed: Any, want: Any) -> None:
+    if computed != want:
+        raise VectorError(f"{where}: mismatch: {describe_difference(computed, want)}")
+
+
+def read_identity(f: Fields) -> Identity:
+    """An identity object (§13.2): rebuilds it from user_id, dh_secret and
+    signing_seed and checks every derived field, and that the bundle decodes."""
+    identity = build_identity(f.hex("user_id", 16), f.hex("dh_secret", 32), f.hex("signing_seed", 32))
+    f.check("dh_public", identity.dh_public)
+    f.check("signing_public", identity.signing_public)
+    f.check("bundle", identity.bundle)
+    f.check("key_fingerprint", identity.fingerprint)
+    f.check("user_id_text", uuid_text(identity.user_id))
+    try:
+        same(f.path("user_id_text") + " (parsed)", parse_uuid_text(f.text("user_id_text")), identity.user_id)
+        decode_bundle(identity.bundle)
+    except ProtocolError as err:
+        raise VectorError(f"{f.where}: identity rejected: {err.name}: {err}") from None
+    return identity
+
+
+class VectorFile:
+    """One vector file: its header fields and its cases, run through the
+    checks with counting and error reporting."""
+
+    def __init__(self, path: Path, section: str, verbose: bool = False):
+        self.name, self.verbose = path.name, verbose
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise VectorError(f"{self.name}: cannot read: {err}") from None
+        top = Fields(raw, self.name)
+        top.text("title")
+        top.text("format")
+        top.check("spec", f"PROTOCOL.md {section}")
+        self.positive_cases, self.negative_cases = top.list("positive"), top.list("negative")
+        top.done()
+        self.seed = sha256(b"kluis/v1 test vectors/" + path.stem.encode()).hex()
+        self.n_positive = self.n_negative = 0
+        names = [c.get("name") if isinstance(c, dict) else None for c in self.positive_cases + self.negative_cases]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise VectorError(f"{self.name}: duplicate case names {sorted(map(str, duplicates))}")
+
+    def _case(self, raw: Any, index: int, negative: bool) -> Fields:
+        case = Fields(raw, f"{self.name}: {'negative' if negative else 'positive'} case {index}")
+        name = case.text("name")
+        case.where = f"{self.name}: {name}"
+        if name.startswith("fail_") != negative:
+            raise VectorError(f"{case.where}: a {'negative' if negative else 'positive'} case name "
+                              f"must {'' if negative else 'not '}start with fail_")
+        return case
+
+    def run_positive(self, check: Callable[[Fields], None]) -> None:
+        """Runs `check(case)` on every positive case; the case must not be rejected
+        and every one of its fields must have been checked."""
+        for index, raw in enumerate(self.positive_cases):
+            case = self._case(raw, index, negative=False)
+            case.check("seed", bytes.fromhex(self.seed))
+            try:
+                check(case)
+            except ProtocolError as err:
+                raise VectorError(f"{case.where}: positive case rejected: {err.name}: {err}") from None
+            case.done()
+            self.n_positive += 1
+            if self.verbose:
+                print(f"  {case.where}: ok")
+
+    def run_negative(self, prepare: Callable[[Fields], Callable[[], Any]] | None) -> None:
+        """`prepare(case)` reads and checks the inputs and returns the operation
+        that must be rejected with the case's expected_error."""
+        for index, raw in enumerate(self.negative_cases):
+            case = self._case(raw, index, negative=True)
+            expected = case.text("expected_error")
+            if expected not in ERROR_NAMES:
+                raise VectorError(f"{case.where}: unknown expected_error {expected!r}")
+            if prepare is None:
+                raise VectorError(f"{case.where}: this file has no negative cases in §13.1; "
+                                  "don't know how to check it")
+            try:
+                attempt = prepare(case)
+            except ProtocolError as err:
+                raise VectorError(f"{case.where}: preparing the inputs failed: {err.name}: {err}") from None
+            case.done()
+            try:
+                attempt()
+            except ProtocolError as err:
+                if err.name != expected:
+                    raise VectorError(f"{case.where}: rejected with {err.name} ({err}), "
+                                      f"but the vector expects {expected}") from None
+                if self.verbose:
+                    print(f"  {case.where}: rejected, {err.name} ({err})")
+            else:
+                raise VectorError(f"{case.where}: accepted, but must be rejected with {expected}")
+            self.n_negative += 1
+
+
+def dispatch(case: Fields, inputs: Fields, table: list[tuple[str, Callable]]) -> Any:
+    """Picks a check by the presence of a distinguishing input field."""
+    for key, function in table:
+        if inputs.has(key):
+            return function(case, inputs)
+    raise VectorError(f"{case.where}: don't know how to check a case with inputs {sorted(inputs.data)}")
+
+
+# ==========================================================================
+# One check per file
+# ==========================================================================
+
+# ---- key_schedule.json (§4) ----------------------------------------------
+
+
+def check_key_schedule(vf: VectorFile) -> None:
+    seen = set()
+
+    def positive(case: Fields) -> None:
+        # The cases of this file are flat: ikm, label, context, info, output.
+        label = case.text("label")
+        if label not in HKDF_LABELS:
+            raise VectorError(f"{case.where}: {label!r} is not an HKDF label of §4.2")
+        ikm, context = case.hex("ikm"), case.hex("context")
+        same(case.where + ": len(ikm), len(context)", (len(ikm), len(context)), HKDF_LABELS[label])
+        case.check("info", derive_info(label, context))
+        case.check("output", derive(ikm, label, context))
+        seen.add(label)
+
+    vf.run_positive(positive)
+    vf.run_negative(None)
+    if seen != set(HKDF_LABELS):
+        raise VectorError(f"{vf.name}: labels not covered: {sorted(set(HKDF_LABELS) - seen)}")
+
+
+# ---- identity.json (§5) ----------------------------------------------------
+
+
+def identity_bundle_case(case: Fields, i: Fields) -> None:
+    identity, e = read_identity(i), case.obj("expected")
+    e.check("bundle", identity.bundle)
+    e.check("body", identity.body)
+    e.check("key_fingerprint", identity.fingerprint)
+
+
+def sealed_identity_case(case: Fields, i: Fields) -> None:
+    identity, e = read_identity(i.obj("identity")), case.obj("expected")
+    if i.has("export_key"):
+        kind, secret = SEAL_PASSWORD, i.hex("export_key", 64)
+    else:
+        kind, secret = SEAL_RECOVERY, i.hex("recovery_key", 32)
+    key, ad, sealed = seal_identity(identity, kind, secret, i.hex("nonce", 24))
+    e.check("seal_key", key)
+    e.check("aad", ad)
+    e.check("sealed_identity", sealed)
+    same(case.where + ": length", len(sealed), 123)
+    reopened = open_sealed_identity(sealed, kind, secret, identity.user_id)
+    same(case.where + ": reopened bundle", reopened.bundle, identity.bundle)
+
+
+def check_identity(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        dispatch(case, case.obj("inputs"), [("identity", sealed_identity_case),
+                                            ("signing_seed", identity_bundle_case)])
+
+    def open_bundle(case: Fields, i: Fields):
+        bundle = i.hex("bundle")
+        return lambda: decode_bundle(bundle)
+
+    def open_sealed(case: Fields, i: Fields):
+        # The caller opens the password seal with an export key, the recovery
+        # seal with a recovery key.
+        if i.has("export_key"):
+            kind, secret = SEAL_PASSWORD, i.hex("export_key", 64)
+        else:
+            kind, secret = SEAL_RECOVERY, i.hex("recovery_key", 32)
+        sealed, user_id = i.hex("sealed_identity"), i.hex("expected_user_id", 16)
+        return lambda: open_sealed_identity(sealed, kind, secret, user_id)
+
+    vf.run_positive(positive)
+    vf.run_negative(lambda case: dispatch(case, case.obj("inputs"), [("bundle", open_bundle),
+                                                                     ("sealed_identity", open_sealed)]))
+
+
+# ---- recovery_key.json (§6) --------------------------------------------------
+
+
+def check_recovery_key(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        key = i.hex("key", 32)
+        e.check("checksum", recovery_checksum(key))
+        e.check("display", recovery_display(key))
+        for typed in [e.text("display")] + e.list("also_accepted"):
+            if not isinstance(typed, str):
+                raise VectorError(f"{e.where}.also_accepted: expected text, got {typed!r}")
+            same(f"{case.where}: parse({typed!r})", parse_recovery_key(typed), key)
+
+    def negative(case: Fields):
+        typed = case.obj("inputs").text("display")
+        return lambda: parse_recovery_key(typed)
+
+    vf.run_positive(positive)
+    vf.run_negative(negative)
+
+
+# ---- relationship_key_wrap.json (§7) -------------------------------------------
+
+
+def check_hpke_suite(e: Fields) -> None:
+    suite = e.obj("hpke_suite")
+    suite.check("mode", HPKE_MODE_AUTH)
+    suite.check("kem_id", KEMId.DHKEM_X25519_HKDF_SHA256.value)
+    suite.check("kdf_id", KDFId.HKDF_SHA256.value)
+    suite.check("aead_id", AEADId.CHACHA20_POLY1305.value)
+    e.check("aad", b"")
+
+
+def check_relationship_key_wrap(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        sender, recipient = read_identity(i.obj("sender")), read_identity(i.obj("recipient"))
+        relationship_id, epoch, epoch_key = i.hex("relationship_id", 16), i.int("epoch"), i.hex("epoch_key", 32)
+        info, wrapped = wrap_relationship_key(sender, recipient, relationship_id, epoch, epoch_key,
+                                              i.hex("ikm_e", 32))
+        check_hpke_suite(e)
+        e.check("info", info)
+        e.check("wrapped", wrapped)
+        same(case.where + ": lengths of info, envelope", (len(info), len(wrapped)), (116, 166))
+        unwrapped = unwrap_relationship_key(wrapped, recipient, sender.bundle, relationship_id, epoch)
+        same(case.where + ": unwrapped epoch key", unwrapped, epoch_key)
+
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        sender, recipient = read_identity(i.obj("sender")), read_identity(i.obj("recipient"))
+        wrapped, relationship_id = i.hex("wrapped"), i.hex("expected_relationship_id", 16)
+        epoch = i.int("expected_epoch")
+        return lambda: unwrap_relationship_key(wrapped, recipient, sender.bundle, relationship_id, epoch)
+
+    vf.run_positive(positive)
+    vf.run_negative(negative)
+
+
+# ---- item.json (§8) -----------------------------------------------------------
+
+
+def check_item(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        author = read_identity(i.obj("author"))
+        relationship_id, epoch, item_id = i.hex("relationship_id", 16), i.int("epoch"), i.hex("item_id", 16)
+        kind, content, epoch_key = i.int("kind"), i.hex("content"), i.hex("epoch_key", 32)
+        if kind not in (KIND_MESSAGE, KIND_DOCUMENT):
+            raise VectorError(f"{case.where}: kind {kind} is not a relationship item kind")
+        key = item_key(epoch_key, relationship_id, epoch)
+        header = item_header(relationship_id, epoch, item_id, kind, author.user_id)
+        message, sealed = seal_item(key, header, author, content, i.hex("nonce", 24))
+        e.check("item_key", key)
+        e.check("aad", header)
+        e.check("signature_message", message)
+        e.check("sealed_item", sealed)
+        same(case.where + ": length", len(sealed), 163 + len(content))
+        opened = open_relationship_item(sealed, epoch_key, relationship_id, epoch, item_id, author.bundle)
+        same(case.where + ": opened content", opened.sealed, content)
+        if kind == KIND_DOCUMENT:  # the content is a document description (§9.4)
+            d = decode_document_description(content)
+            reencoded = encode_document_description(d["attachment_id"], d["file_key"], d["size"],
+                                                    d["ciphertext_sha256"], d["name"], d["media_type"])
+            same(case.where + ": document description re-encoded", reencoded, content)
+
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        author = read_identity(i.obj("author"))
+        sealed, epoch_key = i.hex("sealed_item"), i.hex("epoch_key", 32)
+        relationship_id, epoch, item_id = i.hex("relationship_id", 16), i.int("epoch"), i.hex("expected_item_id", 16)
+        return lambda: open_relationship_item(sealed, epoch_key, relationship_id, epoch, item_id, author.bundle)
+
+    vf.run_positive(positive)
+    vf.run_negative(negative)
+
+
+# ---- attachment_stream.json (§9) -----------------------------------------------
+
+
+@dataclass
+class BaseStream:
+    file_key: bytes
+    attachment_id: bytes
+    nonce_prefix: bytes
+    plaintext: bytes
+    stream: bytes
+    stream_sha256: bytes
+
+
+REPLACE_NOTE = re.compile(r"'(?P<content>[^']*)' encrypted under the base's file key and attachment id "
+                          r"with the nonce prefix of (?P<prefix_of>\w+)")
+
+
+def edit_stream(case: Fields, edit: Fields, base: BaseStream, streams: dict[str, BaseStream]):
+    """Applies an attachment edit (§13.2). Returns (stream, attachment id the
+    reader expects, the reason the rejection must have or None)."""
+    stream, attachment_id, reason = base.stream, base.attachment_id, None
+    header, blocks = split_stream(stream)
+    op = edit.text("op")
+
+    def chunk_index(key: str, chunks: list[bytes]) -> int:
+        n = edit.int(key)
+        if not 0 <= n < len(chunks):
+            raise VectorError(f"{edit.path(key)}: no chunk {n} (the stream has {len(chunks)})")
+        return n
+
+    if op == "truncate":
+        length = edit.int("len")
+        if not 0 <= length < len(stream):
+            raise VectorError(f"{edit.path('len')}: {length} does not truncate a {len(stream)}-byte stream")
+        stream = stream[:length]
+        if length <= ATTACHMENT_HEADER_LEN:
+            reason = "short"
+    elif op == "swap_chunks":
+        a, b = chunk_index("a", blocks), chunk_index("b", blocks)
+        blocks[a], blocks[b] = blocks[b], blocks[a]
+        stream = header + b"".join(blocks)
+    elif op == "append_chunk_copy":
+        stream += blocks[chunk_index("chunk", blocks)]
+    elif op == "append":
+        stream += edit.hex("bytes")
+    elif op == "replace_chunk":
+        other_name = edit.text("from")
+        if other_name not in streams:
+            raise VectorError(f"{edit.path('from')}: no positive case {other_name!r}")
+        other_blocks = split_stream(streams[other_name].stream)[1]
+        blocks[chunk_index("chunk", blocks)] = other_blocks[chunk_index("from_chunk", other_blocks)]
+        stream = header + b"".join(blocks)
+    elif op == "flip_bit":
+        offset, mask = edit.int("offset"), edit.int("mask")
+        if not (0 <= offset < len(stream) and 0 < mask < 256):
+            raise VectorError(f"{edit.where}: offset {offset} or mask {mask} out of range")
+        edited = bytearray(stream)
+        edited[offset] ^= mask
+        stream = bytes(edited)
+    elif op == "expect_attachment_id":
+        attachment_id = edit.hex("attachment_id", 16)
+        reason = "attachment id"
+    elif op == "reseal_as_nonfinal_then_empty_final":
+        # The final chunk is sealed again as non-final, and an empty final
+        # chunk follows it: only the canonical rule can reject this.
+        key, last = stream_key(base.file_key, base.attachment_id), len(blocks) - 1
+        final_plain = base.plaintext[last * CHUNK:]
+        if len(final_plain) != CHUNK:
+            raise VectorError(f"{case.where}: the base's final chunk is not full")
+        blocks[last] = xchacha_seal(key, chunk_nonce(base.nonce_prefix, last, False), header, final_plain)
+        empty_final = xchacha_seal(key, chunk_nonce(base.nonce_prefix, last + 1, True), header, b"")
+        edit.check("empty_final_chunk", empty_final)
+        stream = header + b"".join(blocks) + empty_final
+        reason = "canonical"
+    elif op == "replace_stream":
+        # Other content sealed under the base's file key and id: every chunk
+        # opens, only the digest check can reject it.
+        note = edit.text("note")
+        match = REPLACE_NOTE.fullmatch(note)
+        if not match or match["prefix_of"] not in streams:
+            raise VectorError(f"{edit.path('note')}: cannot interpret {note!r}")
+        content = match["content"].encode("utf-8")
+        new_header, chunks = seal_stream(base.file_key, base.attachment_id,
+                                         streams[match["prefix_of"]].nonce_prefix, content)
+        stream = new_header + b"".join(chunks)
+        edit.check("stream", stream)
+        reason = "digest"
+    else:
+        raise VectorError(f"{edit.path('op')}: unknown edit {op!r}")
+    return stream, attachment_id, reason
+
+
+def check_attachment_stream(vf: VectorFile) -> None:
+    streams: dict[str, BaseStream] = {}
+
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        file_key, attachment_id = i.hex("file_key", 32), i.hex("attachment_id", 16)
+        nonce_prefix, length = i.hex("nonce_prefix", 19), i.int("plaintext_len")
+        if i.text("plaintext") != "byte i is i mod 251":
+            raise VectorError(f"{i.path('plaintext')}: unknown plaintext rule")
+        plaintext = plaintext_rule(length)
+        header, chunks = seal_stream(file_key, attachment_id, nonce_prefix, plaintext)
+        stream = header + b"".join(chunks)
+        e.check("stream_key", stream_key(file_key, attachment_id))
+        e.check("header", header)
+        e.check("chunk_count", len(chunks))
+        e.check("last_chunk_tag", chunks[-1][-16:])
+        e.check("stream_len", len(stream))
+        e.check("stream_sha256", sha256(stream))
+        same(case.where + ": stream length formula", len(stream), 37 + length + 16 * len(chunks))
+        if length < CHUNK or e.has("stream"):  # §13.1: the whole stream for the short cases
+            e.check("stream", stream)
+        same(case.where + ": decrypted", open_stream(stream, file_key, attachment_id, sha256(stream)), plaintext)
+        streams[case.text("name")] = BaseStream(file_key, attachment_id, nonce_prefix, plaintext,
+                                                stream, sha256(stream))
+
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        base_name = i.text("base")
+        if base_name not in streams:
+            raise VectorError(f"{i.path('base')}: no positive case {base_name!r}")
+        base = streams[base_name]
+        stream, attachment_id, reason = edit_stream(case, i.obj("edit"), base, streams)
+        digest_note = i.text("expected_stream_sha256")
+        if digest_note == "stream_sha256 of the base":
+            digest = base.stream_sha256
+        elif digest_note == "sha256 of the edited stream":
+            digest = sha256(stream)
+        else:
+            raise VectorError(f"{i.path('expected_stream_sha256')}: unknown note {digest_note!r}")
+
+        def attempt() -> None:
+            try:
+                open_stream(stream, base.file_key, attachment_id, digest)
+            except Decryption as err:
+                if reason and not err.reason.startswith(reason):
+                    raise VectorError(f"{case.where}: rejected by '{err.reason}', but the edit is "
+                                      f"meant to be caught by the {reason} check") from None
+                raise
+
+        return attempt
+
+    vf.run_positive(positive)
+    vf.run_negative(negative)
+
+
+# ---- notes.json (§10) ------------------------------------------------------------
+
+
+def sealed_notes_key_case(case: Fields, i: Fields) -> None:
+    e = case.obj("expected")
+    coach, generation, notes_key = read_identity(i.obj("coach")), i.int("generation"), i.hex("notes_key", 32)
+    info, sealed = seal_notes_key(coach, generation, notes_key, i.hex("ikm_e", 32))
+    check_hpke_suite(e)
+    e.check("info", info)
+    e.check("sealed_notes_key", sealed)
+    same(case.where + ": lengths of info, envelope", (len(info), len(sealed)), (77, 134))
+    same(case.where + ": opened", open_notes_key(sealed, coach), (generation, notes_key))
+
+
+def note_item_case(case: Fields, i: Fields) -> None:
+    e = case.obj("expected")
+    coach, generation, notes_key = read_identity(i.obj("coach")), i.int("generation"), i.hex("notes_key", 32)
+    relationship_id, item_id, content = i.hex("relationship_id", 16), i.hex("item_id", 16), i.hex("content")
+    key = note_item_key(notes_key, relationship_id, generation)
+    header = item_header(relationship_id, generation, item_id, KIND_NOTE, coach.user_id)
+    _, sealed = seal_item(key, header, coach, content, i.hex("nonce", 24))
+    e.check("note_item_key", key)
+    e.check("aad", header)
+    e.check("sealed_item", sealed)
+    opened = open_note(sealed, notes_key, coach.user_id, generation, relationship_id, item_id, coach.bundle)
+    same(case.where + ": opened content", opened, content)
+
+
+def check_notes(vf: VectorFile) -> None:
+    def open_sealed_key(case: Fields, i: Fields):
+        coach, sealed = read_identity(i.obj("coach")), i.hex("sealed_notes_key")
+        return lambda: open_notes_key(sealed, coach)
+
+    def open_note_item(case: Fields, i: Fields):
+        # The notes key is the coach's own, of the given generation.
+        coach, sealed = read_identity(i.obj("coach")), i.hex("sealed_item")
+        notes_key, generation = i.hex("notes_key", 32), i.int("generation")
+        relationship_id, item_id = i.hex("expected_relationship_id", 16), i.hex("expected_item_id", 16)
+        return lambda: open_note(sealed, notes_key, coach.user_id, generation, relationship_id, item_id,
+                                 coach.bundle)
+
+    vf.run_positive(lambda case: dispatch(case, case.obj("inputs"), [("ikm_e", sealed_notes_key_case),
+                                                                     ("content", note_item_case)]))
+    vf.run_negative(lambda case: dispatch(case, case.obj("inputs"), [("sealed_notes_key", open_sealed_key),
+                                                                     ("sealed_item", open_note_item)]))
+
+
+# ---- safety_number.json (§11) ------------------------------------------------------
+
+
+def check_safety_number(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        a, b = read_identity(i.obj("a")), read_identity(i.obj("b"))
+        e.check("digest_a", safety_digest(a.bundle))
+        e.check("digest_b", safety_digest(b.bundle))
+        digits, display, payload = safety_number(a.bundle, b.bundle)
+        e.check("digits", digits)
+        e.check("display", display)
+        e.check("qr_payload", payload)
+        same(case.where + ": computed in the other order", safety_number(b.bundle, a.bundle),
+             (digits, display, payload))
+
+    vf.run_positive(positive)
+    vf.run_negative(None)
+
+
+# ---- envelopes.json (§2) -------------------------------------------------------------
+
+
+def document_description_case(case: Fields, i: Fields) -> None:
+    fields = {
+        "attachment_id": i.hex("attachment_id", 16), "file_key": i.hex("file_key", 32),
+        "size": i.int("size"), "ciphertext_sha256": i.hex("ciphertext_sha256", 32),
+        "name": i.text("name"), "media_type": i.text("media_type"),
+    }
+    encoded = encode_document_description(**fields)
+    case.obj("expected").check("encoded", encoded)
+    same(case.where + ": decoded", decode_document_description(encoded), fields)
+
+
+def bundle_envelope_case(case: Fields, i: Fields) -> None:
+    identity = read_identity(i)
+    case.obj("expected").check("encoded", identity.bundle)
+
+
+def attachment_header_case(case: Fields, i: Fields) -> None:
+    attachment_id, nonce_prefix = i.hex("attachment_id", 16), i.hex("nonce_prefix", 19)
+    encoded = attachment_header(attachment_id, nonce_prefix)
+    case.obj("expected").check("encoded", encoded)
+    same(case.where + ": decoded", decode_attachment_header(encoded),
+         {"attachment_id": attachment_id, "nonce_prefix": nonce_prefix})
+
+
+def check_envelopes(vf: VectorFile) -> None:
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        envelope, data = i.text("envelope"), i.hex("bytes")
+        if envelope not in DECODERS:
+            raise VectorError(f"{i.path('envelope')}: don't know how to decode {envelope!r}")
+        return lambda: DECODERS[envelope](data)
+
+    vf.run_positive(lambda case: dispatch(case, case.obj("inputs"), [
+        ("media_type", document_description_case),
+        ("signing_seed", bundle_envelope_case),
+        ("nonce_prefix", attachment_header_case),
+    ]))
+    vf.run_negative(negative)
+
+
+# ==========================================================================
+# Main
+# ==========================================================================
+
+# File -> (section of PROTOCOL.md, check), in the order of §13.1.
+FILES: dict[str, tuple[str, Callable[[VectorFile], None]]] = {
+    "key_schedule.json": ("§4", check_key_schedule),
+    "identity.json": ("§5", check_identity),
+    "recovery_key.json": ("§6", check_recovery_key),
+    "relationship_key_wrap.json": ("§7", check_relationship_key_wrap),
+    "item.json": ("§8", check_item),
+    "attachment_stream.json": ("§9", check_attachment_stream),
+    "notes.json": ("§10", check_notes),
+    "safety_number.json": ("§11", check_safety_number),
+    "envelopes.json": ("§2", check_envelopes),
+}
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    verbose = "-v" in args
+    args = [a for a in args if a != "-v"]
+    if len(args) != 1:
+        print(f"usage: {argv[0]} [-v] <vector directory>", file=sys.stderr)
+        return 2
+    directory = Path(args[0])
+    present = {p.name for p in directory.glob("*.json")}
+    total_positive = total_negative = 0
+    try:
+        if not directory.is_dir():
+            raise VectorError(f"{directory}: not a directory")
+        if present - set(FILES):
+            raise VectorError(f"{directory}: don't know how to check {sorted(present - set(FILES))}")
+        if set(FILES) - present:
+            raise VectorError(f"{directory}: missing {sorted(set(FILES) - present)}")
+        for name, (section, check) in FILES.items():
+            vf = VectorFile(directory / name, section, verbose)
+            try:
+                check(vf)
+            except (VectorError, ProtocolError):
+                raise
+            except Exception as err:  # a bug here, or input this script cannot handle
+                traceback.print_exc()
+                raise VectorError(f"{name}: unexpected error: {err!r}") from None
+            print(f"{name}: {vf.n_positive} positive ok, {vf.n_negative} negative rejected")
+            total_positive += vf.n_positive
+            total_negative += vf.n_negative
+    except (VectorError, ProtocolError) as err:
+        print(f"FAIL: {err}", file=sys.stderr)
+        return 1
+    print(f"total: {len(FILES)} files, {total_positive} positive ok, {total_negative} negative rejected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
