@@ -128,6 +128,7 @@ class ProtocolError(Exception):
         return type(self).__name__
 
 
+# Decoding errors (§2.1), key and signature errors (§5.2), recovery-key errors (§6).
 class Truncated(ProtocolError): pass
 class TrailingBytes(ProtocolError): pass
 class UnsupportedVersion(ProtocolError): pass
@@ -149,7 +150,7 @@ class Decryption(ProtocolError):
         self.reason = reason
 
 
-# Error names a vector may expect (§13.2, plus the two other named errors).
+# Error names a vector may expect in `expected_error`.
 ERROR_NAMES = {cls.__name__ for cls in ProtocolError.__subclasses__()}
 
 # --------------------------------------------------------------------------
@@ -741,6 +742,8 @@ def open_stream(stream: bytes, file_key: bytes, attachment_id: bytes, expected_s
     if len(stream) <= ATTACHMENT_HEADER_LEN:
         raise Decryption("short: nothing follows the header")
     header_bytes, blocks = split_stream(stream)
+    # Step 1 does not say which error a malformed header gives (no vector has
+    # one); the §2.1 decoding error is let through here.
     header = decode_attachment_header(header_bytes)
     if header["attachment_id"] != attachment_id:
         raise Decryption("attachment id")
@@ -824,7 +827,8 @@ def safety_number(bundle_a: bytes, bundle_b: bytes) -> tuple[str, str, bytes]:
     return digits, display, bytes([VERSION, T_SAFETY_NUMBER]) + low + high
 
 
-# Envelope decoders by name, for envelopes.json (names from the table of §2.2).
+# Envelope decoders by name, for envelopes.json. §13.2 does not list these names;
+# they are the names of §2.2 in snake_case (only the first five occur so far).
 DECODERS: dict[str, Callable[[bytes], Any]] = {
     "identity_bundle": decode_bundle,
     "sealed_identity": decode_sealed_identity,
