@@ -73,7 +73,7 @@ pub fn open(
     let enc = EncappedKey::from_bytes(enc).map_err(|_| Error::Decryption)?;
     hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
         &OpModeR::Auth(sender),
-        &private_key(recipient_sk)?,
+        &private_key(recipient_sk).map_err(|_| Error::Decryption)?,
         &enc,
         info,
         ciphertext,

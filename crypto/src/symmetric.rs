@@ -4,7 +4,7 @@
 //! Random 192-bit nonces are safe to draw per message without a counter: the
 //! birthday bound for a collision is ~2^96 messages under one key.
 
-use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
@@ -14,25 +14,6 @@ use crate::{Error, Result};
 pub(crate) const NONCE_LEN: usize = 24;
 /// Length of a Poly1305 tag.
 pub(crate) const TAG_LEN: usize = 16;
-
-/// Seals `plaintext`; returns ciphertext ‖ tag.
-pub fn xchacha_seal(
-    key: &[u8; 32],
-    nonce: &[u8; NONCE_LEN],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Result<Vec<u8>> {
-    XChaCha20Poly1305::new(key.into())
-        .encrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        // Only reachable for plaintexts beyond 256 GiB, which no caller allows.
-        .map_err(|_| Error::InvalidInput("plaintext too long for XChaCha20-Poly1305"))
-}
 
 /// Seals `buffer` in place: plaintext in, ciphertext ‖ tag out. Saves a copy
 /// of large items, and leaves no plaintext behind in a second buffer.
@@ -60,6 +41,20 @@ pub(crate) fn xchacha_open_in_place(
         .map_err(|_| Error::Decryption)
 }
 
+/// Seals `plaintext`; returns ciphertext ‖ tag.
+pub fn xchacha_seal(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let mut buffer = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+    buffer.extend_from_slice(plaintext);
+    xchacha_seal_in_place(key, nonce, aad, &mut buffer)?;
+    // Ciphertext from here on: no need to zeroize it.
+    Ok(core::mem::take(&mut *buffer))
+}
+
 /// Opens ciphertext ‖ tag; any failure is [`Error::Decryption`].
 pub fn xchacha_open(
     key: &[u8; 32],
@@ -67,14 +62,7 @@ pub fn xchacha_open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    XChaCha20Poly1305::new(key.into())
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .map(Zeroizing::new)
-        .map_err(|_| Error::Decryption)
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    xchacha_open_in_place(key, nonce, aad, &mut buffer)?;
+    Ok(buffer)
 }
