@@ -1,0 +1,233 @@
+//! The server foundation on both engines: migrations, the persisted OPAQUE
+//! setup, SQLite durability settings, the health endpoint, and the real
+//! binary starting on a fresh data directory and stopping on SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use kluis_server::config::Config;
+use kluis_server::store::{Engine, Store};
+use sqlx::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A database for one test: a fresh SQLite file, or a fresh PostgreSQL
+/// database that is dropped afterwards.
+struct TestDb {
+    url: String,
+    pg_name: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> TempDir {
+    let dir = std::env::temp_dir().join(format!("kluis-test-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+impl TestDb {
+    async fn new(engine: Engine) -> Self {
+        match engine {
+            Engine::Sqlite => {
+                let dir = temp_dir();
+                let url = format!("sqlite://{}?mode=rwc", dir.0.join("kluis.db").display());
+                Self {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Engine::Postgres => {
+                let name = format!("kluis_test_{}", rand::random::<u32>());
+                let mut admin = sqlx::PgConnection::connect(PG_ADMIN)
+                    .await
+                    .expect("PostgreSQL at 127.0.0.1:5432");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                Self {
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    async fn drop_db(self) {
+        if let Some(name) = &self.pg_name {
+            let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
+    }
+
+    fn config(&self) -> Config {
+        let url = self.url.clone();
+        Config::load(None, move |k| match k {
+            "KLUIS_DATABASE_URL" => Some(url.clone()),
+            "KLUIS_BIND" => Some("127.0.0.1:0".to_owned()),
+            _ => None,
+        })
+        .unwrap()
+    }
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: kluis.test\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+async fn health_and_key_persistence(engine: Engine) {
+    let db = TestDb::new(engine).await;
+    let config = db.config();
+    let (router, state) = kluis_server::build(&config).await.unwrap();
+    assert_eq!(state.store.engine(), engine);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let (status, body) = get(addr, "/health").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
+        "ok"
+    );
+    let (status, _) = get(addr, "/no-such-route").await;
+    assert_eq!(status, 404);
+    server.abort();
+
+    // A second start (migrations again, key loaded) sees the same key, and
+    // two instances racing to create it agree.
+    let first = state.opaque_setup.to_secret_bytes();
+    state.store.close().await;
+    let (_, again) = kluis_server::build(&config).await.unwrap();
+    assert_eq!(again.opaque_setup.to_secret_bytes(), first);
+    let (a, b) = tokio::join!(
+        kluis_server::server_key::load_or_create(&again.store),
+        kluis_server::server_key::load_or_create(&again.store)
+    );
+    assert_eq!(a.unwrap().to_secret_bytes(), first);
+    assert_eq!(b.unwrap().to_secret_bytes(), first);
+    again.store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn sqlite_health_and_persisted_server_key() {
+    health_and_key_persistence(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_health_and_persisted_server_key() {
+    health_and_key_persistence(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_runs_with_wal_full_sync_and_foreign_keys() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let store = Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+}
+
+#[test]
+fn the_binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
+    let dir = temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kluis-server"))
+        .env("KLUIS_DATA_DIR", &dir.0)
+        .env("KLUIS_BIND", "127.0.0.1:0")
+        .env("NO_COLOR", "1")
+        .env_remove("KLUIS_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    assert!(
+        dir.0.join("kluis.db").exists(),
+        "SQLite database created in the data dir"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, _) = runtime.block_on(get(addr, "/health"));
+    assert_eq!(status, 200);
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}
+
+#[test]
+fn show_config_hides_the_database_password() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kluis-server"))
+        .args(["admin", "show-config"])
+        .env("KLUIS_DATABASE_URL", "postgres://kluis:hunter2@db/kluis")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[redacted]") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
