@@ -83,6 +83,43 @@ pub fn open(
     .map_err(|_| Error::Decryption)
 }
 
+/// Length of a sealed 32-byte key: ciphertext ‖ tag.
+pub(crate) const SEALED_KEY_LEN: usize = 32 + 16;
+
+/// [`seal`] for the one thing Kluis wraps: a 256-bit key, with empty `aad`.
+pub(crate) fn seal_key<R: RngCore + CryptoRng>(
+    sender_sk: &[u8; 32],
+    sender_pk: &[u8; 32],
+    recipient_pk: &[u8; 32],
+    info: &[u8],
+    key: &[u8; 32],
+    rng: &mut R,
+) -> Result<([u8; ENC_LEN], [u8; SEALED_KEY_LEN])> {
+    let (enc, ciphertext) = seal(sender_sk, sender_pk, recipient_pk, info, &[], key, rng)?;
+    let ciphertext = ciphertext
+        .try_into()
+        .map_err(|_| Error::InvalidInput("unexpected HPKE ciphertext length"))?;
+    Ok((enc, ciphertext))
+}
+
+/// [`open`] of what [`seal_key`] produced; the key comes out boxed, never
+/// copied onto the stack.
+pub(crate) fn open_key(
+    recipient_sk: &[u8; 32],
+    sender_pk: &[u8; 32],
+    enc: &[u8; ENC_LEN],
+    info: &[u8],
+    sealed: &[u8; SEALED_KEY_LEN],
+) -> Result<Box<[u8; 32]>> {
+    let plaintext = open(recipient_sk, sender_pk, enc, info, &[], sealed)?;
+    let mut key = Box::new([0u8; 32]);
+    if plaintext.len() != key.len() {
+        return Err(Error::Decryption);
+    }
+    key.copy_from_slice(&plaintext);
+    Ok(key)
+}
+
 /// The X25519 public key of a private key (RFC 7748 §6.1).
 pub(crate) fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
     x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*secret)).to_bytes()

@@ -51,7 +51,7 @@ pub fn hkdf_sha256_raw(salt: &[u8], ikm: &[u8], info: &[u8], out: &mut [u8]) -> 
 }
 
 /// `derive(ikm, label, context)` of PROTOCOL.md §4.1.
-pub fn derive(ikm: &[u8], label: &str, context: &[&[u8]]) -> Result<Box<[u8; 32]>> {
+pub(crate) fn derive(ikm: &[u8], label: &str, context: &[&[u8]]) -> Result<Box<[u8; 32]>> {
     let mut info = Vec::with_capacity(label.len() + 1 + 64);
     info.extend_from_slice(label.as_bytes());
     info.push(0);

@@ -56,6 +56,16 @@ pub mod __internal {
     //! test vectors (RFC 9180, XChaCha20 draft, Wycheproof) run through the
     //! exact code paths the protocol uses. Not part of the public API.
     pub use crate::hpke_auth::{open as hpke_auth_open, seal as hpke_auth_seal};
-    pub use crate::key_schedule::{derive, hkdf_sha256_raw};
+    pub use crate::key_schedule::hkdf_sha256_raw;
+
+    /// `derive` of PROTOCOL.md §4.1, for the vector generator; the output
+    /// is wiped when dropped.
+    pub fn derive(
+        ikm: &[u8],
+        label: &str,
+        context: &[&[u8]],
+    ) -> crate::Result<zeroize::Zeroizing<[u8; 32]>> {
+        crate::key_schedule::derive(ikm, label, context).map(|k| zeroize::Zeroizing::new(*k))
+    }
     pub use crate::symmetric::{xchacha_open, xchacha_seal};
 }

@@ -98,19 +98,14 @@ impl NotesKey {
         }
         let bundle = coach.bundle();
         let fingerprint = bundle.fingerprint();
-        let (enc, ciphertext) = hpke_auth::seal(
+        let (enc, ct) = hpke_auth::seal_key(
             coach.dh_secret(),
             bundle.dh_public(),
             bundle.dh_public(),
             &notes_info(&self.coach_id, self.generation, &fingerprint),
-            &[],
             self.expose_secret(),
             rng,
         )?;
-        let ct: [u8; 32 + TAG_LEN] = ciphertext
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::InvalidInput("unexpected HPKE ciphertext length"))?;
         Ok(SealedNotesKey {
             coach_id: self.coach_id,
             generation: self.generation,
@@ -175,22 +170,17 @@ impl SealedNotesKey {
         if self.coach_id != coach.user_id() || self.fingerprint != fingerprint {
             return Err(Error::Decryption);
         }
-        let plaintext = hpke_auth::open(
+        let key = hpke_auth::open_key(
             coach.dh_secret(),
             coach.bundle().dh_public(),
             &self.enc,
             &notes_info(&self.coach_id, self.generation, &fingerprint),
-            &[],
             &self.ct,
         )?;
-        let key: [u8; 32] = plaintext
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::Decryption)?;
         Ok(NotesKey {
             coach_id: self.coach_id,
             generation: self.generation,
-            key: NotesKeyBytes::from_secret_bytes(key),
+            key: NotesKeyBytes::from_boxed(key),
         })
     }
 }

@@ -90,20 +90,14 @@ impl RelationshipKey {
             recipient_id: recipient.user_id(),
             recipient_fingerprint: recipient.fingerprint(),
         };
-        let (enc, ciphertext) = hpke_auth::seal(
+        let (enc, ct) = hpke_auth::seal_key(
             sender.dh_secret(),
             sender.bundle().dh_public(),
             recipient.dh_public(),
             &header.info(),
-            &[],
             self.expose_secret(),
             rng,
         )?;
-        let mut ct = [0u8; 32 + TAG_LEN];
-        if ciphertext.len() != ct.len() {
-            return Err(Error::InvalidInput("unexpected HPKE ciphertext length"));
-        }
-        ct.copy_from_slice(&ciphertext);
         Ok(WrappedRelationshipKey { header, enc, ct })
     }
 }
@@ -223,19 +217,13 @@ impl WrappedRelationshipKey {
         if self.header != expected {
             return Err(Error::Decryption);
         }
-        let plaintext = hpke_auth::open(
+        let key = hpke_auth::open_key(
             recipient.dh_secret(),
             sender.dh_public(),
             &self.enc,
             &expected.info(),
-            &[],
             &self.ct,
         )?;
-        let mut key = Box::new([0u8; 32]);
-        if plaintext.len() != 32 {
-            return Err(Error::Decryption);
-        }
-        key.copy_from_slice(&plaintext);
         Ok(RelationshipKey {
             relationship_id,
             epoch,

@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 
+use kluis_crypto::__internal::derive;
 use kluis_crypto::attachment::{
     self, AttachmentHeader, AttachmentKey, ChunkSealer, DocumentDescription, CHUNK_SIZE,
     SEALED_CHUNK_SIZE,
@@ -27,7 +28,7 @@ use kluis_crypto::fingerprint::SafetyNumber;
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{self, ItemKind, SealedItem, SharedItemKind};
-use kluis_crypto::key_schedule::{derive, labels, ExportKey};
+use kluis_crypto::key_schedule::{labels, ExportKey};
 use kluis_crypto::notes::{NotesKey, NotesKeyBytes, SealedNotesKey};
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::{EpochKeyBytes, RelationshipKey, WrappedRelationshipKey};
