@@ -1,7 +1,9 @@
 //! Configuration: defaults, then a TOML file, then `KLUIS_*` environment
-//! variables (the last one wins).
+//! variables (the last one wins). Unknown keys in the file are refused, so a
+//! typo cannot silently leave a default in place.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -14,11 +16,88 @@ pub struct Config {
     pub database_url: String,
     /// Address to listen on.
     pub bind: String,
-    /// The URL users reach Kluis at (used in links).
+    /// The URL users reach Kluis at (used in links and as the allowed
+    /// `Origin` of cookie requests).
     pub public_url: String,
-    /// Where the SQLite database and other local state live.
+    /// Where the SQLite database, the development outbox and other local
+    /// state live.
     pub data_dir: PathBuf,
+    /// PEM certificate chain; with `tls_key`, the server speaks TLS itself.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Sessions end after this long without a request.
+    pub session_idle: Duration,
+    /// Sessions end this long after login, whatever the activity.
+    pub session_lifetime: Duration,
+    /// Request limits.
+    pub limits: Limits,
+    /// Trust the first address of `X-Forwarded-For` as the client address
+    /// (only behind a reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
 }
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Rate limits (requests per period, as a burst that refills evenly) and
+/// lifetimes of e-mailed links.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Login attempts per client address per minute.
+    pub login_per_address_per_minute: u32,
+    /// Login attempts per account (e-mail) per minute.
+    pub login_per_account_per_minute: u32,
+    /// Password-reset requests per client address per hour.
+    pub reset_per_address_per_hour: u32,
+    /// Password-reset requests per e-mail per hour.
+    pub reset_per_account_per_hour: u32,
+    /// Invitations an account may send per hour.
+    pub invitations_per_account_per_hour: u32,
+    /// Uses of link tokens (setup, invitation, reset, verification) per
+    /// client address per minute.
+    pub tokens_per_address_per_minute: u32,
+    /// Largest JSON request body, bytes.
+    pub max_json_body: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// How long an invitation link stays valid.
+    pub invitation_lifetime: Duration,
+    /// How long the first-start setup link stays valid.
+    pub setup_link_lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_per_address_per_minute: 30,
+            login_per_account_per_minute: 10,
+            reset_per_address_per_hour: 10,
+            reset_per_account_per_hour: 3,
+            invitations_per_account_per_hour: 50,
+            tokens_per_address_per_minute: 20,
+            max_json_body: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
+            setup_link_lifetime: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A password-reset link is valid for one hour (fixed: the issue and the
+/// privacy statement promise it).
+pub const RESET_LINK_LIFETIME: Duration = Duration::from_secs(3600);
+/// An e-mail verification link is valid for two days.
+pub const VERIFY_LINK_LIFETIME: Duration = Duration::from_secs(48 * 3600);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +106,45 @@ struct FileConfig {
     bind: Option<String>,
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    session_idle_minutes: Option<u64>,
+    session_lifetime_hours: Option<u64>,
+    trust_forwarded_for: Option<bool>,
+    log_format: Option<LogFormat>,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    login_per_address_per_minute: Option<u32>,
+    login_per_account_per_minute: Option<u32>,
+    reset_per_address_per_hour: Option<u32>,
+    reset_per_account_per_hour: Option<u32>,
+    invitations_per_account_per_hour: Option<u32>,
+    tokens_per_address_per_minute: Option<u32>,
+    max_json_body: Option<usize>,
+    request_timeout_seconds: Option<u64>,
+    invitation_lifetime_hours: Option<u64>,
+    setup_link_lifetime_hours: Option<u64>,
+}
+
+/// Reads one setting: the environment wins over the file.
+fn pick<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    file: Option<T>,
+) -> Result<Option<T>, StartError> {
+    match env(key) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| StartError::Config(format!("{key}: cannot parse {v:?}"))),
+        None => Ok(file),
+    }
 }
 
 impl Config {
@@ -37,7 +155,7 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, StartError> {
-        let from_file = match file {
+        let f = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
@@ -48,19 +166,29 @@ impl Config {
         };
         let data_dir = env("KLUIS_DATA_DIR")
             .map(PathBuf::from)
-            .or(from_file.data_dir)
+            .or(f.data_dir)
             .unwrap_or_else(|| PathBuf::from("kluis-data"));
         let bind = env("KLUIS_BIND")
-            .or(from_file.bind)
+            .or(f.bind)
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let database_url = env("KLUIS_DATABASE_URL")
-            .or(from_file.database_url)
+            .or(f.database_url)
             .unwrap_or_else(|| {
                 format!("sqlite://{}?mode=rwc", data_dir.join("kluis.db").display())
             });
+        let tls_cert = env("KLUIS_TLS_CERT").map(PathBuf::from).or(f.tls_cert);
+        let tls_key = env("KLUIS_TLS_KEY").map(PathBuf::from).or(f.tls_key);
+        if tls_cert.is_some() != tls_key.is_some() {
+            return Err(StartError::Config(
+                "tls_cert and tls_key must be set together".to_owned(),
+            ));
+        }
+        let scheme = if tls_cert.is_some() { "https" } else { "http" };
         let public_url = env("KLUIS_PUBLIC_URL")
-            .or(from_file.public_url)
-            .unwrap_or_else(|| format!("http://{bind}"));
+            .or(f.public_url)
+            .unwrap_or_else(|| format!("{scheme}://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -69,12 +197,146 @@ impl Config {
                 "KLUIS_DATABASE_URL must start with sqlite: or postgres://".to_owned(),
             ));
         }
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(StartError::Config(
+                "KLUIS_PUBLIC_URL must start with http:// or https://".to_owned(),
+            ));
+        }
+        let minutes = |m: u64| Duration::from_secs(m.saturating_mul(60));
+        let hours = |h: u64| Duration::from_secs(h.saturating_mul(3600));
+        let session_idle = minutes(
+            pick(&env, "KLUIS_SESSION_IDLE_MINUTES", f.session_idle_minutes)?.unwrap_or(60),
+        );
+        let session_lifetime = hours(
+            pick(
+                &env,
+                "KLUIS_SESSION_LIFETIME_HOURS",
+                f.session_lifetime_hours,
+            )?
+            .unwrap_or(12),
+        );
+        let trust_forwarded_for =
+            pick(&env, "KLUIS_TRUST_FORWARDED_FOR", f.trust_forwarded_for)?.unwrap_or(false);
+        let log_format = match env("KLUIS_LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(StartError::Config(format!(
+                    "KLUIS_LOG_FORMAT: {other:?} is neither text nor json"
+                )))
+            }
+            None => f.log_format.unwrap_or(LogFormat::Text),
+        };
+        let d = Limits::default();
+        let l = f.limits;
+        let limits = Limits {
+            login_per_address_per_minute: pick(
+                &env,
+                "KLUIS_LOGIN_PER_ADDRESS_PER_MINUTE",
+                l.login_per_address_per_minute,
+            )?
+            .unwrap_or(d.login_per_address_per_minute),
+            login_per_account_per_minute: pick(
+                &env,
+                "KLUIS_LOGIN_PER_ACCOUNT_PER_MINUTE",
+                l.login_per_account_per_minute,
+            )?
+            .unwrap_or(d.login_per_account_per_minute),
+            reset_per_address_per_hour: pick(
+                &env,
+                "KLUIS_RESET_PER_ADDRESS_PER_HOUR",
+                l.reset_per_address_per_hour,
+            )?
+            .unwrap_or(d.reset_per_address_per_hour),
+            reset_per_account_per_hour: pick(
+                &env,
+                "KLUIS_RESET_PER_ACCOUNT_PER_HOUR",
+                l.reset_per_account_per_hour,
+            )?
+            .unwrap_or(d.reset_per_account_per_hour),
+            invitations_per_account_per_hour: pick(
+                &env,
+                "KLUIS_INVITATIONS_PER_ACCOUNT_PER_HOUR",
+                l.invitations_per_account_per_hour,
+            )?
+            .unwrap_or(d.invitations_per_account_per_hour),
+            tokens_per_address_per_minute: pick(
+                &env,
+                "KLUIS_TOKENS_PER_ADDRESS_PER_MINUTE",
+                l.tokens_per_address_per_minute,
+            )?
+            .unwrap_or(d.tokens_per_address_per_minute),
+            max_json_body: pick(&env, "KLUIS_MAX_JSON_BODY", l.max_json_body)?
+                .unwrap_or(d.max_json_body),
+            request_timeout: pick(
+                &env,
+                "KLUIS_REQUEST_TIMEOUT_SECONDS",
+                l.request_timeout_seconds,
+            )?
+            .map_or(d.request_timeout, Duration::from_secs),
+            invitation_lifetime: pick(
+                &env,
+                "KLUIS_INVITATION_LIFETIME_HOURS",
+                l.invitation_lifetime_hours,
+            )?
+            .map_or(d.invitation_lifetime, hours),
+            setup_link_lifetime: pick(
+                &env,
+                "KLUIS_SETUP_LINK_LIFETIME_HOURS",
+                l.setup_link_lifetime_hours,
+            )?
+            .map_or(d.setup_link_lifetime, hours),
+        };
+        for (name, v) in [
+            (
+                "login_per_address_per_minute",
+                limits.login_per_address_per_minute,
+            ),
+            (
+                "login_per_account_per_minute",
+                limits.login_per_account_per_minute,
+            ),
+            (
+                "reset_per_address_per_hour",
+                limits.reset_per_address_per_hour,
+            ),
+            (
+                "reset_per_account_per_hour",
+                limits.reset_per_account_per_hour,
+            ),
+            (
+                "invitations_per_account_per_hour",
+                limits.invitations_per_account_per_hour,
+            ),
+            (
+                "tokens_per_address_per_minute",
+                limits.tokens_per_address_per_minute,
+            ),
+        ] {
+            if v == 0 {
+                return Err(StartError::Config(format!(
+                    "limits.{name} must be at least 1"
+                )));
+            }
+        }
         Ok(Self {
             database_url,
             bind,
             public_url,
             data_dir,
+            tls_cert,
+            tls_key,
+            session_idle,
+            session_lifetime,
+            limits,
+            trust_forwarded_for,
+            log_format,
         })
+    }
+
+    /// Whether the server terminates TLS itself.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
     }
 
     /// The configuration as an operator reads it, with the database password
@@ -87,11 +349,39 @@ impl Config {
             }
             _ => self.database_url.clone(),
         };
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or_else(|| "(none)".to_owned(), |p| p.display().to_string())
+        };
+        let l = &self.limits;
         format!(
-            "database_url = {db:?}\nbind = {:?}\npublic_url = {:?}\ndata_dir = {:?}\n",
+            "database_url = {db:?}\nbind = {:?}\npublic_url = {:?}\ndata_dir = {:?}\n\
+             tls_cert = {:?}\ntls_key = {:?}\nsession_idle_minutes = {}\n\
+             session_lifetime_hours = {}\ntrust_forwarded_for = {}\nlog_format = {:?}\n\
+             [limits]\nlogin_per_address_per_minute = {}\nlogin_per_account_per_minute = {}\n\
+             reset_per_address_per_hour = {}\nreset_per_account_per_hour = {}\n\
+             invitations_per_account_per_hour = {}\ntokens_per_address_per_minute = {}\n\
+             max_json_body = {}\nrequest_timeout_seconds = {}\ninvitation_lifetime_hours = {}\n\
+             setup_link_lifetime_hours = {}\n",
             self.bind,
             self.public_url,
-            self.data_dir.display().to_string()
+            self.data_dir.display().to_string(),
+            path(&self.tls_cert),
+            path(&self.tls_key),
+            self.session_idle.as_secs() / 60,
+            self.session_lifetime.as_secs() / 3600,
+            self.trust_forwarded_for,
+            self.log_format,
+            l.login_per_address_per_minute,
+            l.login_per_account_per_minute,
+            l.reset_per_address_per_hour,
+            l.reset_per_account_per_hour,
+            l.invitations_per_account_per_hour,
+            l.tokens_per_address_per_minute,
+            l.max_json_body,
+            l.request_timeout.as_secs(),
+            l.invitation_lifetime.as_secs() / 3600,
+            l.setup_link_lifetime.as_secs() / 3600,
         )
     }
 }
@@ -107,18 +397,30 @@ mod tests {
         let file = dir.join("kluis.toml");
         std::fs::write(
             &file,
-            "bind = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/kluis\"\n",
+            "bind = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/kluis\"\nsession_idle_minutes = 5\n\
+             [limits]\nlogin_per_account_per_minute = 3\n",
         )
         .unwrap();
-        let c = Config::load(Some(&file), |k| {
-            (k == "KLUIS_BIND").then(|| "127.0.0.1:7000".to_owned())
+        let c = Config::load(Some(&file), |k| match k {
+            "KLUIS_BIND" => Some("127.0.0.1:7000".to_owned()),
+            "KLUIS_LOGIN_PER_ACCOUNT_PER_MINUTE" => Some("4".to_owned()),
+            _ => None,
         })
         .unwrap();
         assert_eq!(c.bind, "127.0.0.1:7000");
+        assert_eq!(c.public_url, "http://127.0.0.1:7000");
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/kluis"));
         assert_eq!(c.database_url, "sqlite:///var/lib/kluis/kluis.db?mode=rwc");
+        assert_eq!(c.session_idle, Duration::from_secs(300));
+        assert_eq!(c.limits.login_per_account_per_minute, 4);
+        assert_eq!(c.limits.reset_per_account_per_hour, 3);
 
         std::fs::write(&file, "bnd = \"typo\"\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&file), |_| None),
+            Err(StartError::Config(_))
+        ));
+        std::fs::write(&file, "[limits]\nlogin_per_minute = 3\n").unwrap();
         assert!(matches!(
             Config::load(Some(&file), |_| None),
             Err(StartError::Config(_))
@@ -126,6 +428,21 @@ mod tests {
         assert!(matches!(
             Config::load(None, |k| (k == "KLUIS_DATABASE_URL")
                 .then(|| "mysql://x".to_owned())),
+            Err(StartError::Config(_))
+        ));
+        assert!(matches!(
+            Config::load(None, |k| (k == "KLUIS_SESSION_IDLE_MINUTES")
+                .then(|| "soon".to_owned())),
+            Err(StartError::Config(_))
+        ));
+        assert!(matches!(
+            Config::load(None, |k| (k == "KLUIS_TLS_CERT")
+                .then(|| "/c.pem".to_owned())),
+            Err(StartError::Config(_))
+        ));
+        assert!(matches!(
+            Config::load(None, |k| (k == "KLUIS_LOGIN_PER_ADDRESS_PER_MINUTE")
+                .then(|| "0".to_owned())),
             Err(StartError::Config(_))
         ));
     }

@@ -71,6 +71,17 @@ impl Store {
         }
     }
 
+    /// Starts a write transaction. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+    /// writes fails with "database is locked" when another writer committed
+    /// in between, instead of waiting out the busy timeout.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// The engine.
     pub fn engine(&self) -> Engine {
         self.engine

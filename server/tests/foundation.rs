@@ -11,87 +11,12 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use kluis_server::config::Config;
 use kluis_server::store::{Engine, Store};
-use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+mod common;
 
-/// A database for one test: a fresh SQLite file, or a fresh PostgreSQL
-/// database that is dropped afterwards.
-struct TestDb {
-    url: String,
-    pg_name: Option<String>,
-    _dir: Option<TempDir>,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir() -> TempDir {
-    let dir = std::env::temp_dir().join(format!("kluis-test-{}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-impl TestDb {
-    async fn new(engine: Engine) -> Self {
-        match engine {
-            Engine::Sqlite => {
-                let dir = temp_dir();
-                let url = format!("sqlite://{}?mode=rwc", dir.0.join("kluis.db").display());
-                Self {
-                    url,
-                    pg_name: None,
-                    _dir: Some(dir),
-                }
-            }
-            Engine::Postgres => {
-                let name = format!("kluis_test_{}", rand::random::<u32>());
-                let mut admin = sqlx::PgConnection::connect(PG_ADMIN)
-                    .await
-                    .expect("PostgreSQL at 127.0.0.1:5432");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                Self {
-                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                    pg_name: Some(name),
-                    _dir: None,
-                }
-            }
-        }
-    }
-
-    async fn drop_db(self) {
-        if let Some(name) = &self.pg_name {
-            let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        }
-    }
-
-    fn config(&self) -> Config {
-        let url = self.url.clone();
-        Config::load(None, move |k| match k {
-            "KLUIS_DATABASE_URL" => Some(url.clone()),
-            "KLUIS_BIND" => Some("127.0.0.1:0".to_owned()),
-            _ => None,
-        })
-        .unwrap()
-    }
-}
+use common::{temp_dir, TestDb};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -115,13 +40,13 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 
 async fn health_and_key_persistence(engine: Engine) {
     let db = TestDb::new(engine).await;
-    let config = db.config();
+    let config = db.config("http://127.0.0.1:8080", &[]);
     let (router, state) = kluis_server::build(&config).await.unwrap();
     assert_eq!(state.store.engine(), engine);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let (status, body) = get(addr, "/health").await;
+    let (status, body) = get(addr, "/healthz").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
@@ -187,10 +112,11 @@ fn the_binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
         .env("NO_COLOR", "1")
         .env_remove("KLUIS_DATABASE_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Logs on stderr; stdout carries only the setup link.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr: std::net::SocketAddr = loop {
         let line = lines
             .next()
@@ -205,7 +131,7 @@ fn the_binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
         "SQLite database created in the data dir"
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (status, _) = runtime.block_on(get(addr, "/health"));
+    let (status, _) = runtime.block_on(get(addr, "/healthz"));
     assert_eq!(status, 200);
     let killed = Command::new("kill")
         .arg("-TERM")
@@ -215,6 +141,18 @@ fn the_binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
     assert!(killed.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let link = stdout
+        .split_whitespace()
+        .find(|w| w.contains("/setup#token="))
+        .unwrap_or_else(|| panic!("a setup link on stdout: {stdout}"));
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
+    let logs: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    assert!(
+        !logs.contains(&common::token_of(link)),
+        "the setup token is never logged"
+    );
 }
 
 #[test]

@@ -1,15 +1,48 @@
-//! `GET /health`: the process is up and its database answers.
+//! Liveness, readiness and metrics for operators; nothing about users.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::Status;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub(super) async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let one: i64 = sqlx::query_scalar("SELECT 1")
-        .fetch_one(state.store.pool())
-        .await?;
-    Ok(Json(json!({ "status": "ok", "database": one == 1 })))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Status)))]
+async fn healthz() -> Json<Status> {
+    Status::json("ok")
+}
+
+/// The process is up and its database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Status), (status = 503, body = crate::error::ErrorBody)))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    sqlx::query("SELECT 1").execute(state.store.pool()).await?;
+    Ok(Status::json("ready"))
+}
+
+/// Prometheus metrics (text format): request counts by route template,
+/// login outcomes, mail deliveries.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
 }

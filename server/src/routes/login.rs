@@ -1,0 +1,225 @@
+//! OPAQUE login (RFC 9807 §6) in two round trips, and logout.
+//!
+//! An unknown e-mail is answered from opaque-ke's fake record (§10.9): the
+//! same message sizes, the same computation, and a finish that fails exactly
+//! like a wrong password. The server never receives a password or anything
+//! derived from it but the OPAQUE messages.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kluis_crypto::ids::UserId;
+use kluis_crypto::opaque::{server_login_start, ServerLoginState};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{grant, SessionGranted, SessionMode, Status};
+use crate::api_json::{ApiJson, B64};
+use crate::auth::{clear_session_cookie, Auth, ClientAddr};
+use crate::clock::{ms_after, new_id, now_ms};
+use crate::email_address::EmailAddress;
+use crate::error::{ApiError, ErrorBody};
+use crate::rate_limit::address_key;
+use crate::{accounts, fields, sessions as store_sessions, AppState};
+
+/// How long the server keeps its half of a login between the two steps.
+const LOGIN_STATE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login_start))
+        .routes(routes!(login_finish))
+        .routes(routes!(logout))
+        .routes(routes!(logout_everywhere))
+}
+
+/// Step 1 of a login.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginStart {
+    /// The account's e-mail address.
+    pub email: String,
+    /// OPAQUE `CredentialRequest` (KE1).
+    pub request: B64,
+}
+
+/// The server's answer to step 1.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginChallenge {
+    /// Names this login attempt in step 2.
+    pub login_id: String,
+    /// OPAQUE `CredentialResponse` (KE2).
+    pub response: B64,
+}
+
+/// Step 2 of a login.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFinish {
+    /// From step 1.
+    pub login_id: String,
+    /// OPAQUE `CredentialFinalization` (KE3).
+    pub finalization: B64,
+    /// Shown in the session list.
+    #[serde(default)]
+    pub device_label: Option<String>,
+    /// Token in the answer (default) or cookie.
+    #[serde(default)]
+    pub session: SessionMode,
+}
+
+/// The OPAQUE credential identifier of an e-mail without an account. It
+/// must be stable, so that asking twice gives answers derived from the same
+/// (fake) OPRF key, as for a real account; it need not be secret, because
+/// the OPRF key also depends on the server's secret seed.
+fn unknown_account_credential_id(email: &EmailAddress) -> [u8; 16] {
+    let digest = Sha256::new()
+        .chain_update(b"kluis/v1/unknown-account-credential-id\0")
+        .chain_update(email.as_str().as_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+    id
+}
+
+/// Login step 1: answers KE1 with KE2.
+#[utoipa::path(post, path = "/api/login/start", tag = "login",
+    request_body = LoginStart,
+    responses((status = 200, body = LoginChallenge), (status = 400, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn login_start(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<LoginStart>,
+) -> Result<Json<LoginChallenge>, ApiError> {
+    state.limits.login_by_address.check(&address_key(ip))?;
+    let email = EmailAddress::parse(&body.email)?;
+    state.limits.login_by_account.check(email.as_str())?;
+    let mut conn = state.store.pool().acquire().await?;
+    let account = accounts::by_email(&mut conn, email.as_str()).await?;
+    let credential_id = match &account {
+        Some(a) => *a
+            .id
+            .parse::<UserId>()
+            .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
+            .as_bytes(),
+        None => unknown_account_credential_id(&email),
+    };
+    let (response, server_state) = server_login_start(
+        &mut OsRng,
+        &state.opaque_setup,
+        account.as_ref().map(|a| a.opaque_record.as_slice()),
+        &body.request.0,
+        &credential_id,
+    )?;
+    let login_id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO login_attempts (id, account_id, state, expires_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&login_id)
+    .bind(account.as_ref().map(|a| a.id.clone()))
+    .bind(server_state.to_secret_bytes().to_vec())
+    .bind(ms_after(now, LOGIN_STATE_LIFETIME))
+    .execute(&mut *conn)
+    .await?;
+    Ok(Json(LoginChallenge {
+        login_id,
+        response: B64(response),
+    }))
+}
+
+/// Login step 2: verifies KE3 and starts a session.
+#[utoipa::path(post, path = "/api/login/finish", tag = "login",
+    request_body = LoginFinish,
+    responses((status = 200, body = SessionGranted), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn login_finish(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginFinish>,
+) -> Result<Response, ApiError> {
+    let device_label = fields::device_label(body.device_label.as_deref())?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    // Taken out in one statement: a login attempt finishes at most once.
+    let row = sqlx::query(
+        "DELETE FROM login_attempts WHERE id = $1 RETURNING account_id, state, expires_ms",
+    )
+    .bind(&body.login_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(ApiError::LoginFailed);
+    };
+    let expires: i64 = row.try_get("expires_ms")?;
+    let account_id: Option<String> = row.try_get("account_id")?;
+    let stored = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("state")?);
+    let server_state = ServerLoginState::from_secret_bytes(&stored)
+        .map_err(|e| ApiError::Internal(format!("stored login state: {e}")))?;
+    let verified = now < expires && server_state.finish(&body.finalization.0).is_ok();
+    let account_id = match (verified, account_id) {
+        (true, Some(id)) => id,
+        _ => {
+            tx.commit().await?;
+            state.metrics.login("failure");
+            return Err(ApiError::LoginFailed);
+        }
+    };
+    let account = accounts::by_id(&mut tx, &account_id)
+        .await?
+        .ok_or(ApiError::LoginFailed)?;
+    if account.disabled {
+        tx.commit().await?;
+        state.metrics.login("disabled");
+        return Err(ApiError::AccountDisabled);
+    }
+    let session = store_sessions::create(
+        &mut tx,
+        &account.id,
+        &device_label,
+        state.config.session_lifetime,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.metrics.login("success");
+    tracing::info!(account = %account.id, session = %session.id, "login");
+    Ok(grant(&state, account.id, session, body.session))
+}
+
+/// Ends this session.
+#[utoipa::path(post, path = "/api/logout", tag = "login",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    store_sessions::revoke(&mut conn, &auth.account_id, &auth.session_id, now_ms()).await?;
+    let mut response = Status::json("logged_out").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_session_cookie());
+    Ok(response)
+}
+
+/// Ends every session of the account, this one included.
+#[utoipa::path(post, path = "/api/logout/everywhere", tag = "login",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody)))]
+async fn logout_everywhere(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Response, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let n = store_sessions::revoke_all(&mut conn, &auth.account_id, now_ms()).await?;
+    tracing::info!(account = %auth.account_id, sessions = n, "logged out everywhere");
+    let mut response = Status::json("logged_out_everywhere").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_session_cookie());
+    Ok(response)
+}

@@ -1,0 +1,100 @@
+//! The background worker of one server instance: turns password-reset
+//! requests into e-mails, delivers the outbox, and tidies up (expired login
+//! state, idle rate-limit keys). Several instances may run it against one
+//! PostgreSQL: every step claims its rows atomically.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use crate::clock::{new_id, now_ms};
+use crate::config::RESET_LINK_LIFETIME;
+use crate::email_token::{self, Purpose};
+use crate::error::ApiError;
+use crate::{accounts, mail, outbox, AppState};
+
+const TICK: Duration = Duration::from_secs(1);
+const HOUSEKEEPING_EVERY: u32 = 60;
+
+/// Runs until the process ends.
+pub async fn run(state: AppState) {
+    let dir = outbox::mail_dir(&state.config.data_dir);
+    let mut ticks: u32 = 0;
+    loop {
+        if let Err(e) = process_reset_requests(&state).await {
+            tracing::warn!(error = %e, "reset requests: will retry");
+        }
+        match outbox::deliver_due(&state.store, &dir).await {
+            Ok(n) if n > 0 => state.metrics.mail_many("sent", n),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox: will retry"),
+        }
+        ticks = ticks.wrapping_add(1);
+        if ticks % HOUSEKEEPING_EVERY == 0 {
+            housekeeping(&state).await;
+        }
+        // Woken at once when a request queued something; otherwise poll,
+        // which also picks up what other instances queued.
+        let _ = tokio::time::timeout(TICK, state.worker_wake.notified()).await;
+    }
+}
+
+/// Turns queued reset requests into reset e-mails, for accounts that exist
+/// and are enabled; requests for other addresses end here, silently.
+pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
+    let rows = sqlx::query(
+        "DELETE FROM reset_requests WHERE id IN \
+         (SELECT id FROM reset_requests ORDER BY requested_ms LIMIT 20) RETURNING email",
+    )
+    .fetch_all(state.store.pool())
+    .await?;
+    for row in rows {
+        let email: String = row.try_get("email")?;
+        let now = now_ms();
+        let mut tx = state.store.begin().await?;
+        let Some(account) = accounts::by_email(&mut tx, &email).await? else {
+            continue;
+        };
+        if account.disabled {
+            continue;
+        }
+        let token = email_token::issue(
+            &mut tx,
+            Purpose::PasswordReset,
+            &account.id,
+            &account.email,
+            RESET_LINK_LIFETIME,
+            now,
+        )
+        .await?;
+        let link = email_token::link(&state.config.public_url, "reset", &token);
+        outbox::enqueue(&mut tx, &account.email, &mail::password_reset(&link), now).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Queues a reset request: the same single insert whether or not the
+/// address has an account.
+pub async fn queue_reset_request(state: &AppState, email: &str) -> Result<(), ApiError> {
+    sqlx::query("INSERT INTO reset_requests (id, email, requested_ms) VALUES ($1, $2, $3)")
+        .bind(new_id())
+        .bind(email)
+        .bind(now_ms())
+        .execute(state.store.pool())
+        .await?;
+    state.worker_wake.notify_one();
+    Ok(())
+}
+
+async fn housekeeping(state: &AppState) {
+    let now = now_ms();
+    if let Err(e) = sqlx::query("DELETE FROM login_attempts WHERE expires_ms < $1")
+        .bind(now)
+        .execute(state.store.pool())
+        .await
+    {
+        tracing::warn!(error = %e, "housekeeping");
+    }
+    state.limits.forget_idle();
+}
