@@ -19,6 +19,10 @@ pub struct Config {
     /// The URL users reach Kluis at (used in links and as the allowed
     /// `Origin` of cookie requests).
     pub public_url: String,
+    /// Whether `public_url` was derived from `bind` rather than set; then
+    /// `serve` rewrites it to the address actually bound (port 0 becomes
+    /// the real port).
+    pub public_url_is_default: bool,
     /// Where the SQLite database, the development outbox and other local
     /// state live.
     pub data_dir: PathBuf,
@@ -184,8 +188,9 @@ impl Config {
             ));
         }
         let scheme = if tls_cert.is_some() { "https" } else { "http" };
-        let public_url = env("KLUIS_PUBLIC_URL")
-            .or(f.public_url)
+        let explicit_public_url = env("KLUIS_PUBLIC_URL").or(f.public_url);
+        let public_url_is_default = explicit_public_url.is_none();
+        let public_url = explicit_public_url
             .unwrap_or_else(|| format!("{scheme}://{bind}"))
             .trim_end_matches('/')
             .to_owned();
@@ -323,6 +328,7 @@ impl Config {
             database_url,
             bind,
             public_url,
+            public_url_is_default,
             data_dir,
             tls_cert,
             tls_key,
@@ -332,6 +338,15 @@ impl Config {
             trust_forwarded_for,
             log_format,
         })
+    }
+
+    /// The default public URL for the address actually bound.
+    pub fn with_bound_address(mut self, address: std::net::SocketAddr) -> Self {
+        if self.public_url_is_default {
+            let scheme = if self.tls() { "https" } else { "http" };
+            self.public_url = format!("{scheme}://{address}");
+        }
+        self
     }
 
     /// Whether the server terminates TLS itself.

@@ -83,40 +83,49 @@ pub async fn build(config: &config::Config) -> Result<(axum::Router, AppState), 
 pub fn router(state: AppState) -> axum::Router {
     let (api, openapi) = routes::router_and_openapi();
     let openapi = Arc::new(openapi);
-    let limits = &state.config.limits;
-    api.route(
+    let routes = api.route(
         "/api/openapi.json",
         get(move || {
             let doc = Arc::clone(&openapi);
             async move { Json(doc.as_ref().clone()) }
         }),
-    )
-    .fallback(middleware::not_found)
-    .method_not_allowed_fallback(middleware::method_not_allowed)
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        middleware::count_requests,
-    ))
-    .layer(DefaultBodyLimit::max(limits.max_json_body))
-    .layer(TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        limits.request_timeout,
-    ))
-    .layer(CatchPanicLayer::custom(middleware::panic_response))
-    .layer(
-        // Method and route template only: a path may carry ids, a query
-        // anything; neither belongs in a log.
-        TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let route = request
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map_or("unmatched", |p| p.as_str());
-            tracing::info_span!("request", method = %request.method(), route = %route)
-        }),
-    )
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        middleware::security_headers,
-    ))
-    .with_state(state)
+    );
+    with_layers(routes, state)
+}
+
+/// Wraps routes in what every answer gets: JSON for unknown routes and
+/// methods, metrics, body limit, timeout, panic catching, request spans,
+/// security headers. Public so that tests can wrap a route of their own
+/// (one that panics, say) exactly as the real ones are wrapped.
+pub fn with_layers(routes: axum::Router<AppState>, state: AppState) -> axum::Router {
+    let limits = &state.config.limits;
+    routes
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(limits.max_json_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(
+            // Method and route template only: a path may carry ids, a
+            // query anything; neither belongs in a log.
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                tracing::info_span!("request", method = %request.method(), route = %route)
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
+        .with_state(state)
 }

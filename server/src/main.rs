@@ -176,9 +176,10 @@ async fn admin_command(command: AdminCommand, config: &Config) -> Result<(), Sta
 }
 
 async fn serve(config: &Config) -> Result<(), StartError> {
-    let (router, state) = kluis_server::build(config).await?;
     let tcp = tokio::net::TcpListener::bind(&config.bind).await?;
     let address = tcp.local_addr()?;
+    let config = &config.clone().with_bound_address(address);
+    let (router, state) = kluis_server::build(config).await?;
     tracing::info!(%address, engine = ?state.store.engine(), tls = config.tls(), "kluis-server listening");
 
     let fail = |e: kluis_server::error::ApiError| StartError::Config(e.to_string());

@@ -134,14 +134,28 @@ impl TestDb {
     }
 }
 
-/// A running server.
+/// A running in-process server.
 pub struct TestServer {
-    pub base: String,
     pub addr: SocketAddr,
     pub state: AppState,
     pub db: TestDb,
-    pub http: reqwest::Client,
+    pub api: Client,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.api
+    }
+}
+
+/// Talks to a server over HTTP and reads its development outbox.
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub outbox: PathBuf,
     read_mail: Mutex<HashSet<PathBuf>>,
 }
 
@@ -162,14 +176,13 @@ impl TestServer {
             axum::serve(listener, app).await.unwrap();
         });
         let worker = tokio::spawn(kluis_server::worker::run(state.clone()));
+        let api = Client::new(&base, &db.dir.0.join("outbox"));
         Self {
-            base,
             addr,
             state,
             db,
-            http: reqwest::Client::new(),
+            api,
             tasks: vec![serve, worker],
-            read_mail: Mutex::new(HashSet::new()),
         }
     }
 
@@ -179,6 +192,40 @@ impl TestServer {
         }
         self.state.store.close().await;
         self.db.drop_db().await;
+    }
+
+    /// Runs the worker's steps now (tests that must not wait for a tick).
+    pub async fn run_worker_once(&self) {
+        kluis_server::worker::process_reset_requests(&self.state)
+            .await
+            .unwrap();
+        kluis_server::outbox::deliver_due(&self.state.store, &self.api.outbox)
+            .await
+            .unwrap();
+    }
+
+    /// Sets up the first organisation from a fresh setup link; returns
+    /// (organisation id, manager token, manager account id).
+    pub async fn setup_organisation(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (String, String, String) {
+        let link = kluis_server::setup::issue_link(&self.state.store, &self.state.config)
+            .await
+            .unwrap();
+        self.api.setup_from_link(&link, email, password).await
+    }
+}
+
+impl Client {
+    pub fn new(base: &str, outbox: &std::path::Path) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+            outbox: outbox.to_owned(),
+            read_mail: Mutex::new(HashSet::new()),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -228,9 +275,9 @@ impl TestServer {
 
     /// The next unread e-mail of `kind` to `to`, waiting for the worker.
     pub async fn mail(&self, to: &str, kind: &str) -> String {
-        let dir = self.db.dir.0.join("outbox");
+        let dir = &self.outbox;
         for _ in 0..200 {
-            let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
                 .unwrap_or_default();
             names.sort();
@@ -256,8 +303,7 @@ impl TestServer {
 
     /// Every e-mail delivered so far (read or not).
     pub fn all_mail(&self) -> Vec<String> {
-        let dir = self.db.dir.0.join("outbox");
-        std::fs::read_dir(&dir)
+        std::fs::read_dir(&self.outbox)
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
@@ -265,16 +311,6 @@ impl TestServer {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    /// Runs the worker's steps now (tests that must not wait for a tick).
-    pub async fn run_worker_once(&self) {
-        kluis_server::worker::process_reset_requests(&self.state)
-            .await
-            .unwrap();
-        kluis_server::outbox::deliver_due(&self.state.store, &self.db.dir.0.join("outbox"))
-            .await
-            .unwrap();
     }
 
     // ----------------------------------------------------------- flows ---
@@ -351,17 +387,15 @@ impl TestServer {
         self.post("/api/login/finish", fields, None).await
     }
 
-    /// Sets up the first organisation from a fresh setup link; returns
-    /// (organisation id, manager token, manager account id).
-    pub async fn setup_organisation(
+    /// Uses a setup link; returns (organisation id, manager token, manager
+    /// account id).
+    pub async fn setup_from_link(
         &self,
+        link: &str,
         email: &str,
         password: &str,
     ) -> (String, String, String) {
-        let link = kluis_server::setup::issue_link(&self.state.store, &self.state.config)
-            .await
-            .unwrap();
-        let token = token_of(&link);
+        let token = token_of(link);
         let (status, body) = self
             .register(
                 "/api/setup",
