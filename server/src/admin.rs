@@ -109,7 +109,9 @@ pub async fn set_account_disabled(
         .bind(email.as_str())
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or_else(|| {
+            ApiError::bad_request("unknown_account", "no account with this e-mail address")
+        })?;
     let id: String = row.try_get("id")?;
     if disabled {
         sessions::revoke_all(&mut tx, &id, now).await?;

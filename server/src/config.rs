@@ -36,8 +36,9 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// Request limits.
     pub limits: Limits,
-    /// Trust the first address of `X-Forwarded-For` as the client address
-    /// (only behind a reverse proxy that sets it).
+    /// Take the client address for rate limits from the last
+    /// `X-Forwarded-For` entry, the one our reverse proxy appended (only
+    /// behind a proxy that sets it).
     pub trust_forwarded_for: bool,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,

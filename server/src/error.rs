@@ -28,6 +28,9 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
+    /// An operator command failed.
+    #[error("{0}")]
+    Admin(String),
     /// The listener could not be bound.
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),

@@ -123,7 +123,7 @@ async fn admin_command(command: AdminCommand, config: &Config) -> Result<(), Sta
     }
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let fail = |e: kluis_server::error::ApiError| StartError::Config(e.to_string());
+    let fail = |e: kluis_server::error::ApiError| StartError::Admin(e.to_string());
     match command {
         AdminCommand::ShowConfig => {}
         AdminCommand::CreateOrganisation {
@@ -163,7 +163,7 @@ async fn admin_command(command: AdminCommand, config: &Config) -> Result<(), Sta
         }
         AdminCommand::SetupLink => {
             if setup::has_organisation(&store).await.map_err(fail)? {
-                return Err(StartError::Config(
+                return Err(StartError::Admin(
                     "an organisation exists; use `admin create-organisation`".to_owned(),
                 ));
             }
@@ -182,7 +182,7 @@ async fn serve(config: &Config) -> Result<(), StartError> {
     let (router, state) = kluis_server::build(config).await?;
     tracing::info!(%address, engine = ?state.store.engine(), tls = config.tls(), "kluis-server listening");
 
-    let fail = |e: kluis_server::error::ApiError| StartError::Config(e.to_string());
+    let fail = |e: kluis_server::error::ApiError| StartError::Admin(e.to_string());
     if !setup::has_organisation(&state.store).await.map_err(fail)? {
         let link = setup::issue_link(&state.store, config)
             .await

@@ -42,6 +42,11 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if engine == Engine::Sqlite { 4 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // No ping before every checkout: it doubled the round trips of
+            // short requests. A connection that died (a database restart)
+            // fails its next query; that request gets a 503 and the pool
+            // opens a fresh connection for the next.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {

@@ -21,21 +21,33 @@ use serde_json::json;
 const PW: &str = "Correct-Horse-9";
 const NEW_PW: &str = "Battery-Staple-7";
 
+/// The server must not outlive a failed test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn no_secret_reaches_the_log() {
     let dir = temp_dir();
     let log_path = dir.0.join("server.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kluis-server"))
-        .env("KLUIS_DATA_DIR", dir.0.join("data"))
-        .env("KLUIS_BIND", "127.0.0.1:0")
-        .env("KLUIS_LOG", "debug")
-        .env("KLUIS_LOG_FORMAT", "json")
-        .env_remove("KLUIS_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_kluis-server"))
+            .env("KLUIS_DATA_DIR", dir.0.join("data"))
+            .env("KLUIS_BIND", "127.0.0.1:0")
+            .env("KLUIS_LOG", "debug")
+            .env("KLUIS_LOG_FORMAT", "json")
+            .env_remove("KLUIS_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let link = loop {
         let mut line = String::new();
         assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited");
@@ -126,11 +138,11 @@ fn no_secret_reaches_the_log() {
 
     let killed = Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(child.0.id().to_string())
         .status()
         .unwrap();
     assert!(killed.success());
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let logs = std::fs::read_to_string(&log_path).unwrap();
