@@ -184,6 +184,62 @@ async fn invitations_roles_and_registration(engine: Engine) {
         StatusCode::FORBIDDEN
     );
 
+    // The other organisation's manager registers from the operator's
+    // invitation and invites our coach, who joins with the same account.
+    let boss_token = token_of(&s.mail("boss@b.nl", "invitation").await);
+    let (status, boss) = s
+        .register(
+            "/api/invitations/register",
+            &boss_token,
+            PW,
+            json!({"display_name": "Boss"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{boss}");
+    let boss = boss["token"].as_str().unwrap().to_owned();
+    let (status, _) = s
+        .post(
+            &format!("/api/organisations/{other_org}/invitations"),
+            json!({"email": "coach@a.nl", "role": "coach"}),
+            Some(&boss),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = token_of(&s.mail("coach@a.nl", "invitation").await);
+    assert_eq!(
+        s.post(
+            "/api/invitations/accept",
+            json!({"token": token}),
+            Some(&coach)
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (_, me) = s.get("/api/me", Some(&coach)).await;
+    let mut orgs: Vec<&str> = me["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["organisation_name"].as_str().unwrap())
+        .collect();
+    orgs.sort_unstable();
+    assert_eq!(orgs, ["Ander", "Praktijk De Linde"]);
+    // Each organisation's manager sees only its own members.
+    let (_, theirs) = s
+        .get(
+            &format!("/api/organisations/{other_org}/members"),
+            Some(&boss),
+        )
+        .await;
+    assert_eq!(theirs.as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.get(&format!("/api/organisations/{org}/members"), Some(&boss))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
     // A second coach invites the same client: one membership, two coaches.
     let (status, _) = invite(&coach2, "client@a.nl", "client").await;
     assert_eq!(status, StatusCode::CREATED);
