@@ -6,10 +6,13 @@
 mod email;
 mod health;
 mod invitations;
+mod items;
+mod keys;
 mod login;
 mod me;
 mod members;
 mod password_reset;
+mod relationships;
 mod sessions;
 mod setup;
 
@@ -71,6 +74,9 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(members::routes())
         .merge(email::routes())
         .merge(password_reset::routes())
+        .merge(keys::routes())
+        .merge(relationships::routes())
+        .merge(items::routes())
         .split_for_parts()
 }
 

@@ -1,0 +1,882 @@
+//! The vault API on both engines: the key directory, relationships and
+//! epochs, items and coach-private notes — with the attacks: a bundle or
+//! sealed key for another user, a wrapped key for a non-member or for old
+//! keys, a moved, relabelled or replayed item, a stale epoch, a removed
+//! member, a client looking for notes, a manager looking for anything.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{b64, into_json, unb64, TestServer};
+use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair};
+use kluis_crypto::ids::{Epoch, ItemId, RelationshipId, UserId};
+use kluis_crypto::item::{seal_item, seal_note, SealedItem, SharedItemKind};
+use kluis_crypto::key_schedule::ExportKey;
+use kluis_crypto::notes::NotesKey;
+use kluis_crypto::recovery::RecoveryKey;
+use kluis_crypto::relationship::{RelationshipKey, WrappedRelationshipKey};
+use kluis_server::store::Engine;
+use rand::rngs::OsRng;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const PW: &str = "Correct-Horse-9";
+
+both_engines!(key_directory, relationships_epochs_and_items);
+
+/// A user as the tests drive them: token, id and identity.
+struct User {
+    token: String,
+    id: String,
+    identity: IdentityKeyPair,
+}
+
+fn identity_for(id: &str) -> IdentityKeyPair {
+    IdentityKeyPair::generate(&mut OsRng, id.parse::<UserId>().unwrap())
+}
+
+fn keys_body(identity: &IdentityKeyPair) -> Value {
+    let export = ExportKey::generate(&mut OsRng);
+    let recovery = RecoveryKey::random(&mut OsRng);
+    json!({
+        "bundle": b64(&identity.bundle().encode()),
+        "sealed_password": b64(&identity.seal_with_password(&export, &mut OsRng).unwrap().encode()),
+        "sealed_recovery": b64(&identity.seal_with_recovery_key(&recovery, &mut OsRng).unwrap().encode()),
+    })
+}
+
+async fn put_json(s: &TestServer, path: &str, body: Value, token: &str) -> (StatusCode, Value) {
+    into_json(
+        s.http
+            .put(s.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn put_bytes(s: &TestServer, path: &str, bytes: Vec<u8>, token: &str) -> (StatusCode, Value) {
+    into_json(
+        s.http
+            .put(s.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn publish(s: &TestServer, token: String, id: String) -> User {
+    let identity = identity_for(&id);
+    let (status, body) = put_json(s, "/api/keys", keys_body(&identity), &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    User {
+        token,
+        id,
+        identity,
+    }
+}
+
+async fn bundle_of(s: &TestServer, asker: &User, whom: &str) -> IdentityBundle {
+    let (status, body) = s
+        .get(&format!("/api/users/{whom}/keys"), Some(&asker.token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let history = body["history"].as_array().unwrap();
+    IdentityBundle::decode(&unb64(&history.last().unwrap()["bundle"])).unwrap()
+}
+
+async fn key_directory(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (org, manager, manager_id) = s.setup_organisation("manager@a.nl", PW).await;
+    let (coach, coach_id) = s
+        .invite_and_register(&org, &manager, "coach@a.nl", "coach", PW)
+        .await;
+    let (client, client_id) = s
+        .invite_and_register(&org, &coach, "client@a.nl", "client", PW)
+        .await;
+    let (client2, client2_id) = s
+        .invite_and_register(&org, &coach, "client2@a.nl", "client", PW)
+        .await;
+    let coach = publish(&s, coach, coach_id.clone()).await;
+
+    // What goes in comes back to its owner only.
+    let (status, mine) = s.get("/api/keys/mine", Some(&coach.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(unb64(&mine["bundle"]), coach.identity.bundle().encode());
+    assert_eq!(
+        mine["sealed_password"].as_str().unwrap().len(),
+        164,
+        "123 bytes in base64"
+    );
+    assert_eq!(
+        s.get("/api/keys/mine", Some(&client)).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Parts naming someone else, or of the wrong kind, or broken.
+    let other = identity_for(&client_id);
+    let mut body = keys_body(&other);
+    assert_eq!(
+        put_json(&s, "/api/keys", body.clone(), &coach.token)
+            .await
+            .1["error"],
+        "header_mismatch"
+    );
+    let mine_again = keys_body(&coach.identity);
+    body["bundle"] = mine_again["bundle"].clone();
+    body["sealed_recovery"] = mine_again["sealed_recovery"].clone();
+    assert_eq!(
+        put_json(&s, "/api/keys", body, &coach.token).await.1["error"],
+        "header_mismatch"
+    );
+    let mut swapped = keys_body(&coach.identity);
+    swapped["sealed_password"] = swapped["sealed_recovery"].clone();
+    assert_eq!(
+        put_json(&s, "/api/keys", swapped, &coach.token).await.1["error"],
+        "header_mismatch"
+    );
+    let mut forged = coach.identity.bundle().encode();
+    forged[100] ^= 1;
+    let mut bad = keys_body(&coach.identity);
+    bad["bundle"] = json!(b64(&forged));
+    let (status, answer) = put_json(&s, "/api/keys", bad, &coach.token).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_envelope"))
+    );
+    let mut future = coach.identity.bundle().encode();
+    future[0] = 2;
+    let mut bad = keys_body(&coach.identity);
+    bad["bundle"] = json!(b64(&future));
+    assert_eq!(
+        put_json(&s, "/api/keys", bad, &coach.token).await.1["error"],
+        "unsupported_version"
+    );
+
+    // Re-sealing keeps the version; a new identity is a key change.
+    let (_, same) = put_json(&s, "/api/keys", keys_body(&coach.identity), &coach.token).await;
+    assert_eq!(
+        (same["version"].as_i64(), same["changed"].as_bool()),
+        (Some(1), Some(false))
+    );
+    let renewed = identity_for(&coach_id);
+    let (_, changed) = put_json(&s, "/api/keys", keys_body(&renewed), &coach.token).await;
+    assert_eq!(
+        (changed["version"].as_i64(), changed["changed"].as_bool()),
+        (Some(2), Some(true))
+    );
+
+    // Peers see the history; others see nothing.
+    let (status, seen) = s
+        .get(&format!("/api/users/{coach_id}/keys"), Some(&client))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let history = seen["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(unb64(&history[1]["bundle"]), renewed.bundle().encode());
+    assert_eq!(
+        s.get(&format!("/api/users/{coach_id}/keys"), Some(&manager))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let client = publish(&s, client, client_id.clone()).await;
+    let client2 = publish(&s, client2, client2_id.clone()).await;
+    for (asker, whom) in [
+        (&client.token, &client2_id),
+        (&client2.token, &client_id),
+        (&manager, &client_id),
+    ] {
+        let (status, body) = s.get(&format!("/api/users/{whom}/keys"), Some(asker)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+    }
+    assert_eq!(
+        s.get(&format!("/api/users/{manager_id}/keys"), Some(&coach.token))
+            .await
+            .0,
+        StatusCode::NOT_FOUND,
+        "no keys published"
+    );
+    assert_eq!(
+        s.get(&format!("/api/users/{coach_id}/keys"), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    s.stop().await;
+}
+
+struct Rel {
+    keys: Vec<RelationshipKey>,
+}
+
+fn wrap(key: &RelationshipKey, sender: &User, to: &[&IdentityBundle]) -> Vec<String> {
+    to.iter()
+        .map(|b| b64(&key.wrap(&mut OsRng, &sender.identity, b).unwrap().encode()))
+        .collect()
+}
+
+fn message(rel: &Rel, epoch: usize, author: &User, text: &str) -> (ItemId, Vec<u8>) {
+    let id = ItemId::random(&mut OsRng);
+    let sealed = seal_item(
+        &mut OsRng,
+        &rel.keys[epoch],
+        id,
+        SharedItemKind::Message,
+        &author.identity,
+        text.as_bytes(),
+    )
+    .unwrap();
+    (id, sealed.encode())
+}
+
+fn item_path(rel: &RelationshipId, item: &ItemId) -> String {
+    format!("/api/relationships/{rel}/items/{item}")
+}
+
+async fn relationships_epochs_and_items(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (org, manager, _) = s.setup_organisation("manager@a.nl", PW).await;
+    let (t, id) = s
+        .invite_and_register(&org, &manager, "coach@a.nl", "coach", PW)
+        .await;
+    let coach = publish(&s, t, id).await;
+    let (t, id) = s
+        .invite_and_register(&org, &manager, "coach2@a.nl", "coach", PW)
+        .await;
+    let coach2 = publish(&s, t, id).await;
+    let (t, id) = s
+        .invite_and_register(&org, &coach.token, "client@a.nl", "client", PW)
+        .await;
+    let client = publish(&s, t, id).await;
+    let (t, id) = s
+        .invite_and_register(&org, &coach2.token, "other@a.nl", "client", PW)
+        .await;
+    let other_client = publish(&s, t, id).await;
+
+    let client_bundle = bundle_of(&s, &coach, &client.id).await;
+    let coach_bundle = coach.identity.bundle().clone();
+    let rid = RelationshipId::random(&mut OsRng);
+    let k0 = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
+    let open = |keys: Vec<String>, client_id: &str, rid: &RelationshipId| json!({"relationship_id": rid.to_string(), "client_id": client_id, "wrapped_keys": keys});
+    let path = format!("/api/organisations/{org}/relationships");
+    // Every member exactly once, nobody else, current keys, right epoch.
+    let cases = [
+        (wrap(&k0, &coach, &[&coach_bundle]), "missing_recipient"),
+        (
+            wrap(
+                &k0,
+                &coach,
+                &[&coach_bundle, &client_bundle, &client_bundle],
+            ),
+            "duplicate_recipient",
+        ),
+        (
+            wrap(
+                &k0,
+                &coach,
+                &[&coach_bundle, &client_bundle, coach2.identity.bundle()],
+            ),
+            "not_a_member",
+        ),
+        (
+            wrap(
+                &RelationshipKey::generate(&mut OsRng, rid, Epoch(1)),
+                &coach,
+                &[&coach_bundle, &client_bundle],
+            ),
+            "header_mismatch",
+        ),
+        (
+            wrap(
+                &RelationshipKey::generate(
+                    &mut OsRng,
+                    RelationshipId::random(&mut OsRng),
+                    Epoch(0),
+                ),
+                &coach,
+                &[&coach_bundle, &client_bundle],
+            ),
+            "header_mismatch",
+        ),
+        (vec![b64(&[1, 3, 0])], "invalid_envelope"),
+    ];
+    for (keys, code) in cases {
+        let (status, body) = s
+            .post(&path, open(keys, &client.id, &rid), Some(&coach.token))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{body}"
+        );
+    }
+    // Only a coach, only with their own client.
+    let keys = wrap(&k0, &coach, &[&coach_bundle, &client_bundle]);
+    assert_eq!(
+        s.post(
+            &path,
+            open(keys.clone(), &client.id, &rid),
+            Some(&client.token)
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.post(&path, open(keys.clone(), &client.id, &rid), Some(&manager))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = s
+        .post(
+            &path,
+            open(keys.clone(), &other_client.id, &rid),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("not_your_client"))
+    );
+    let (status, body) = s
+        .post(
+            &path,
+            open(keys.clone(), &client.id, &rid),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["current_epoch"], 0);
+    assert_eq!(
+        s.post(&path, open(keys, &client.id, &rid), Some(&coach.token))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let mut rel = Rel { keys: vec![k0] };
+
+    // The client unwraps its key and reads the coach's message.
+    let (status, wrapped) = s
+        .get(
+            &format!("/api/relationships/{rid}/keys"),
+            Some(&client.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(wrapped.as_array().unwrap().len(), 1);
+    let unwrapped = WrappedRelationshipKey::decode(&unb64(&wrapped[0]["envelope"]))
+        .unwrap()
+        .unwrap(&client.identity, &coach_bundle, rid, Epoch(0))
+        .unwrap();
+    assert_eq!(unwrapped.expose_secret(), rel.keys[0].expose_secret());
+    let (item, bytes) = message(&rel, 0, &coach, "Welkom bij Kluis");
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &item), bytes.clone(), &coach.token)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    // A retry with the same bytes is the same answer; other bytes conflict.
+    let (status, again) = put_bytes(&s, &item_path(&rid, &item), bytes.clone(), &coach.token).await;
+    assert_eq!(
+        (status, again["item_id"].as_str()),
+        (StatusCode::OK, Some(item.to_string().as_str()))
+    );
+    let mut other_bytes = bytes.clone();
+    let last = other_bytes.len() - 1;
+    other_bytes[last] ^= 1;
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &item), other_bytes, &coach.token)
+            .await
+            .1["error"],
+        "item_conflict"
+    );
+    let (status, got) = s.get(&item_path(&rid, &item), Some(&client.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let opened = SealedItem::decode(&unb64(&got["envelope"]))
+        .unwrap()
+        .open(&unwrapped, item, &coach_bundle)
+        .unwrap();
+    assert_eq!(opened.content(), b"Welkom bij Kluis");
+
+    // Moved, relabelled or forged uploads.
+    let rid2 = RelationshipId::random(&mut OsRng);
+    let k_other = RelationshipKey::generate(&mut OsRng, rid2, Epoch(0));
+    let (moved_id, moved) = message(
+        &Rel {
+            keys: vec![k_other],
+        },
+        0,
+        &coach,
+        "elders",
+    );
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &moved_id), moved, &coach.token)
+            .await
+            .1["error"],
+        "header_mismatch"
+    );
+    let (_, relabelled) = message(&rel, 0, &coach, "x");
+    let other_id = ItemId::random(&mut OsRng);
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &other_id), relabelled, &coach.token)
+            .await
+            .1["error"],
+        "header_mismatch"
+    );
+    let (in_name_of, forged) = message(&rel, 0, &coach, "ik ben de coach");
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &in_name_of), forged, &client.token)
+            .await
+            .1["error"],
+        "header_mismatch"
+    );
+    let (status, body) = put_bytes(
+        &s,
+        &item_path(&rid, &other_id),
+        vec![1, 4, 0, 0],
+        &coach.token,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_envelope"))
+    );
+    let (json_id, json_bytes) = message(&rel, 0, &client, "hoi");
+    let wrong_type = s
+        .http
+        .put(s.url(&item_path(&rid, &json_id)))
+        .bearer_auth(&client.token)
+        .json(&json!({"x": b64(&json_bytes)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = vec![0u8; kluis_server::items::MAX_ITEM_ENVELOPE + 1];
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &json_id), huge, &client.token)
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // Nothing of that was stored; the first message is intact.
+    let (_, page) = s
+        .get(
+            &format!("/api/relationships/{rid}/items"),
+            Some(&client.token),
+        )
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(unb64(&page["items"][0]["envelope"]), bytes);
+
+    // Coach-private notes: the client cannot see that they exist.
+    let notes = NotesKey::generate(&mut OsRng, coach.identity.user_id(), Epoch(0));
+    let sealed_notes = notes.seal(&mut OsRng, &coach.identity).unwrap().encode();
+    let (status, _) = put_json(
+        &s,
+        "/api/notes-keys/0",
+        json!({"envelope": b64(&sealed_notes)}),
+        &coach.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        put_json(
+            &s,
+            "/api/notes-keys/1",
+            json!({"envelope": b64(&sealed_notes)}),
+            &coach.token
+        )
+        .await
+        .1["error"],
+        "header_mismatch"
+    );
+    assert_eq!(
+        put_json(
+            &s,
+            "/api/notes-keys/0",
+            json!({"envelope": b64(&sealed_notes)}),
+            &client.token
+        )
+        .await
+        .1["error"],
+        "header_mismatch"
+    );
+    let client_notes = NotesKey::generate(&mut OsRng, client.identity.user_id(), Epoch(0))
+        .seal(&mut OsRng, &client.identity)
+        .unwrap()
+        .encode();
+    assert_eq!(
+        put_json(
+            &s,
+            "/api/notes-keys/0",
+            json!({"envelope": b64(&client_notes)}),
+            &client.token
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let note_id = ItemId::random(&mut OsRng);
+    let note = seal_note(
+        &mut OsRng,
+        &notes,
+        rid,
+        note_id,
+        &coach.identity,
+        b"eerste indruk",
+    )
+    .unwrap()
+    .encode();
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &note_id), note, &coach.token)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (_, coach_page) = s
+        .get(
+            &format!("/api/relationships/{rid}/items"),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(coach_page["items"].as_array().unwrap().len(), 2);
+    let (_, client_page) = s
+        .get(
+            &format!("/api/relationships/{rid}/items"),
+            Some(&client.token),
+        )
+        .await;
+    assert_eq!(client_page["items"].as_array().unwrap().len(), 1);
+    assert!(!client_page.to_string().contains("note"));
+    let (status, body) = s.get(&item_path(&rid, &note_id), Some(&client.token)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    assert_eq!(
+        s.get("/api/notes-keys", Some(&client.token)).await.1,
+        json!([])
+    );
+
+    // A second coach joins (epoch 1); then the client is removed (epoch 2).
+    let coach2_bundle = bundle_of(&s, &coach, &coach2.id).await;
+    let epochs = format!("/api/relationships/{rid}/epochs");
+    let k1 = RelationshipKey::generate(&mut OsRng, rid, Epoch(1));
+    let keys1 = wrap(
+        &k1,
+        &coach,
+        &[&coach_bundle, &client_bundle, &coach2_bundle],
+    );
+    let (status, body) = s.post(&epochs, json!({"epoch": 1, "add": [manager_id(&s, &manager).await], "wrapped_keys": keys1.clone()}), Some(&coach.token)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cannot_join")),
+        "a manager never joins"
+    );
+    assert_eq!(
+        s.post(
+            &epochs,
+            json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1.clone()}),
+            Some(&client.token)
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.post(
+            &epochs,
+            json!({"epoch": 2, "add": [coach2.id], "wrapped_keys": keys1.clone()}),
+            Some(&coach.token)
+        )
+        .await
+        .1["error"],
+        "stale_epoch"
+    );
+    let (status, body) = s
+        .post(
+            &epochs,
+            json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1}),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    rel.keys.push(k1);
+    // Items now go under epoch 1; epoch 0 is stale.
+    let (stale_id, stale) = message(&rel, 0, &client, "te laat");
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &stale_id), stale, &client.token)
+            .await
+            .1["error"],
+        "stale_epoch"
+    );
+    let (by_client, bytes) = message(&rel, 1, &client, "dank je");
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &by_client), bytes, &client.token)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    // Coach 2 holds epoch 1 only: sees the client's message, not the first one.
+    let (_, page) = s
+        .get(
+            &format!("/api/relationships/{rid}/items"),
+            Some(&coach2.token),
+        )
+        .await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [by_client.to_string().as_str()]);
+
+    let k2 = RelationshipKey::generate(&mut OsRng, rid, Epoch(2));
+    let with_client = wrap(
+        &k2,
+        &coach,
+        &[&coach_bundle, &coach2_bundle, &client_bundle],
+    );
+    assert_eq!(
+        s.post(
+            &epochs,
+            json!({"epoch": 2, "remove": [client.id], "wrapped_keys": with_client}),
+            Some(&coach.token)
+        )
+        .await
+        .1["error"],
+        "not_a_member"
+    );
+    let keys2 = wrap(&k2, &coach, &[&coach_bundle, &coach2_bundle]);
+    assert_eq!(
+        s.post(
+            &epochs,
+            json!({"epoch": 2, "remove": [client.id], "wrapped_keys": keys2}),
+            Some(&coach.token)
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    rel.keys.push(k2);
+    let (after_id, after) = message(&rel, 2, &coach2, "na het afscheid");
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &after_id), after, &coach2.token)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    // The removed client keeps epochs 0–1, gets nothing new, cannot write.
+    let (_, page) = s
+        .get(
+            &format!("/api/relationships/{rid}/items"),
+            Some(&client.token),
+        )
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.get(&item_path(&rid, &after_id), Some(&client.token))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, keys) = s
+        .get(
+            &format!("/api/relationships/{rid}/keys"),
+            Some(&client.token),
+        )
+        .await;
+    assert_eq!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["epoch"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let (late_id, late) = message(&rel, 2, &client, "nog één ding");
+    assert_eq!(
+        put_bytes(&s, &item_path(&rid, &late_id), late, &client.token)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Deleting: only the author; a tombstone both sides see.
+    assert_eq!(
+        s.delete(&item_path(&rid, &by_client), &coach.token).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.delete(&item_path(&rid, &item), &coach.token).await.0,
+        StatusCode::OK
+    );
+    let (_, tomb) = s.get(&item_path(&rid, &item), Some(&client.token)).await;
+    assert_eq!(
+        (tomb["deleted"].as_bool(), tomb["envelope"].is_null()),
+        (Some(true), true)
+    );
+
+    // Paging: newest first, bounded, with cursors tied to the relationship.
+    for n in 0..7 {
+        let (id, bytes) = message(&rel, 2, &coach, &format!("bericht {n}"));
+        assert_eq!(
+            put_bytes(&s, &item_path(&rid, &id), bytes, &coach.token)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+    }
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let query = next
+            .as_ref()
+            .map_or(String::new(), |c| format!("&before={c}"));
+        let (status, page) = s
+            .get(
+                &format!("/api/relationships/{rid}/items?limit=3{query}"),
+                Some(&coach2.token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["seq"].as_i64().unwrap()),
+        );
+        next = page["next"].as_str().map(str::to_owned);
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        9,
+        "epochs 1 and 2: the client's message, one of coach 2, seven of coach"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seen:?}"
+    );
+    let first = seen[seen.len() - 1];
+    let cursor = kluis_server::items::encode_cursor(&rid.to_string(), first);
+    let (_, newer) = s
+        .get(
+            &format!("/api/relationships/{rid}/items?after={cursor}&limit=100"),
+            Some(&coach2.token),
+        )
+        .await;
+    assert_eq!(newer["items"].as_array().unwrap().len(), 8);
+    let foreign =
+        kluis_server::items::encode_cursor(&RelationshipId::random(&mut OsRng).to_string(), first);
+    let (status, body) = s
+        .get(
+            &format!("/api/relationships/{rid}/items?before={foreign}"),
+            Some(&coach2.token),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
+    assert_eq!(
+        s.get(
+            &format!("/api/relationships/{rid}/items?limit=x"),
+            Some(&coach2.token)
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The manager sees the relationship's members and dates, nothing else.
+    let (status, list) = s
+        .get(
+            &format!("/api/organisations/{org}/relationships"),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["current_epoch"], 2);
+    assert!(!list.to_string().contains("envelope"));
+    for path in [
+        format!("/api/relationships/{rid}"),
+        format!("/api/relationships/{rid}/keys"),
+        format!("/api/relationships/{rid}/items"),
+        item_path(&rid, &by_client),
+    ] {
+        assert_eq!(
+            s.get(&path, Some(&manager)).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let (status, body) = s
+        .patch(
+            &format!("/api/relationships/{rid}"),
+            json!({"trajectory_end": "2027-03-31"}),
+            &manager,
+        )
+        .await;
+    assert_eq!(
+        (status, body["trajectory_end"].as_str()),
+        (StatusCode::OK, Some("2027-03-31"))
+    );
+    assert_eq!(
+        s.patch(
+            &format!("/api/relationships/{rid}"),
+            json!({"trajectory_end": "2027-04-01"}),
+            &client.token
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.patch(
+            &format!("/api/relationships/{rid}"),
+            json!({"trajectory_end": "2027-04-01"}),
+            &other_client.token
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    // The database holds the envelopes exactly as sent: no plaintext.
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT envelope FROM items WHERE envelope IS NOT NULL")
+            .fetch_all(s.state.store.pool())
+            .await
+            .unwrap();
+    assert!(stored
+        .iter()
+        .all(|e| !e.windows(6).any(|w| w == b"bericht")));
+    s.stop().await;
+}
+
+async fn manager_id(s: &TestServer, token: &str) -> String {
+    s.get("/api/me", Some(token)).await.1["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
