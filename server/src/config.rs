@@ -73,6 +73,8 @@ pub struct Limits {
     pub tokens_per_address_per_minute: u32,
     /// Largest JSON request body, bytes.
     pub max_json_body: usize,
+    /// Largest attachment stream, bytes (header and tags included).
+    pub max_attachment_bytes: u64,
     /// Longest a request may take.
     pub request_timeout: Duration,
     /// How long an invitation link stays valid.
@@ -91,6 +93,8 @@ impl Default for Limits {
             invitations_per_account_per_hour: 50,
             tokens_per_address_per_minute: 20,
             max_json_body: 64 * 1024,
+            // 1 GiB of file plus STREAM's 16 bytes per 64 KiB and the header.
+            max_attachment_bytes: 1025 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
             setup_link_lifetime: Duration::from_secs(24 * 3600),
@@ -131,6 +135,7 @@ struct FileLimits {
     invitations_per_account_per_hour: Option<u32>,
     tokens_per_address_per_minute: Option<u32>,
     max_json_body: Option<usize>,
+    max_attachment_mib: Option<u64>,
     request_timeout_seconds: Option<u64>,
     invitation_lifetime_hours: Option<u64>,
     setup_link_lifetime_hours: Option<u64>,
@@ -274,6 +279,8 @@ impl Config {
             .unwrap_or(d.tokens_per_address_per_minute),
             max_json_body: pick(&env, "KLUIS_MAX_JSON_BODY", l.max_json_body)?
                 .unwrap_or(d.max_json_body),
+            max_attachment_bytes: pick(&env, "KLUIS_MAX_ATTACHMENT_MIB", l.max_attachment_mib)?
+                .map_or(d.max_attachment_bytes, |m| m.saturating_mul(1024 * 1024)),
             request_timeout: pick(
                 &env,
                 "KLUIS_REQUEST_TIMEOUT_SECONDS",
@@ -377,7 +384,7 @@ impl Config {
              [limits]\nlogin_per_address_per_minute = {}\nlogin_per_account_per_minute = {}\n\
              reset_per_address_per_hour = {}\nreset_per_account_per_hour = {}\n\
              invitations_per_account_per_hour = {}\ntokens_per_address_per_minute = {}\n\
-             max_json_body = {}\nrequest_timeout_seconds = {}\ninvitation_lifetime_hours = {}\n\
+             max_json_body = {}\nmax_attachment_mib = {}\nrequest_timeout_seconds = {}\ninvitation_lifetime_hours = {}\n\
              setup_link_lifetime_hours = {}\n",
             self.bind,
             self.public_url,
@@ -395,6 +402,7 @@ impl Config {
             l.invitations_per_account_per_hour,
             l.tokens_per_address_per_minute,
             l.max_json_body,
+            l.max_attachment_bytes / (1024 * 1024),
             l.request_timeout.as_secs(),
             l.invitation_lifetime.as_secs() / 3600,
             l.setup_link_lifetime.as_secs() / 3600,

@@ -94,6 +94,9 @@ pub enum ApiError {
         /// When a retry may succeed.
         retry_after: Duration,
     },
+    /// The request took longer than allowed.
+    #[error("the request took too long")]
+    Timeout,
     /// The database failed; details go to the log, not to the client.
     #[error("storage unavailable")]
     Storage(#[from] sqlx::Error),
@@ -137,6 +140,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             Self::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_json;
+pub mod attachments;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -38,11 +39,9 @@ pub mod worker;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// What every request handler can reach.
@@ -112,9 +111,9 @@ pub fn with_layers(routes: axum::Router<AppState>, state: AppState) -> axum::Rou
             middleware::count_requests,
         ))
         .layer(DefaultBodyLimit::max(limits.max_json_body))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            limits.request_timeout,
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::deadline,
         ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(

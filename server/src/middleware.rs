@@ -78,6 +78,29 @@ pub async fn count_requests(
     response
 }
 
+/// Answers `503` when a request takes longer than the configured timeout.
+/// Uploads of attachment streams are exempt (they may rightly take long;
+/// their handler cuts off a client that stops sending); downloads are
+/// timed only until the response starts, like everything else.
+pub async fn deadline(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    let streaming_upload = request.method() == axum::http::Method::PATCH
+        && request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| p.as_str().contains("/attachments/"));
+    if streaming_upload {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(state.config.limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
 /// A panic in a handler: logged, answered with a 500, the server goes on.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let what = panic

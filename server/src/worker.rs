@@ -97,4 +97,9 @@ async fn housekeeping(state: &AppState) {
         tracing::warn!(error = %e, "housekeeping");
     }
     state.limits.forget_idle();
+    match crate::attachments::remove_abandoned(&state.store).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(uploads = n, "abandoned attachment uploads removed"),
+        Err(e) => tracing::warn!(error = %e, "housekeeping: attachments"),
+    }
 }

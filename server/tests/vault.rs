@@ -27,7 +27,11 @@ use serde_json::{json, Value};
 
 const PW: &str = "Correct-Horse-9";
 
-both_engines!(key_directory, relationships_epochs_and_items);
+both_engines!(
+    key_directory,
+    relationships_epochs_and_items,
+    attachments_stream_resume_and_check
+);
 
 /// A user as the tests drive them: token, id and identity.
 struct User {
@@ -879,4 +883,331 @@ async fn manager_id(s: &TestServer, token: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An organisation with a coach, a client and a relationship between them.
+async fn pair(s: &TestServer) -> (String, User, User, RelationshipId) {
+    let (org, manager, _) = s.setup_organisation("manager@a.nl", PW).await;
+    let (t, id) = s
+        .invite_and_register(&org, &manager, "coach@a.nl", "coach", PW)
+        .await;
+    let coach = publish(s, t, id).await;
+    let (t, id) = s
+        .invite_and_register(&org, &coach.token, "client@a.nl", "client", PW)
+        .await;
+    let client = publish(s, t, id).await;
+    let rid = RelationshipId::random(&mut OsRng);
+    let k0 = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
+    let keys = wrap(
+        &k0,
+        &coach,
+        &[coach.identity.bundle(), client.identity.bundle()],
+    );
+    let (status, body) = s
+        .post(
+            &format!("/api/organisations/{org}/relationships"),
+            json!({"relationship_id": rid.to_string(), "client_id": client.id, "wrapped_keys": keys}),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (manager, coach, client, rid)
+}
+
+async fn patch_bytes(
+    s: &TestServer,
+    path: &str,
+    bytes: Vec<u8>,
+    token: &str,
+) -> (StatusCode, Value) {
+    into_json(
+        s.http
+            .patch(s.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn attachments_stream_resume_and_check(engine: Engine) {
+    use kluis_crypto::attachment::{decrypt_stream, encrypt_stream, AttachmentKey};
+    use kluis_crypto::ids::AttachmentId;
+    let s = TestServer::start_with(engine, &[("KLUIS_MAX_ATTACHMENT_MIB", "4")]).await;
+    let (manager, coach, client, rid) = pair(&s).await;
+    let file: Vec<u8> = (0..2_600_000u32).map(|i| (i % 251) as u8).collect();
+    let key = AttachmentKey::generate(&mut OsRng);
+    let aid = AttachmentId::random(&mut OsRng);
+    let mut stream = Vec::new();
+    let summary =
+        encrypt_stream(&mut OsRng, &key, aid, file.as_slice(), &mut stream, |_| {}).unwrap();
+    let base = format!("/api/relationships/{rid}/attachments");
+    let path = format!("{base}/{aid}");
+
+    // Start; only current members; ids are UUIDs.
+    assert_eq!(
+        s.post(
+            &base,
+            json!({"attachment_id": aid.to_string()}),
+            Some(&manager)
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.post(&base, json!({"attachment_id": "nope"}), Some(&coach.token))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, st) = s
+        .post(
+            &base,
+            json!({"attachment_id": aid.to_string()}),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(
+        (status, st["length"].as_i64()),
+        (StatusCode::CREATED, Some(0))
+    );
+    assert_eq!(
+        s.post(
+            &base,
+            json!({"attachment_id": aid.to_string()}),
+            Some(&client.token)
+        )
+        .await
+        .1["error"],
+        "attachment_exists"
+    );
+
+    // Upload in two requests, the second resuming at the reported offset;
+    // a wrong offset is refused and stores nothing.
+    let cut = 1_500_000;
+    let (status, st) = patch_bytes(
+        &s,
+        &format!("{path}?offset=0"),
+        stream[..cut].to_vec(),
+        &coach.token,
+    )
+    .await;
+    assert_eq!(
+        (status, st["length"].as_i64()),
+        (StatusCode::OK, Some(cut as i64)),
+        "{st}"
+    );
+    let (status, body) = patch_bytes(
+        &s,
+        &format!("{path}?offset=0"),
+        stream[..10].to_vec(),
+        &coach.token,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("wrong_offset"))
+    );
+    assert_eq!(
+        patch_bytes(
+            &s,
+            &format!("{path}?offset={cut}"),
+            stream[cut..].to_vec(),
+            &client.token
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND,
+        "only the uploader appends"
+    );
+    // Half-uploaded: not served, not visible to the other member.
+    assert_eq!(
+        s.get(&path, Some(&client.token)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get(&format!("{path}/status"), Some(&client.token))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let complete =
+        json!({"length": summary.ciphertext_len, "sha256": hex(&summary.ciphertext_sha256)});
+    let (status, body) = s
+        .post(
+            &format!("{path}/complete"),
+            complete.clone(),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("incomplete"))
+    );
+    let (status, st) = patch_bytes(
+        &s,
+        &format!("{path}?offset={cut}"),
+        stream[cut..].to_vec(),
+        &coach.token,
+    )
+    .await;
+    assert_eq!(
+        (status, st["length"].as_i64()),
+        (StatusCode::OK, Some(stream.len() as i64))
+    );
+    // A wrong digest is refused; the right one completes it.
+    let wrong = json!({"length": summary.ciphertext_len, "sha256": hex(&[0u8; 32])});
+    assert_eq!(
+        s.post(&format!("{path}/complete"), wrong, Some(&coach.token))
+            .await
+            .1["error"],
+        "digest_mismatch"
+    );
+    let (status, st) = s
+        .post(
+            &format!("{path}/complete"),
+            complete.clone(),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(
+        (status, st["complete"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{st}"
+    );
+    assert_eq!(
+        s.post(&format!("{path}/complete"), complete, Some(&coach.token))
+            .await
+            .0,
+        StatusCode::OK,
+        "idempotent"
+    );
+    assert_eq!(
+        patch_bytes(
+            &s,
+            &format!("{path}?offset={}", stream.len()),
+            vec![1],
+            &coach.token
+        )
+        .await
+        .1["error"],
+        "already_complete"
+    );
+
+    // The client downloads the stream and decrypts it against the digest.
+    let response = s
+        .http
+        .get(s.url(&path))
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-length"].to_str().unwrap(),
+        stream.len().to_string()
+    );
+    let downloaded = response.bytes().await.unwrap();
+    assert_eq!(downloaded.as_ref(), stream.as_slice());
+    let mut plain = Vec::new();
+    decrypt_stream(
+        &key,
+        aid,
+        &summary.ciphertext_sha256,
+        downloaded.as_ref(),
+        &mut plain,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(plain, file);
+    assert_eq!(s.get(&path, Some(&manager)).await.0, StatusCode::NOT_FOUND);
+
+    // Over the size limit (4 MiB here): 413, and nothing completes.
+    let big = AttachmentId::random(&mut OsRng);
+    s.post(
+        &base,
+        json!({"attachment_id": big.to_string()}),
+        Some(&client.token),
+    )
+    .await;
+    let (status, _) = patch_bytes(
+        &s,
+        &format!("{base}/{big}?offset=0"),
+        vec![0u8; 5 * 1024 * 1024],
+        &client.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, st) = s
+        .get(&format!("{base}/{big}/status"), Some(&client.token))
+        .await;
+    assert!(st["length"].as_i64().unwrap() <= 4 * 1024 * 1024);
+    assert_eq!(st["complete"], false);
+    // A stream whose header names another attachment cannot complete.
+    let other = AttachmentId::random(&mut OsRng);
+    s.post(
+        &base,
+        json!({"attachment_id": other.to_string()}),
+        Some(&coach.token),
+    )
+    .await;
+    let mut foreign = Vec::new();
+    let sum = encrypt_stream(&mut OsRng, &key, aid, &b"kort"[..], &mut foreign, |_| {}).unwrap();
+    patch_bytes(
+        &s,
+        &format!("{base}/{other}?offset=0"),
+        foreign,
+        &coach.token,
+    )
+    .await;
+    let (status, body) = s
+        .post(
+            &format!("{base}/{other}/complete"),
+            json!({"length": sum.ciphertext_len, "sha256": hex(&sum.ciphertext_sha256)}),
+            Some(&coach.token),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("header_mismatch"))
+    );
+    // Only the uploader deletes; abandoned uploads are cleaned up.
+    assert_eq!(
+        s.delete(&path, &client.token).await.0,
+        StatusCode::FORBIDDEN
+    );
+    sqlx::query("UPDATE attachments SET created_ms = 1 WHERE sha256 IS NULL")
+        .execute(s.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        kluis_server::attachments::remove_abandoned(&s.state.store)
+            .await
+            .unwrap(),
+        2
+    );
+    let rows: Vec<String> = sqlx::query_scalar("SELECT attachment_id FROM attachment_chunks")
+        .fetch_all(s.state.store.pool())
+        .await
+        .unwrap();
+    // Two requests: 1 MiB + the first request's tail, then 1 MiB + the rest.
+    assert_eq!(
+        rows,
+        vec![aid.to_string(); 4],
+        "only the complete stream's rows remain"
+    );
+    assert_eq!(s.delete(&path, &coach.token).await.0, StatusCode::OK);
+    assert_eq!(
+        s.get(&path, Some(&client.token)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    s.stop().await;
 }

@@ -3,6 +3,7 @@
 //! OpenAPI document (`/api/openapi.json`) lists exactly the routes the
 //! router serves — the authorization matrix test relies on that.
 
+mod attachments;
 mod email;
 mod health;
 mod invitations;
@@ -77,6 +78,7 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(keys::routes())
         .merge(relationships::routes())
         .merge(items::routes())
+        .merge(attachments::routes())
         .split_for_parts()
 }
 
