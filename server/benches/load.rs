@@ -20,17 +20,18 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, Client, TempDir, TestDb};
+use common::{Client, TestDb};
 use kluis_crypto::opaque;
 use kluis_server::store::Engine;
 use rand::rngs::OsRng;
+use support::{cpu_ns, start_server};
 
 const PW: &str = "Correct-Horse-9";
 
@@ -39,74 +40,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Nanoseconds the process has spent on a CPU, all threads.
-fn cpu_ns(pid: u32) -> u64 {
-    let mut total = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let path = task.unwrap().path().join("schedstat");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    link: String,
-    _dir: TempDir,
-    outbox: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(database_url: Option<&str>) -> Server {
-    let dir = temp_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kluis-server"));
-    cmd.env("KLUIS_DATA_DIR", dir.0.join("data"))
-        .env("KLUIS_BIND", "127.0.0.1:0")
-        .env("KLUIS_LOG", "warn")
-        .env("KLUIS_LOGIN_PER_ADDRESS_PER_MINUTE", "1000000")
-        .env("KLUIS_LOGIN_PER_ACCOUNT_PER_MINUTE", "1000000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    match database_url {
-        Some(url) => cmd.env("KLUIS_DATABASE_URL", url),
-        None => cmd.env_remove("KLUIS_DATABASE_URL"),
-    };
-    let mut child = cmd.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let link = loop {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(w) = line
-            .split_whitespace()
-            .find(|w| w.contains("/setup#token="))
-        {
-            break w.to_owned();
-        }
-    };
-    let base = link.split("/setup#").next().unwrap().to_owned();
-    let outbox = dir.0.join("data").join("outbox");
-    Server {
-        child,
-        base,
-        link,
-        _dir: dir,
-        outbox,
-    }
 }
 
 /// Mean time of the raw opaque-ke server steps for one login, measured on

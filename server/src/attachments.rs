@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::{BodyDataStream, Bytes};
 use futures_util::{Stream, StreamExt};
 use kluis_crypto::attachment::{AttachmentHeader, ATTACHMENT_HEADER_LEN, SEALED_CHUNK_SIZE};
 use sha2::{Digest, Sha256};
@@ -179,6 +179,19 @@ async fn store_row(
     Ok(true)
 }
 
+/// Reads and discards what is left of a request body (bounded), so that a
+/// client that is still sending receives the answer instead of a reset
+/// connection, and its keep-alive connection stays usable.
+pub async fn drain(stream: &mut BodyDataStream) {
+    let mut drained = 0usize;
+    while drained < DRAIN {
+        match tokio::time::timeout(IDLE, stream.next()).await {
+            Ok(Some(Ok(more))) => drained += more.len(),
+            _ => break,
+        }
+    }
+}
+
 /// Appends the request body at `offset` (which must be the stored length).
 /// Returns the new length.
 pub async fn append(
@@ -186,7 +199,7 @@ pub async fn append(
     seen: &Seen,
     attachment_id: &str,
     offset: i64,
-    body: Body,
+    stream: &mut BodyDataStream,
     max_bytes: u64,
 ) -> Result<i64, ApiError> {
     let a = {
@@ -226,7 +239,6 @@ pub async fn append(
     let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
     let mut length = a.length;
     let mut buffer: Vec<u8> = Vec::with_capacity(ROW_BYTES);
-    let mut stream = body.into_data_stream();
     let mut failure = None;
     loop {
         let frame = match tokio::time::timeout(IDLE, stream.next()).await {
@@ -248,13 +260,7 @@ pub async fn append(
         if length.saturating_add(incoming) > max {
             failure = Some(ApiError::PayloadTooLarge);
             buffer.clear();
-            let mut drained = 0usize;
-            while drained < DRAIN {
-                match tokio::time::timeout(IDLE, stream.next()).await {
-                    Ok(Some(Ok(more))) => drained += more.len(),
-                    _ => break,
-                }
-            }
+            drain(stream).await;
             break;
         }
         buffer.extend_from_slice(&frame);

@@ -125,25 +125,45 @@ async fn append(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let mut stream = body.into_data_stream();
     if !is_binary {
+        attachments::drain(&mut stream).await;
         return Err(ApiError::UnsupportedMediaType);
     }
-    let seen = {
-        let mut conn = state.store.pool().acquire().await?;
-        relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?
+    let appended = async {
+        let seen = {
+            let mut conn = state.store.pool().acquire().await?;
+            relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?
+        };
+        let length = attachments::append(
+            &state.store,
+            &seen,
+            &attachment_id,
+            offset,
+            &mut stream,
+            state.config.limits.max_attachment_bytes,
+        )
+        .await?;
+        Ok::<_, ApiError>((seen, length))
+    }
+    .await;
+    let (seen, length) = match appended {
+        Ok(done) => done,
+        Err(e) => {
+            attachments::drain(&mut stream).await;
+            return Err(e);
+        }
     };
-    let length = attachments::append(
-        &state.store,
-        &seen,
-        &attachment_id,
-        offset,
-        body,
-        state.config.limits.max_attachment_bytes,
-    )
-    .await?;
     let mut conn = state.store.pool().acquire().await?;
     let a = attachments::visible(&mut conn, &seen, &attachment_id).await?;
-    debug_assert_eq!(a.length, length);
+    // The stored length is the truth; `length` is what this request saw.
+    if a.length != length {
+        tracing::debug!(
+            stored = a.length,
+            seen = length,
+            "upload moved after this request"
+        );
+    }
     Ok(Json(a.into()))
 }
 
