@@ -11,6 +11,7 @@ CREATE TABLE attachments (
     length           BIGINT NOT NULL,        -- bytes stored so far
     sha256           BLOB,                   -- set when complete
     created_ms       BIGINT NOT NULL,
+    touched_ms       BIGINT NOT NULL,        -- last append: unfinished uploads expire a day after it
     completed_ms     BIGINT,
     PRIMARY KEY (relationship_id, attachment_id)
 );

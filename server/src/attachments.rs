@@ -125,8 +125,8 @@ pub async fn begin(
         };
     }
     sqlx::query(
-        "INSERT INTO attachments (relationship_id, attachment_id, uploader_id, epoch, length, created_ms) \
-         VALUES ($1, $2, $3, $4, 0, $5)",
+        "INSERT INTO attachments (relationship_id, attachment_id, uploader_id, epoch, length, created_ms, touched_ms) \
+         VALUES ($1, $2, $3, $4, 0, $5, $5)",
     )
     .bind(&seen.relationship.id)
     .bind(attachment_id)
@@ -154,13 +154,14 @@ async fn store_row(
     let mut tx = store.begin().await?;
     let len = i64::try_from(data.len()).unwrap_or(i64::MAX);
     let moved = sqlx::query(
-        "UPDATE attachments SET length = length + $1 WHERE relationship_id = $2 \
+        "UPDATE attachments SET length = length + $1, touched_ms = $5 WHERE relationship_id = $2 \
          AND attachment_id = $3 AND length = $4 AND sha256 IS NULL",
     )
     .bind(len)
     .bind(relationship_id)
     .bind(attachment_id)
     .bind(old_length)
+    .bind(now_ms())
     .execute(&mut *tx)
     .await?;
     if moved.rows_affected() != 1 {
@@ -459,10 +460,10 @@ pub async fn delete(
     Ok(())
 }
 
-/// Removes unfinished uploads older than [`ABANDONED_AFTER`].
+/// Removes unfinished uploads untouched for [`ABANDONED_AFTER`].
 pub async fn remove_abandoned(store: &Store) -> Result<u64, ApiError> {
     let cutoff = now_ms() - i64::try_from(ABANDONED_AFTER.as_millis()).unwrap_or(i64::MAX);
-    let done = sqlx::query("DELETE FROM attachments WHERE sha256 IS NULL AND created_ms < $1")
+    let done = sqlx::query("DELETE FROM attachments WHERE sha256 IS NULL AND touched_ms < $1")
         .bind(cutoff)
         .execute(store.pool())
         .await?;

@@ -99,7 +99,7 @@ pub enum ApiError {
     Timeout,
     /// The database failed; details go to the log, not to the client.
     #[error("storage unavailable")]
-    Storage(#[from] sqlx::Error),
+    Storage(sqlx::Error),
     /// A bug; details go to the log.
     #[error("internal error")]
     Internal(String),
@@ -143,6 +143,21 @@ impl ApiError {
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             Self::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    /// A unique-key violation that no handler turned into a specific answer
+    /// is a concurrent request that won (two accepts of one invitation, two
+    /// uploads of one item id): a conflict to retry, not an outage.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => Self::conflict(
+                "concurrent_change",
+                "a concurrent request changed this; read it again and retry",
+            ),
+            _ => Self::Storage(e),
         }
     }
 }

@@ -140,9 +140,18 @@ pub async fn put(
             ))
         };
     }
+    // Shared items go in only if the epoch is still current when the row is
+    // written: a new epoch (removing a member) committed after the check
+    // above must not leave an item readable by that member.
+    let guard = match header.kind {
+        ItemKind::Note => "",
+        ItemKind::Message | ItemKind::Document => {
+            " WHERE EXISTS (SELECT 1 FROM relationships WHERE id = $1 AND current_epoch = $3)"
+        }
+    };
     let sql = format!(
         "INSERT INTO items (relationship_id, item_id, epoch, kind, author_id, envelope, digest, received_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8{guard} RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&seen.relationship.id)
@@ -153,8 +162,14 @@ pub async fn put(
         .bind(envelope)
         .bind(digest)
         .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "stale_epoch",
+                "items are sealed under the relationship's current epoch",
+            )
+        })?;
     Ok((true, from_row(&row)?))
 }
 
@@ -242,9 +257,12 @@ pub async fn page(
         Direction::Older => ("<", "DESC"),
         Direction::Newer => (">", "ASC"),
     };
+    // First the page's rows without their envelopes, to cut it at the byte
+    // budget; then only the envelopes that made it. A page never holds more
+    // than MAX_PAGE_BYTES (+ one item) in memory.
     let sql = format!(
-        "SELECT {COLUMNS} FROM items WHERE relationship_id = $1 AND {VISIBLE} \
-         AND seq {comparison} $5 ORDER BY seq {order} LIMIT $6"
+        "SELECT seq, CAST(LENGTH(envelope) AS BIGINT) AS size FROM items \
+         WHERE relationship_id = $1 AND {VISIBLE} AND seq {comparison} $5 ORDER BY seq {order} LIMIT $6"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&seen.relationship.id)
@@ -253,20 +271,40 @@ pub async fn page(
         .bind(until)
         .bind(position)
         .bind(limit + 1)
-        .fetch_all(conn)
+        .fetch_all(&mut *conn)
         .await?;
-    let mut items = Vec::new();
-    let mut bytes = 0usize;
+    let mut chosen: Vec<i64> = Vec::new();
+    let mut bytes = 0i64;
     let mut more = false;
     for row in &rows {
-        if items.len() as i64 == limit || (bytes >= MAX_PAGE_BYTES && !items.is_empty()) {
+        if chosen.len() as i64 == limit || (bytes >= MAX_PAGE_BYTES as i64 && !chosen.is_empty()) {
             more = true;
             break;
         }
-        let item = from_row(row)?;
-        bytes += item.envelope.as_ref().map_or(0, Vec::len);
-        items.push(item);
+        chosen.push(row.try_get("seq")?);
+        bytes += row.try_get::<Option<i64>, _>("size")?.unwrap_or(0);
     }
+    let (Some(&first), Some(&last)) = (chosen.first(), chosen.last()) else {
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+        });
+    };
+    let (low, high) = (first.min(last), first.max(last));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE relationship_id = $1 AND {VISIBLE} \
+         AND seq >= $5 AND seq <= $6 ORDER BY seq {order}"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&seen.relationship.id)
+        .bind(&seen.me.account_id)
+        .bind(from)
+        .bind(until)
+        .bind(low)
+        .bind(high)
+        .fetch_all(conn)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next = if more {
         items
             .last()

@@ -66,7 +66,13 @@ pub async fn count_requests(
     request: Request,
     next: Next,
 ) -> Response<Body> {
-    let method = request.method().as_str().to_owned();
+    // Methods outside HTTP's standard set collapse into one label, so that
+    // made-up methods cannot grow the metrics without bound.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -52,10 +52,15 @@ pub fn mail_dir(data_dir: &Path) -> PathBuf {
 pub async fn deliver_due(store: &Store, dir: &Path) -> Result<usize, sqlx::Error> {
     let now = now_ms();
     let claim = new_id();
+    // The claim conditions are repeated outside the subquery: on PostgreSQL
+    // a second worker that waited for the first one's row lock re-checks
+    // only the outer WHERE against the row as committed, and so skips rows
+    // the first one just claimed.
     sqlx::query(
         "UPDATE outbox SET claim_id = $1, claimed_until_ms = $2 WHERE id IN ( \
            SELECT id FROM outbox WHERE sent_ms IS NULL AND attempts < $3 AND next_attempt_ms <= $4 \
-           AND (claimed_until_ms IS NULL OR claimed_until_ms < $4) ORDER BY created_ms LIMIT $5)",
+           AND (claimed_until_ms IS NULL OR claimed_until_ms < $4) ORDER BY created_ms LIMIT $5) \
+         AND sent_ms IS NULL AND (claimed_until_ms IS NULL OR claimed_until_ms < $4)",
     )
     .bind(&claim)
     .bind(ms_after(now, LEASE))

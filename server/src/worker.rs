@@ -42,33 +42,41 @@ pub async fn run(state: AppState) {
 /// Turns queued reset requests into reset e-mails, for accounts that exist
 /// and are enabled; requests for other addresses end here, silently.
 pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
-    let rows = sqlx::query(
-        "DELETE FROM reset_requests WHERE id IN \
-         (SELECT id FROM reset_requests ORDER BY requested_ms LIMIT 20) RETURNING email",
-    )
-    .fetch_all(state.store.pool())
-    .await?;
-    for row in rows {
-        let email: String = row.try_get("email")?;
+    let ids: Vec<String> =
+        sqlx::query("SELECT id FROM reset_requests ORDER BY requested_ms LIMIT 20")
+            .fetch_all(state.store.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+    for id in ids {
+        // Taken out and acted on in one transaction: a failure leaves the
+        // request for the next tick, and two workers cannot both take it.
         let now = now_ms();
         let mut tx = state.store.begin().await?;
-        let Some(account) = accounts::by_email(&mut tx, &email).await? else {
+        let Some(row) = sqlx::query("DELETE FROM reset_requests WHERE id = $1 RETURNING email")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
             continue;
         };
-        if account.disabled {
-            continue;
+        let email: String = row.try_get("email")?;
+        if let Some(account) = accounts::by_email(&mut tx, &email).await? {
+            if !account.disabled {
+                let token = email_token::issue(
+                    &mut tx,
+                    Purpose::PasswordReset,
+                    &account.id,
+                    &account.email,
+                    RESET_LINK_LIFETIME,
+                    now,
+                )
+                .await?;
+                let link = email_token::link(&state.config.public_url, "reset", &token);
+                outbox::enqueue(&mut tx, &account.email, &mail::password_reset(&link), now).await?;
+            }
         }
-        let token = email_token::issue(
-            &mut tx,
-            Purpose::PasswordReset,
-            &account.id,
-            &account.email,
-            RESET_LINK_LIFETIME,
-            now,
-        )
-        .await?;
-        let link = email_token::link(&state.config.public_url, "reset", &token);
-        outbox::enqueue(&mut tx, &account.email, &mail::password_reset(&link), now).await?;
         tx.commit().await?;
     }
     Ok(())

@@ -807,6 +807,16 @@ async fn disabled_accounts_and_memberships_are_refused_at_once(engine: Engine) {
         .invite_and_register(&org, &manager, "coach@a.nl", "coach", PW)
         .await;
     let path = |id: &str, what: &str| format!("/api/organisations/{org}/members/{id}/{what}");
+    // An invitation the coach sent before being disabled.
+    let (status, _) = s
+        .post(
+            &format!("/api/organisations/{org}/invitations"),
+            json!({"email": "pending@a.nl", "role": "client"}),
+            Some(&coach),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let pending = token_of(&s.mail("pending@a.nl", "invitation").await);
     assert_eq!(
         s.post(&path(&manager_id, "disable"), json!({}), Some(&manager))
             .await
@@ -824,6 +834,14 @@ async fn disabled_accounts_and_memberships_are_refused_at_once(engine: Engine) {
             .await
             .0,
         StatusCode::OK
+    );
+    // The disabled coach's invitation no longer works.
+    let (status, body) = s
+        .post("/api/invitations/lookup", json!({"token": pending}), None)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_token"))
     );
     // The coach's session ended; logging in again gives a session that can
     // do nothing in the organisation.

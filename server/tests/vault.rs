@@ -975,6 +975,12 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
             .0,
         StatusCode::BAD_REQUEST
     );
+    // Only the streaming append lifts the JSON body limit.
+    let huge = json!({"attachment_id": "x".repeat(100 * 1024)});
+    assert_eq!(
+        s.post(&base, huge, Some(&coach.token)).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     let (status, st) = s
         .post(
             &base,
@@ -1257,7 +1263,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         s.delete(&path, &client.token).await.0,
         StatusCode::FORBIDDEN
     );
-    sqlx::query("UPDATE attachments SET created_ms = 1 WHERE sha256 IS NULL")
+    sqlx::query("UPDATE attachments SET touched_ms = 1 WHERE sha256 IS NULL")
         .execute(s.state.store.pool())
         .await
         .unwrap();

@@ -18,13 +18,19 @@ use crate::error::{ApiError, ErrorBody};
 use crate::{relationships, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
+    // Only the append route streams (and enforces its own limit); every
+    // other route keeps the JSON body limit.
+    let (schemas, paths, append_route) = routes!(append);
     OpenApiRouter::new()
         .routes(routes!(begin_upload))
-        .routes(routes!(append, download, delete_attachment))
+        .routes((
+            schemas,
+            paths,
+            append_route.layer(DefaultBodyLimit::disable()),
+        ))
+        .routes(routes!(download, delete_attachment))
         .routes(routes!(complete_upload))
         .routes(routes!(attachment_status))
-        // The append route streams and enforces its own limit.
-        .layer(DefaultBodyLimit::disable())
 }
 
 /// Where an attachment stands.

@@ -185,18 +185,30 @@ async fn valid_invitation(
     )
     .bind(hash.to_vec())
     .bind(now)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(ApiError::InvalidToken)?;
     let role: String = row.try_get("role")?;
+    let role = Role::from_stored(&role)
+        .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?;
+    let organisation_id: String = row.try_get("organisation_id")?;
+    let invited_by: Option<String> = row.try_get("invited_by")?;
+    // An invitation is only as good as its inviter's standing now: one sent
+    // by a member who has since been disabled (or lost the right to invite
+    // that role) no longer works. Operator invitations have no inviter.
+    if let Some(inviter) = &invited_by {
+        match accounts::membership(&mut *conn, &organisation_id, inviter).await? {
+            Some(m) if !m.disabled && m.role.may_invite(role) => {}
+            _ => return Err(ApiError::InvalidToken),
+        }
+    }
     Ok(Invitation {
         id: row.try_get("id")?,
-        organisation_id: row.try_get("organisation_id")?,
+        organisation_id,
         organisation_name: row.try_get("name")?,
         email: row.try_get("email")?,
-        role: Role::from_stored(&role)
-            .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
-        invited_by: row.try_get("invited_by")?,
+        role,
+        invited_by,
         new_account_id: row.try_get("new_account_id")?,
     })
 }

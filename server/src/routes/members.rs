@@ -165,6 +165,12 @@ async fn update_member(
     let member = managed_member(&mut tx, &organisation_id, &auth.account_id, &account_id).await?;
     if let Some(name) = &body.display_name {
         let name = fields::name("display_name", name, 100)?;
+        if accounts::memberships(&mut tx, &account_id).await?.len() > 1 {
+            return Err(ApiError::conflict(
+                "shared_account",
+                "this account belongs to other organisations too; only its owner can change its name",
+            ));
+        }
         sqlx::query("UPDATE accounts SET display_name = $1 WHERE id = $2")
             .bind(name)
             .bind(&account_id)
