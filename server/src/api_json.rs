@@ -53,6 +53,24 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// Lower-case hexadecimal, the form digests and fingerprints take in JSON.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads 64 hexadecimal digits (a SHA-256 digest).
+pub fn unhex_32(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 {
+        return None;
+    }
+    (0..32)
+        .map(|i| {
+            text.get(2 * i..2 * i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect()
+}
+
 /// Bytes carried in JSON as standard base64 (RFC 4648 §4, padded).
 #[derive(Clone, PartialEq, Eq)]
 pub struct B64(pub Vec<u8>);
@@ -90,3 +108,18 @@ impl utoipa::PartialSchema for B64 {
 }
 
 impl utoipa::ToSchema for B64 {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_refusals() {
+        let digest = [0xabu8; 32];
+        assert_eq!(unhex_32(&hex(&digest)), Some(digest.to_vec()));
+        assert_eq!(hex(&[0x00, 0x0f]), "000f");
+        assert_eq!(unhex_32("ab"), None);
+        assert_eq!(unhex_32(&"zz".repeat(32)), None);
+        assert_eq!(unhex_32(&"é".repeat(32)), None);
+    }
+}

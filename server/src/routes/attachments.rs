@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Status;
-use crate::api_json::ApiJson;
+use crate::api_json::{hex, unhex_32, ApiJson};
 use crate::attachments::{self, Attachment};
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
@@ -44,10 +44,6 @@ pub struct AttachmentStatus {
     pub complete: bool,
     /// SHA-256 of the stream (hex), once complete.
     pub sha256: Option<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl From<Attachment> for AttachmentStatus {
@@ -183,18 +179,6 @@ pub struct CompleteUpload {
     pub sha256: String,
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
-        return None;
-    }
-    (0..32)
-        .map(|i| {
-            text.get(2 * i..2 * i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
-}
-
 /// Completes an upload after checking length, header and SHA-256.
 #[utoipa::path(post, path = "/api/relationships/{relationship_id}/attachments/{attachment_id}/complete",
     tag = "attachments", security(("bearer" = []), ("cookie" = [])),
@@ -210,7 +194,7 @@ async fn complete_upload(
     Path((relationship_id, attachment_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<CompleteUpload>,
 ) -> Result<Json<AttachmentStatus>, ApiError> {
-    let digest = unhex(&body.sha256)
+    let digest = unhex_32(&body.sha256)
         .ok_or_else(|| ApiError::bad_request("invalid_field", "sha256: 64 hex digits"))?;
     let seen = {
         let mut conn = state.store.pool().acquire().await?;

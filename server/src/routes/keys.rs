@@ -7,7 +7,7 @@ use sqlx::Row;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api_json::{ApiJson, B64};
+use crate::api_json::{hex, ApiJson, B64};
 use crate::auth::Auth;
 use crate::clock::now_ms;
 use crate::envelope::{mismatch, rejected};
@@ -45,10 +45,6 @@ pub struct KeysPublished {
     pub changed: bool,
     /// Fingerprint of the current bundle (hex).
     pub fingerprint: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Publishes my identity, or re-seals it (same bundle, new sealed copies).
