@@ -53,6 +53,15 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// Whether a request says its body is raw bytes (`application/octet-stream`),
+/// as item and attachment uploads must.
+pub fn is_binary(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
 /// Lower-case hexadecimal, the form digests and fingerprints take in JSON.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

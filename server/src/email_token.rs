@@ -110,6 +110,17 @@ pub async fn consume(
     })
 }
 
+/// Ends every outstanding link of an account (after a password reset or a
+/// confirmed address change, links sent earlier must not work).
+pub async fn end_all(conn: &mut AnyConnection, account_id: &str, now: i64) -> Result<(), ApiError> {
+    sqlx::query("UPDATE email_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL")
+        .bind(now)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The link a user opens in the web client. The token travels in the
 /// fragment, which browsers never send to a server or in a `Referer`.
 pub fn link(public_url: &str, page: &str, token: &Token) -> String {

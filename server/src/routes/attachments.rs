@@ -123,10 +123,7 @@ async fn append(
 ) -> Result<Json<AttachmentStatus>, ApiError> {
     let Query(Offset { offset }) =
         query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let is_binary = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let is_binary = crate::api_json::is_binary(&headers);
     let mut stream = body.into_data_stream();
     if !is_binary {
         attachments::drain(&mut stream).await;

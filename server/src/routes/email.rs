@@ -46,11 +46,7 @@ async fn verify_email(
             _ => ApiError::Storage(e),
         })?;
     // Links sent to any address before this change stop working.
-    sqlx::query("UPDATE email_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL")
-        .bind(now)
-        .bind(&subject.account_id)
-        .execute(&mut *tx)
-        .await?;
+    email_token::end_all(&mut tx, &subject.account_id, now).await?;
     tx.commit().await?;
     tracing::info!(account = %subject.account_id, "e-mail address confirmed");
     Ok(Status::json("email_verified"))

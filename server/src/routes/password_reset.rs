@@ -110,11 +110,7 @@ async fn reset_finish(
         .await?;
     sessions::revoke_all(&mut tx, &subject.account_id, now).await?;
     // Every other outstanding link of the account ends with this one.
-    sqlx::query("UPDATE email_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL")
-        .bind(now)
-        .bind(&subject.account_id)
-        .execute(&mut *tx)
-        .await?;
+    email_token::end_all(&mut tx, &subject.account_id, now).await?;
     sqlx::query("DELETE FROM login_attempts WHERE account_id = $1")
         .bind(&subject.account_id)
         .execute(&mut *tx)
