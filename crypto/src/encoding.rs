@@ -31,6 +31,8 @@ pub enum EnvelopeType {
     DocumentDescription = 0x07,
     /// The machine-comparable form of a safety number (QR payload).
     SafetyNumber = 0x08,
+    /// A client's local key store, sealed under its [`crate::key_schedule::LocalStoreKey`].
+    LocalStore = 0x09,
 }
 
 impl EnvelopeType {
@@ -45,6 +47,7 @@ impl EnvelopeType {
             Self::SealedNotesKey => "sealed notes key",
             Self::DocumentDescription => "document description",
             Self::SafetyNumber => "safety number",
+            Self::LocalStore => "local store",
         }
     }
 }

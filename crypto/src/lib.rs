@@ -22,6 +22,7 @@
 //! | 8 Items | [`item`] |
 //! | 9 Attachments | [`attachment`] |
 //! | 10 Coach-private notes | [`notes`] |
+//! | 4.3 Local store | [`local_store`] |
 //! | 11 Safety numbers | [`fingerprint`] |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -36,6 +37,7 @@ pub mod identity;
 pub mod ids;
 pub mod item;
 pub mod key_schedule;
+pub mod local_store;
 pub mod notes;
 pub mod opaque;
 pub mod recovery;

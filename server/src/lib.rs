@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api_json;
 pub mod attachments;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod email_address;

@@ -1,0 +1,471 @@
+//! Getting in: setting up the first organisation from the printed link,
+//! signing up from an invitation, logging in, and the password reset — each
+//! an OPAQUE exchange (PROTOCOL.md §3) after which the identity is created
+//! or unsealed on this device.
+
+use std::sync::Arc;
+
+use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealKind, SealedIdentity};
+use kluis_crypto::ids::UserId;
+use kluis_crypto::key_schedule::ExportKey;
+use kluis_crypto::opaque;
+use kluis_crypto::recovery::RecoveryKey;
+use rand::rngs::OsRng;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::api::{b64, unb64, Api};
+use crate::error::{Error, Result, Violation};
+use crate::link::token_of;
+use crate::password::require_acceptable;
+use crate::session::Session;
+use crate::state::StateStore;
+use crate::wire::{
+    EmailOnly, InvitationInfo, LoginChallenge, LoginStart, MyKeys, PublishKeys,
+    RegistrationChallenge, ResetFinish, SessionGranted, Status, TokenOnly, TokenRegistrationStart,
+};
+
+/// How the server should hand out the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMode {
+    /// A bearer token the SDK keeps in memory (native clients).
+    Bearer,
+    /// An HttpOnly cookie the browser keeps, out of reach of page script.
+    Cookie,
+}
+
+/// The entry point: a server, a place for local state, and how this
+/// device calls itself in the session list.
+#[derive(Clone)]
+pub struct Kluis {
+    api: Api,
+    store: Arc<dyn StateStore>,
+    device_label: String,
+    mode: SessionMode,
+}
+
+impl std::fmt::Debug for Kluis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kluis")
+            .field("server", &self.api.base())
+            .field("device_label", &self.device_label)
+            .finish()
+    }
+}
+
+/// A new account: its session and the recovery key, to be shown to the user
+/// once and never stored by Kluis.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// The logged-in session.
+    pub session: Session,
+    /// The recovery key (56 characters when displayed).
+    pub recovery_key: RecoveryKey,
+}
+
+/// The outcome of a login.
+#[derive(Debug)]
+pub enum Login {
+    /// Logged in with the identity unsealed.
+    Ready(Box<Session>),
+    /// The password is right but the identity is not sealed under it (the
+    /// password was reset, or no identity was ever published): restore it
+    /// with the recovery key, or start a new identity.
+    NeedsRecovery(Box<PendingRecovery>),
+}
+
+impl Login {
+    /// The session, or [`Error::InvalidInput`] explaining that recovery is
+    /// needed.
+    pub fn ready(self) -> Result<Session> {
+        match self {
+            Self::Ready(s) => Ok(*s),
+            Self::NeedsRecovery(_) => Err(Error::InvalidInput(
+                "the identity is not sealed under this password: restore it with the recovery key (kluis recover)".into(),
+            )),
+        }
+    }
+}
+
+/// A login whose identity still has to be restored.
+pub struct PendingRecovery {
+    api: Api,
+    store: Arc<dyn StateStore>,
+    me: UserId,
+    email: String,
+    export_key: ExportKey,
+    published: Option<MyKeys>,
+}
+
+impl std::fmt::Debug for PendingRecovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRecovery")
+            .field("account", &self.me)
+            .field("has_published_identity", &self.published.is_some())
+            .finish()
+    }
+}
+
+impl PendingRecovery {
+    /// Whether an identity was published that a recovery key can restore.
+    pub fn has_published_identity(&self) -> bool {
+        self.published.is_some()
+    }
+
+    /// Restores the published identity with the recovery key and seals it
+    /// under the new password; peers see no change.
+    pub async fn recover(self, recovery_key: &RecoveryKey) -> Result<Session> {
+        let keys = self
+            .published
+            .as_ref()
+            .ok_or_else(|| Error::InvalidInput("no identity was published to restore".into()))?;
+        let sealed = SealedIdentity::decode(&unb64("sealed_recovery", &keys.sealed_recovery)?)
+            .map_err(|_| Violation::SealedIdentityInvalid)?;
+        if sealed.kind() != SealKind::RecoveryKey || sealed.user_id() != self.me {
+            return Err(Violation::SealedIdentityInvalid.into());
+        }
+        let identity = sealed
+            .open_with_recovery_key(recovery_key, self.me)
+            .map_err(|_| {
+                Error::InvalidInput(
+                    "this recovery key does not open the identity (a different key, or a typo that still passed the checksum)".into(),
+                )
+            })?;
+        check_matches_published(&identity, &keys.bundle)?;
+        publish(&self.api, &identity, &self.export_key, recovery_key).await?;
+        Session::open(self.api, self.store, self.email, identity, &self.export_key)
+    }
+
+    /// Starts over with a new identity (the old one is lost): a new
+    /// recovery key, and every peer is told the key changed.
+    pub async fn new_identity(self) -> Result<NewAccount> {
+        let identity = IdentityKeyPair::generate(&mut OsRng, self.me);
+        let recovery_key = RecoveryKey::random(&mut OsRng);
+        publish(&self.api, &identity, &self.export_key, &recovery_key).await?;
+        let session = Session::open(self.api, self.store, self.email, identity, &self.export_key)?;
+        Ok(NewAccount {
+            session,
+            recovery_key,
+        })
+    }
+}
+
+impl Kluis {
+    /// A client for the server at `server`, keeping sealed local state in
+    /// `store`.
+    pub fn new(server: &str, store: Arc<dyn StateStore>) -> Result<Self> {
+        Ok(Self {
+            api: Api::new(server)?,
+            store,
+            device_label: String::from("Kluis SDK"),
+            mode: SessionMode::Bearer,
+        })
+    }
+
+    /// Names this device in the session list ("kluis CLI on laptop").
+    pub fn with_device_label(mut self, label: impl Into<String>) -> Self {
+        self.device_label = label.into();
+        self
+    }
+
+    /// Asks for browser cookies instead of bearer tokens (the web client).
+    pub fn with_session_mode(mut self, mode: SessionMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The server's address.
+    pub fn server(&self) -> &str {
+        self.api.base()
+    }
+
+    fn mode_name(&self) -> &'static str {
+        match self.mode {
+            SessionMode::Bearer => "bearer",
+            SessionMode::Cookie => "cookie",
+        }
+    }
+
+    /// Creates the first organisation and its manager from the setup link
+    /// the server printed at its first start.
+    pub async fn setup_organisation(
+        &self,
+        link: &str,
+        organisation_name: &str,
+        email: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<NewAccount> {
+        require_acceptable(password, &[email, display_name, organisation_name])?;
+        let token = token_of(link)?;
+        let fields = Map::from_iter([
+            ("organisation_name".to_owned(), json!(organisation_name)),
+            ("email".to_owned(), json!(email)),
+            ("display_name".to_owned(), json!(display_name)),
+        ]);
+        self.register_new("/api/setup", &token, password, fields, email)
+            .await
+    }
+
+    /// What an invitation link offers (organisation, role, address).
+    pub async fn lookup_invitation(&self, link: &str) -> Result<InvitationInfo> {
+        let token = token_of(link)?;
+        self.api
+            .post("/api/invitations/lookup", &TokenOnly { token: &token })
+            .await
+    }
+
+    /// Signs up from an invitation link: the password rule, OPAQUE
+    /// registration, a new identity published, the recovery key returned.
+    pub async fn sign_up(
+        &self,
+        link: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<NewAccount> {
+        let info = self.lookup_invitation(link).await?;
+        if info.account_exists {
+            return Err(Error::InvalidInput(format!(
+                "{} already has an account: log in and accept the invitation instead",
+                info.email
+            )));
+        }
+        require_acceptable(password, &[&info.email, display_name])?;
+        let token = token_of(link)?;
+        let fields = Map::from_iter([("display_name".to_owned(), json!(display_name))]);
+        self.register_new(
+            "/api/invitations/register",
+            &token,
+            password,
+            fields,
+            &info.email,
+        )
+        .await
+    }
+
+    async fn register_new(
+        &self,
+        prefix: &str,
+        token: &str,
+        password: &str,
+        mut fields: Map<String, Value>,
+        email: &str,
+    ) -> Result<NewAccount> {
+        let (request, state) = opaque::client_registration_start(&mut OsRng, password.as_bytes())?;
+        let challenge: RegistrationChallenge = self
+            .api
+            .post(
+                &format!("{prefix}/start"),
+                &TokenRegistrationStart {
+                    token,
+                    request: b64(&request),
+                },
+            )
+            .await?;
+        let (upload, export_key) = state
+            .finish(
+                &mut OsRng,
+                password.as_bytes(),
+                &unb64("response", &challenge.response)?,
+            )
+            .map_err(|_| Violation::Malformed("OPAQUE registration response".into()))?;
+        fields.insert("token".into(), json!(token));
+        fields.insert("upload".into(), json!(b64(&upload)));
+        fields.insert("device_label".into(), json!(self.device_label));
+        fields.insert("session".into(), json!(self.mode_name()));
+        let granted: SessionGranted = self.api.post(&format!("{prefix}/finish"), &fields).await?;
+        let me: UserId = granted
+            .account_id
+            .parse()
+            .map_err(|_| Violation::Malformed("account id".into()))?;
+        let api = self.api.with_token(granted.token);
+        let identity = IdentityKeyPair::generate(&mut OsRng, me);
+        let recovery_key = RecoveryKey::random(&mut OsRng);
+        publish(&api, &identity, &export_key, &recovery_key).await?;
+        let session = Session::open(
+            api,
+            self.store.clone(),
+            email.to_owned(),
+            identity,
+            &export_key,
+        )?;
+        Ok(NewAccount {
+            session,
+            recovery_key,
+        })
+    }
+
+    /// Logs in: OPAQUE, then the identity is fetched sealed and opened with
+    /// the export key, and checked against the published bundle.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Login> {
+        let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
+        let challenge: LoginChallenge = self
+            .api
+            .post(
+                "/api/login/start",
+                &LoginStart {
+                    email,
+                    request: b64(&ke1),
+                },
+            )
+            .await?;
+        let done = state
+            .finish(
+                &mut OsRng,
+                password.as_bytes(),
+                &unb64("response", &challenge.response)?,
+            )
+            .map_err(|e| match e {
+                kluis_crypto::Error::LoginFailed => Error::WrongCredentials,
+                other => Error::Crypto(other),
+            })?;
+        #[derive(Serialize)]
+        struct Finish<'a> {
+            login_id: &'a str,
+            finalization: String,
+            device_label: &'a str,
+            session: &'a str,
+        }
+        let granted: SessionGranted = self
+            .api
+            .post(
+                "/api/login/finish",
+                &Finish {
+                    login_id: &challenge.login_id,
+                    finalization: b64(&done.finalization),
+                    device_label: &self.device_label,
+                    session: self.mode_name(),
+                },
+            )
+            .await?;
+        let me: UserId = granted
+            .account_id
+            .parse()
+            .map_err(|_| Violation::Malformed("account id".into()))?;
+        let api = self.api.with_token(granted.token);
+        let published = match api.get::<MyKeys>("/api/keys/mine").await {
+            Ok(keys) => Some(keys),
+            Err(Error::Refused { status: 404, .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let opened = published
+            .as_ref()
+            .map(|keys| open_password_sealed(keys, &done.export_key, me))
+            .transpose()?
+            .flatten();
+        match opened {
+            Some(identity) => Ok(Login::Ready(Box::new(Session::open(
+                api,
+                self.store.clone(),
+                email.to_owned(),
+                identity,
+                &done.export_key,
+            )?))),
+            None => Ok(Login::NeedsRecovery(Box::new(PendingRecovery {
+                api,
+                store: self.store.clone(),
+                me,
+                email: email.to_owned(),
+                export_key: done.export_key,
+                published,
+            }))),
+        }
+    }
+
+    /// Asks for a reset link. The answer is the same whether or not the
+    /// address has an account.
+    pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        let _: Status = self
+            .api
+            .post("/api/password-reset", &EmailOnly { email })
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password from the e-mailed reset link. Every session ends;
+    /// log in with the new password, then restore the identity with the
+    /// recovery key ([`Login::NeedsRecovery`]).
+    pub async fn reset_password(&self, link: &str, new_password: &str) -> Result<()> {
+        require_acceptable(new_password, &[])?;
+        let token = token_of(link)?;
+        let (request, state) =
+            opaque::client_registration_start(&mut OsRng, new_password.as_bytes())?;
+        let challenge: RegistrationChallenge = self
+            .api
+            .post(
+                "/api/password-reset/start",
+                &TokenRegistrationStart {
+                    token: &token,
+                    request: b64(&request),
+                },
+            )
+            .await?;
+        let (upload, _export) = state
+            .finish(
+                &mut OsRng,
+                new_password.as_bytes(),
+                &unb64("response", &challenge.response)?,
+            )
+            .map_err(|_| Violation::Malformed("OPAQUE registration response".into()))?;
+        let _: Status = self
+            .api
+            .post(
+                "/api/password-reset/finish",
+                &ResetFinish {
+                    token: &token,
+                    upload: b64(&upload),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Opens the password-sealed identity; `None` when it is not sealed under
+/// this export key (a reset password). A sealed identity of another account
+/// or one that does not match the published bundle is a violation.
+fn open_password_sealed(
+    keys: &MyKeys,
+    export_key: &ExportKey,
+    me: UserId,
+) -> Result<Option<IdentityKeyPair>> {
+    let sealed = SealedIdentity::decode(&unb64("sealed_password", &keys.sealed_password)?)
+        .map_err(|_| Violation::SealedIdentityInvalid)?;
+    if sealed.kind() != SealKind::Password || sealed.user_id() != me {
+        return Err(Violation::SealedIdentityInvalid.into());
+    }
+    let Ok(identity) = sealed.open_with_password(export_key, me) else {
+        return Ok(None);
+    };
+    check_matches_published(&identity, &keys.bundle)?;
+    Ok(Some(identity))
+}
+
+fn check_matches_published(identity: &IdentityKeyPair, bundle_b64: &str) -> Result<()> {
+    let published = IdentityBundle::decode(&unb64("bundle", bundle_b64)?)
+        .map_err(|_| Violation::SealedIdentityInvalid)?;
+    if published.encode() != identity.bundle().encode() {
+        return Err(Violation::SealedIdentityInvalid.into());
+    }
+    Ok(())
+}
+
+/// Publishes the bundle and both sealed copies of the private keys.
+pub(crate) async fn publish(
+    api: &Api,
+    identity: &IdentityKeyPair,
+    export_key: &ExportKey,
+    recovery_key: &RecoveryKey,
+) -> Result<()> {
+    let body = PublishKeys {
+        bundle: b64(&identity.bundle().encode()),
+        sealed_password: b64(&identity
+            .seal_with_password(export_key, &mut OsRng)?
+            .encode()),
+        sealed_recovery: b64(&identity
+            .seal_with_recovery_key(recovery_key, &mut OsRng)?
+            .encode()),
+    };
+    let _: crate::wire::KeysPublished = api.put("/api/keys", &body).await?;
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! The Kluis client SDK: every encryption and every check happens here.
+//!
+//! [`Kluis`] is the way in (setup from the printed link, sign-up from an
+//! invitation, login, password reset); a [`Session`] is a logged-in user
+//! whose identity keys live only in its memory. The server is an untrusted
+//! store: everything it returns is checked — signatures, the associated
+//! data that binds an item to its place, epochs, membership, pinned keys —
+//! and a failed check is an [`Error::Tampered`] naming the [`Violation`].
+//!
+//! The same code builds for native targets and for
+//! `wasm32-unknown-unknown` (the web client).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod account;
+mod api;
+mod attachments;
+mod dialogue;
+mod error;
+pub mod link;
+pub mod password;
+mod peers;
+mod relationships;
+mod session;
+pub mod state;
+mod wire;
+
+pub use account::{Kluis, Login, NewAccount, PendingRecovery, SessionMode};
+pub use attachments::{Progress, SharedFile, SEGMENT_BYTES};
+pub use dialogue::{
+    parse_item_id, parse_relationship_id, parse_user_id, DocumentInfo, Entry, EntryContent,
+};
+pub use error::{Error, Result, Violation};
+pub use peers::SafetyNumberView;
+pub use session::Session;
+pub use wire::{
+    InvitationInfo, InvitationSent, Me, MemberView, Membership, RelationshipView, Role, SessionInfo,
+};
+
+/// Re-exported so that callers name the same types.
+pub use kluis_crypto;

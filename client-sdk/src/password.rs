@@ -1,0 +1,109 @@
+//! The password rule (DESIGN: at least 8 characters, a digit and an upper
+//! case letter) and a strength estimate. The server never sees a password,
+//! so this is the only place the rule can be enforced.
+
+use crate::error::{Error, Result};
+
+/// The fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// zxcvbn's score (0–4) below which a password is refused even when it
+/// meets the rule: "Password1" meets it and is among the first guesses of
+/// any cracker.
+pub const MIN_STRENGTH_SCORE: u8 = 2;
+
+/// How a password measures up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordCheck {
+    /// What the rule misses (empty when it is met).
+    pub rule_problems: Vec<&'static str>,
+    /// zxcvbn's score, 0 (guessed at once) to 4 (very strong).
+    pub score: u8,
+    /// zxcvbn's advice, if any.
+    pub feedback: Option<String>,
+}
+
+impl PasswordCheck {
+    /// Whether the password may be used.
+    pub fn acceptable(&self) -> bool {
+        self.rule_problems.is_empty() && self.score >= MIN_STRENGTH_SCORE
+    }
+}
+
+/// Measures a password against the rule and the strength estimate;
+/// `context` holds words the password should not be built on (the e-mail
+/// address, the name).
+pub fn check_password(password: &str, context: &[&str]) -> PasswordCheck {
+    let mut rule_problems = Vec::new();
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        rule_problems.push("at least 8 characters");
+    }
+    if !password.chars().any(|c| c.is_ascii_digit()) {
+        rule_problems.push("a digit");
+    }
+    if !password.chars().any(char::is_uppercase) {
+        rule_problems.push("an uppercase letter");
+    }
+    let estimate = zxcvbn::zxcvbn(password, context);
+    let feedback = estimate.feedback().and_then(|f| {
+        let mut parts: Vec<String> = f.warning().map(|w| w.to_string()).into_iter().collect();
+        parts.extend(f.suggestions().iter().map(|s| s.to_string()));
+        (!parts.is_empty()).then(|| parts.join(" "))
+    });
+    PasswordCheck {
+        rule_problems,
+        score: u8::from(estimate.score()),
+        feedback,
+    }
+}
+
+/// Refuses a password that fails the rule or is too easy to guess, saying
+/// why.
+pub fn require_acceptable(password: &str, context: &[&str]) -> Result<()> {
+    let check = check_password(password, context);
+    if !check.rule_problems.is_empty() {
+        return Err(Error::WeakPassword(format!(
+            "it needs {}",
+            check.rule_problems.join(", ")
+        )));
+    }
+    if check.score < MIN_STRENGTH_SCORE {
+        return Err(Error::WeakPassword(format!(
+            "it is too easy to guess{}",
+            check.feedback.map(|f| format!(": {f}")).unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_names_what_is_missing() {
+        assert_eq!(
+            check_password("short1A", &[]).rule_problems,
+            vec!["at least 8 characters"]
+        );
+        assert_eq!(
+            check_password("alllowercase", &[]).rule_problems,
+            vec!["a digit", "an uppercase letter"]
+        );
+        assert!(check_password("Vliegende-Kiwi-42", &[]).acceptable());
+    }
+
+    #[test]
+    fn meeting_the_rule_is_not_enough_when_guessable() {
+        let check = check_password("Password1", &[]);
+        assert!(check.rule_problems.is_empty());
+        assert!(!check.acceptable(), "score {}", check.score);
+        let err = require_acceptable("Password1", &[]).unwrap_err();
+        assert!(err.to_string().contains("too easy to guess"), "{err}");
+        // Built on the user's own name: the estimate counts that.
+        let own = check_password("Keesjanssen19", &["kees", "janssen"]);
+        let other = check_password("Keesjanssen19", &[]);
+        assert!(own.score <= other.score, "{own:?} vs {other:?}");
+    }
+}

@@ -1,0 +1,169 @@
+//! A logged-in user on this device: the session, the unsealed identity
+//! (only ever in memory), the local state and the keys unwrapped so far.
+//! The vault operations are `impl Session` blocks in their own modules.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use kluis_crypto::identity::IdentityKeyPair;
+use kluis_crypto::ids::{RelationshipId, UserId};
+use kluis_crypto::key_schedule::{ExportKey, LocalStoreKey};
+use kluis_crypto::notes::NotesKey;
+use kluis_crypto::relationship::RelationshipKey;
+
+use crate::api::Api;
+use crate::error::Result;
+use crate::state::{LocalState, StateStore};
+use crate::wire::{InvitationSent, Me, NewInvitation, Role, SessionInfo, Status, TokenOnly};
+
+/// A logged-in user.
+pub struct Session {
+    pub(crate) api: Api,
+    pub(crate) me: UserId,
+    email: String,
+    pub(crate) identity: IdentityKeyPair,
+    store_key: LocalStoreKey,
+    store: Arc<dyn StateStore>,
+    pub(crate) state: LocalState,
+    state_was_unreadable: bool,
+    pub(crate) epoch_keys: HashMap<(RelationshipId, u32), RelationshipKey>,
+    pub(crate) notes_keys: BTreeMap<u32, NotesKey>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.api.base())
+            .field("account", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session with an unsealed identity; loads the local state sealed
+    /// under this login's store key.
+    pub(crate) fn open(
+        api: Api,
+        store: Arc<dyn StateStore>,
+        email: String,
+        identity: IdentityKeyPair,
+        export_key: &ExportKey,
+    ) -> Result<Self> {
+        let me = identity.user_id();
+        let store_key = export_key.local_store_key(&me)?;
+        let (state, state_was_unreadable) = match store.load(&me)? {
+            None => (LocalState::default(), false),
+            Some(sealed) => match LocalState::open(&store_key, &me, &sealed) {
+                Ok(state) => (state, false),
+                // Sealed under an earlier password (a reset) or changed on
+                // disk: start again, and say so, because every peer key is
+                // pinned afresh.
+                Err(_) => (LocalState::default(), true),
+            },
+        };
+        let session = Self {
+            api,
+            me,
+            email,
+            identity,
+            store_key,
+            store,
+            state,
+            state_was_unreadable,
+            epoch_keys: HashMap::new(),
+            notes_keys: BTreeMap::new(),
+        };
+        session.save_state()?;
+        Ok(session)
+    }
+
+    /// This account's id.
+    pub fn account_id(&self) -> UserId {
+        self.me
+    }
+
+    /// The address logged in with.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// The server's address.
+    pub fn server(&self) -> &str {
+        self.api.base()
+    }
+
+    /// This user's public identity.
+    pub fn identity_bundle(&self) -> &kluis_crypto::identity::IdentityBundle {
+        self.identity.bundle()
+    }
+
+    /// Whether the local state could not be opened at login (written under
+    /// an earlier password, or changed), so that peers' keys are pinned
+    /// again: safety numbers should be compared anew.
+    pub fn local_state_was_reset(&self) -> bool {
+        self.state_was_unreadable
+    }
+
+    /// Seals and stores the local state.
+    pub(crate) fn save_state(&self) -> Result<()> {
+        let sealed = self.state.seal(&self.store_key, &self.me)?;
+        self.store.save(&self.me, &sealed)
+    }
+
+    /// The account, its organisations and roles.
+    pub async fn me(&self) -> Result<Me> {
+        self.api.get("/api/me").await
+    }
+
+    /// The account's live sessions.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        self.api.get("/api/sessions").await
+    }
+
+    /// Ends one of the account's sessions.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
+        let _: Status = self
+            .api
+            .delete(&format!("/api/sessions/{session_id}"))
+            .await?;
+        Ok(())
+    }
+
+    /// Ends this session; the keys leave memory with `self`.
+    pub async fn logout(self) -> Result<()> {
+        let _: Status = self.api.post("/api/logout", &()).await?;
+        Ok(())
+    }
+
+    /// Ends every session of the account, this one included.
+    pub async fn logout_everywhere(self) -> Result<()> {
+        let _: Status = self.api.post("/api/logout/everywhere", &()).await?;
+        Ok(())
+    }
+
+    /// Invites `email` to `organisation` as `role` (managers invite coaches
+    /// and managers, coaches invite clients); the server e-mails the link.
+    pub async fn invite(
+        &self,
+        organisation: &str,
+        email: &str,
+        role: Role,
+    ) -> Result<InvitationSent> {
+        self.api
+            .post(
+                &format!("/api/organisations/{organisation}/invitations"),
+                &NewInvitation { email, role },
+            )
+            .await
+    }
+
+    /// Accepts an invitation (to another organisation) for this account.
+    pub async fn accept_invitation(&self, link: &str) -> Result<()> {
+        let token = crate::link::token_of(link)?;
+        let _: Status = self
+            .api
+            .post("/api/invitations/accept", &TokenOnly { token: &token })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! What a client remembers between runs, and where it keeps it.
+//!
+//! [`LocalState`] holds the peers' pinned identity keys and the highest
+//! epoch seen per relationship: the client's defence against a server that
+//! substitutes a key or rolls a relationship back. It is serialised as JSON
+//! and sealed under the login's [`LocalStoreKey`] (PROTOCOL.md §4.3) before
+//! a [`StateStore`] gets it, so a store only ever holds ciphertext.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use kluis_crypto::ids::UserId;
+use kluis_crypto::key_schedule::LocalStoreKey;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A peer's pinned identity.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pin {
+    /// The pinned bundle (base64 of the canonical encoding).
+    pub bundle: String,
+    /// Its fingerprint (hex), for messages.
+    pub fingerprint: String,
+    /// Whether the user compared the safety number and said it matched.
+    pub verified: bool,
+    /// Bundles this peer used before (base64): items they signed then
+    /// still verify, but nothing new is wrapped to them.
+    #[serde(default)]
+    pub previous: Vec<String>,
+}
+
+/// A peer's key that changed; kept until the user re-verifies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyChange {
+    /// The peer.
+    pub user: String,
+    /// The pinned fingerprint (hex).
+    pub pinned: String,
+    /// The fingerprint offered now (hex).
+    pub offered: String,
+    /// The offered bundle (base64), pinned if the user accepts it.
+    pub offered_bundle: String,
+}
+
+/// Everything a client keeps between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LocalState {
+    /// Pinned identities by user id.
+    #[serde(default)]
+    pub pins: BTreeMap<String, Pin>,
+    /// Highest epoch seen by relationship id.
+    #[serde(default)]
+    pub epochs: BTreeMap<String, u32>,
+    /// Key changes not yet accepted, by user id.
+    #[serde(default)]
+    pub key_changes: BTreeMap<String, KeyChange>,
+}
+
+impl LocalState {
+    /// Seals the state for `user`.
+    pub fn seal(&self, key: &LocalStoreKey, user: &UserId) -> Result<Vec<u8>> {
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(self).map_err(|e| Error::LocalStore(e.to_string()))?,
+        );
+        Ok(key.seal_store(&mut rand::rngs::OsRng, user, &json)?)
+    }
+
+    /// Opens a sealed state of `user`.
+    pub fn open(key: &LocalStoreKey, user: &UserId, sealed: &[u8]) -> Result<Self> {
+        let json = key.open_store(user, sealed).map_err(|e| {
+            Error::LocalStore(format!(
+                "{e} (it belongs to another account, was changed, or the password changed since it was written)"
+            ))
+        })?;
+        serde_json::from_slice(&json).map_err(|e| Error::LocalStore(e.to_string()))
+    }
+}
+
+/// Where sealed local state lives: memory, a file, browser storage.
+pub trait StateStore: Send + Sync {
+    /// The sealed state of `user`, if any was saved.
+    fn load(&self, user: &UserId) -> Result<Option<Vec<u8>>>;
+    /// Replaces the sealed state of `user`.
+    fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()>;
+}
+
+/// A store in memory, for one process (tests, the browser page).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    sealed: Mutex<BTreeMap<UserId, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn load(&self, user: &UserId) -> Result<Option<Vec<u8>>> {
+        let map = self
+            .sealed
+            .lock()
+            .map_err(|_| Error::LocalStore("store lock poisoned".into()))?;
+        Ok(map.get(user).cloned())
+    }
+
+    fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()> {
+        let mut map = self
+            .sealed
+            .lock()
+            .map_err(|_| Error::LocalStore("store lock poisoned".into()))?;
+        map.insert(*user, sealed.to_vec());
+        Ok(())
+    }
+}
+
+/// A store in a directory: one file per account, written atomically
+/// (temporary file, then rename) and readable by the owner only.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: std::path::PathBuf,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl FileStore {
+    /// A store in `dir` (created if missing).
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, user: &UserId) -> std::path::PathBuf {
+        self.dir.join(format!("{user}.kluisstore"))
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl StateStore for FileStore {
+    fn load(&self, user: &UserId) -> Result<Option<Vec<u8>>> {
+        match std::fs::read(self.path(user)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()> {
+        use std::io::Write as _;
+        let path = self.path(user);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        file.write_all(sealed)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,304 @@
+//! The server's JSON shapes, as the SDK sends and receives them
+//! (`/api/openapi.json` is the reference). Only shapes live here; what the
+//! values mean is checked where they are used.
+
+use serde::{Deserialize, Serialize};
+
+/// A role in an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Runs the organisation; never reads dialogue.
+    Manager,
+    /// Coaches clients.
+    Coach,
+    /// Is coached.
+    Client,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Manager => "manager",
+            Self::Coach => "coach",
+            Self::Client => "client",
+        })
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "manager" => Ok(Self::Manager),
+            "coach" => Ok(Self::Coach),
+            "client" => Ok(Self::Client),
+            other => Err(crate::Error::InvalidInput(format!(
+                "role must be manager, coach or client, not {other:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct TokenRegistrationStart<'a> {
+    pub token: &'a str,
+    pub request: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RegistrationChallenge {
+    pub response: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SessionGranted {
+    pub account_id: String,
+    #[allow(dead_code)]
+    pub session_id: String,
+    pub token: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct LoginStart<'a> {
+    pub email: &'a str,
+    pub request: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginChallenge {
+    pub login_id: String,
+    pub response: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TokenOnly<'a> {
+    pub token: &'a str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct EmailOnly<'a> {
+    pub email: &'a str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ResetFinish<'a> {
+    pub token: &'a str,
+    pub upload: String,
+}
+
+/// `{ "status": … }`: only its shape is checked.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Status {
+    #[allow(dead_code)]
+    pub status: String,
+}
+
+/// An organisation the user belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Membership {
+    /// Its id.
+    pub organisation_id: String,
+    /// Its name.
+    pub organisation_name: String,
+    /// The user's role in it.
+    pub role: Role,
+    /// Whether a manager disabled the user there.
+    pub disabled: bool,
+}
+
+/// The logged-in account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Me {
+    /// Account id.
+    pub account_id: String,
+    /// E-mail address.
+    pub email: String,
+    /// Whether the address was confirmed.
+    pub email_verified: bool,
+    /// Display name.
+    pub display_name: String,
+    /// Organisations.
+    pub memberships: Vec<Membership>,
+}
+
+/// A live session of the account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Id, for revoking.
+    pub id: String,
+    /// What the client called itself.
+    pub device_label: String,
+    /// Unix ms.
+    pub created_ms: i64,
+    /// Unix ms.
+    pub last_seen_ms: i64,
+    /// Unix ms.
+    pub expires_ms: i64,
+    /// Whether it is this one.
+    pub current: bool,
+}
+
+/// What an invitation link is for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvitationInfo {
+    /// The organisation.
+    pub organisation_id: String,
+    /// Its name.
+    pub organisation_name: String,
+    /// The role offered.
+    pub role: Role,
+    /// The address invited.
+    pub email: String,
+    /// Whether that address already has an account (then log in and
+    /// accept instead of signing up).
+    pub account_exists: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct NewInvitation<'a> {
+    pub email: &'a str,
+    pub role: Role,
+}
+
+/// An invitation was sent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct InvitationSent {
+    /// Its id.
+    pub invitation_id: String,
+    /// When the link stops working, Unix ms.
+    pub expires_ms: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PublishKeys {
+    pub bundle: String,
+    pub sealed_password: String,
+    pub sealed_recovery: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KeysPublished {
+    #[allow(dead_code)]
+    pub version: i64,
+    #[allow(dead_code)]
+    pub changed: bool,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MyKeys {
+    pub bundle: String,
+    pub sealed_password: String,
+    pub sealed_recovery: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KeyVersion {
+    pub bundle: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserKeys {
+    pub account_id: String,
+    pub history: Vec<KeyVersion>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct EnvelopeUpload {
+    pub envelope: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NotesKeyView {
+    pub generation: i64,
+    pub envelope: String,
+}
+
+/// A member of a relationship, as the server lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberView {
+    /// Account id.
+    pub account_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role in the organisation.
+    pub role: Role,
+    /// First epoch held.
+    pub joined_epoch: i64,
+    /// Epoch at which the member was removed, if so.
+    pub left_epoch: Option<i64>,
+}
+
+/// A relationship (trajectory) as the server lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelationshipView {
+    /// Its id.
+    pub relationship_id: String,
+    /// The organisation.
+    pub organisation_id: String,
+    /// The current epoch.
+    pub current_epoch: i64,
+    /// Trajectory start (date).
+    pub trajectory_start: Option<String>,
+    /// Trajectory end (date).
+    pub trajectory_end: Option<String>,
+    /// Members, past and present.
+    pub members: Vec<MemberView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct OpenRelationship {
+    pub relationship_id: String,
+    pub client_id: String,
+    pub wrapped_keys: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct NewEpoch {
+    pub epoch: i64,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+    pub wrapped_keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct WrappedKeyView {
+    pub epoch: i64,
+    pub envelope: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ItemView {
+    pub item_id: String,
+    pub seq: i64,
+    pub epoch: i64,
+    pub kind: String,
+    pub author_id: String,
+    pub received_ms: i64,
+    pub deleted: bool,
+    pub envelope: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ItemPage {
+    pub items: Vec<ItemView>,
+    pub next: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct BeginUpload {
+    pub attachment_id: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AttachmentStatus {
+    pub length: i64,
+    pub complete: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CompleteUpload {
+    pub length: i64,
+    pub sha256: String,
+}
