@@ -15,6 +15,8 @@
 mod account;
 mod api;
 mod attachments;
+#[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
+pub mod cli;
 mod dialogue;
 mod error;
 pub mod link;

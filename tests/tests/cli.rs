@@ -1,0 +1,225 @@
+//! The `kluis` command-line client against a real server process: set up
+//! from the printed link, invite, sign up from the e-mailed links, open a
+//! relationship, compare safety numbers, talk, share and fetch a file — as
+//! a coach and a client would type it, with the exit codes scripts rely on.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kluis_e2e::{both_engines, Engine, Server};
+use serde_json::Value;
+
+both_engines!(cli_journey);
+
+const SERVER: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
+const CLI: &str = env!("CARGO_BIN_EXE_kluis-cli-e2e");
+
+/// One person at their own computer: a profile directory and a password.
+struct User {
+    profile: PathBuf,
+    password: String,
+}
+
+impl User {
+    fn new(root: &Path, name: &str) -> Self {
+        Self {
+            profile: root.join(name),
+            password: format!("{name}-{}-Kluis7", rand::random::<u32>()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(CLI)
+            .args(args)
+            .env("KLUIS_PROFILE", &self.profile)
+            .env("KLUIS_PASSWORD", &self.password)
+            .env_remove("KLUIS_SERVER")
+            .env_remove("KLUIS_EMAIL")
+            .env_remove("KLUIS_PASSWORD_FILE")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kluis {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(self.ok(&all).trim()).unwrap()
+    }
+
+    fn code(&self, args: &[&str]) -> i32 {
+        self.run(args).status.code().unwrap()
+    }
+}
+
+async fn cli_journey(engine: Engine) {
+    let server = Server::start(engine, SERVER);
+    let root = std::env::temp_dir().join(format!("kluis-cli-{}", rand::random::<u64>()));
+    let manager = User::new(&root, "Manon");
+    let coach = User::new(&root, "Carla");
+    let client = User::new(&root, "Kees");
+
+    // The printed setup link is all a new operator needs.
+    let created = manager.json(&[
+        "--email",
+        "manon@linde.nl",
+        "setup",
+        &server.setup_link,
+        "--organisation",
+        "Praktijk De Linde",
+        "--name",
+        "Manon",
+    ]);
+    kluis_sdk::kluis_crypto::recovery::RecoveryKey::parse(
+        created["recovery_key"].as_str().unwrap(),
+    )
+    .expect("a recovery key that parses back");
+    // The server and address are remembered; the link does not work twice.
+    assert_eq!(
+        manager.code(&[
+            "--email",
+            "x@y.nl",
+            "setup",
+            &server.setup_link,
+            "--organisation",
+            "B",
+            "--name",
+            "X"
+        ]),
+        4
+    );
+    manager.ok(&["invite", "carla@linde.nl", "--role", "coach"]);
+    let link = Server::link_in(&server.mail("carla@linde.nl", "invitation").await);
+    coach.json(&["signup", &link, "--name", "Carla"]);
+    coach.ok(&["invite", "kees@example.nl", "--role", "client"]);
+    let link = Server::link_in(&server.mail("kees@example.nl", "invitation").await);
+    client.json(&["signup", &link, "--name", "Kees"]);
+    let coach_id = coach.json(&["whoami"])["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client_id = client.json(&["whoami"])["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Safety numbers: the same on both sides; a wrong one is refused.
+    let theirs = client.json(&["verify", &coach_id]);
+    let mine = coach.json(&["verify", &client_id]);
+    assert_eq!(theirs["digits"], mine["digits"]);
+    assert_eq!(mine["verified"], false);
+    assert_eq!(
+        coach.code(&["verify", &client_id, "--compare", "11111 22222"]),
+        1
+    );
+    coach.ok(&[
+        "verify",
+        &client_id,
+        "--compare",
+        theirs["digits"].as_str().unwrap(),
+    ]);
+    assert_eq!(coach.json(&["verify", &client_id])["verified"], true);
+
+    // Talk.
+    let rid = coach.json(&["relationship", "open", &client_id])["relationship_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    coach.ok(&["send", &rid, "Welkom", "bij", "Kluis"]);
+    client.ok(&["send", &rid, "Dank", "je"]);
+    let read = client.json(&["read", &rid]);
+    let texts: Vec<&str> = read
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["content"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["Welkom bij Kluis", "Dank je"]);
+    let listed = client.json(&["relationship", "list"]);
+    assert_eq!(listed[0]["relationship_id"], rid.as_str());
+
+    // A file there and back.
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    let file = root.join("verslag.pdf");
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let shared = coach.json(&[
+        "attach",
+        &rid,
+        file.to_str().unwrap(),
+        "--media-type",
+        "application/pdf",
+    ]);
+    let item = shared["item_id"].as_str().unwrap();
+    let got = client.json(&[
+        "download",
+        &rid,
+        item,
+        "--out",
+        root.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(got["path"].as_str().unwrap()).unwrap(), bytes);
+    // Never overwrites.
+    assert_eq!(
+        client.code(&[
+            "download",
+            &rid,
+            item,
+            "--out",
+            root.join("out").to_str().unwrap()
+        ]),
+        1
+    );
+    coach.ok(&["note", "add", &rid, "Eerste", "indruk"]);
+    let coach_read = coach.json(&["read", &rid]);
+    assert_eq!(coach_read.as_array().unwrap().len(), 4);
+    assert_eq!(client.json(&["read", &rid]).as_array().unwrap().len(), 3);
+
+    // Exit codes scripts can rely on.
+    let mut wrong = User::new(&root, "Kees");
+    wrong.password = "Not-The-Password-1".into();
+    assert_eq!(
+        wrong.code(&[
+            "--email",
+            "kees@example.nl",
+            "--server",
+            &server.base,
+            "whoami"
+        ]),
+        3
+    );
+    assert_eq!(
+        client.code(&["--server", "http://127.0.0.1:9", "whoami"]),
+        5,
+        "unreachable"
+    );
+    assert_eq!(client.code(&["read", "not-an-id"]), 1);
+    assert_eq!(
+        client.code(&["relationship", "open", &coach_id]),
+        8,
+        "a client opens nothing"
+    );
+    assert_eq!(client.code(&["bogus-command"]), 2);
+
+    // Each command ended its own session.
+    let sessions = client.json(&["sessions"]);
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    let _ = std::fs::remove_dir_all(&root);
+}
