@@ -4,6 +4,8 @@
 //! logs, mail) for the scans that prove it holds nothing but ciphertext.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
