@@ -19,12 +19,16 @@ mod attachments;
 pub mod cli;
 mod dialogue;
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod export;
 pub mod link;
 pub mod password;
 mod peers;
 mod relationships;
 mod session;
 pub mod state;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 mod wire;
 
 pub use account::{Kluis, Login, NewAccount, PendingRecovery, SessionMode};
@@ -33,6 +37,8 @@ pub use dialogue::{
     parse_item_id, parse_relationship_id, parse_user_id, DocumentInfo, Entry, EntryContent,
 };
 pub use error::{Error, Result, Violation};
+#[cfg(not(target_arch = "wasm32"))]
+pub use export::{ExportedFile, EXPORT_FORMAT};
 pub use peers::SafetyNumberView;
 pub use session::Session;
 pub use wire::{

@@ -131,6 +131,12 @@ impl Session {
 
     /// Ends this session; the keys leave memory with `self`.
     pub async fn logout(self) -> Result<()> {
+        self.end().await
+    }
+
+    /// Ends this session on the server without consuming it (for holders
+    /// that cannot give it up, like the web bindings).
+    pub async fn end(&self) -> Result<()> {
         let _: Status = self.api.post("/api/logout", &()).await?;
         Ok(())
     }

@@ -42,6 +42,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
+    /// A directory of static files (the web client) served for paths
+    /// outside `/api`; none by default.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -121,6 +124,7 @@ struct FileConfig {
     session_lifetime_hours: Option<u64>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<LogFormat>,
+    web_dir: Option<PathBuf>,
     #[serde(default)]
     limits: FileLimits,
 }
@@ -178,6 +182,7 @@ impl Config {
             .map(PathBuf::from)
             .or(f.data_dir)
             .unwrap_or_else(|| PathBuf::from("kluis-data"));
+        let web_dir = env("KLUIS_WEB_DIR").map(PathBuf::from).or(f.web_dir);
         let bind = env("KLUIS_BIND")
             .or(f.bind)
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
@@ -345,6 +350,7 @@ impl Config {
             limits,
             trust_forwarded_for,
             log_format,
+            web_dir,
         })
     }
 
@@ -380,7 +386,7 @@ impl Config {
         format!(
             "database_url = {db:?}\nbind = {:?}\npublic_url = {:?}\ndata_dir = {:?}\n\
              tls_cert = {:?}\ntls_key = {:?}\nsession_idle_minutes = {}\n\
-             session_lifetime_hours = {}\ntrust_forwarded_for = {}\nlog_format = {:?}\n\
+             session_lifetime_hours = {}\ntrust_forwarded_for = {}\nlog_format = {:?}\nweb_dir = {:?}\n\
              [limits]\nlogin_per_address_per_minute = {}\nlogin_per_account_per_minute = {}\n\
              reset_per_address_per_hour = {}\nreset_per_account_per_hour = {}\n\
              invitations_per_account_per_hour = {}\ntokens_per_address_per_minute = {}\n\
@@ -395,6 +401,7 @@ impl Config {
             self.session_lifetime.as_secs() / 3600,
             self.trust_forwarded_for,
             self.log_format,
+            path(&self.web_dir),
             l.login_per_address_per_minute,
             l.login_per_account_per_minute,
             l.reset_per_address_per_hour,

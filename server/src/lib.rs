@@ -104,8 +104,16 @@ pub fn router(state: AppState) -> axum::Router {
 /// (one that panics, say) exactly as the real ones are wrapped.
 pub fn with_layers(routes: axum::Router<AppState>, state: AppState) -> axum::Router {
     let limits = &state.config.limits;
+    let routes = match &state.config.web_dir {
+        // The web client's files; anything else is the JSON 404.
+        Some(dir) => {
+            routes.fallback_service(tower_http::services::ServeDir::new(dir).not_found_service(
+                axum::handler::HandlerWithoutStateExt::into_service(middleware::not_found),
+            ))
+        }
+        None => routes.fallback(middleware::not_found),
+    };
     routes
-        .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

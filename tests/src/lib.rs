@@ -81,6 +81,11 @@ impl Server {
     /// Starts `binary` (a test's `env!("CARGO_BIN_EXE_kluis-server-e2e")`)
     /// on a fresh database, logging at debug level.
     pub fn start(engine: Engine, binary: &str) -> Self {
+        Self::start_with(engine, binary, &[])
+    }
+
+    /// [`Self::start`] with more `KLUIS_*` settings.
+    pub fn start_with(engine: Engine, binary: &str, settings: &[(&str, &str)]) -> Self {
         let root = std::env::temp_dir().join(format!("kluis-e2e-{}", rand::random::<u64>()));
         let data_dir = root.join("data");
         std::fs::create_dir_all(&data_dir).unwrap();
@@ -100,6 +105,9 @@ impl Server {
             ("KLUIS_INVITATIONS_PER_ACCOUNT_PER_HOUR", "100000"),
             ("KLUIS_TOKENS_PER_ADDRESS_PER_MINUTE", "100000"),
         ] {
+            cmd.env(k, v);
+        }
+        for (k, v) in settings {
             cmd.env(k, v);
         }
         let pg_name = match engine {

@@ -192,6 +192,26 @@ async fn cli_journey(engine: Engine) {
     assert_eq!(coach_read.as_array().unwrap().len(), 4);
     assert_eq!(client.json(&["read", &rid]).as_array().unwrap().len(), 3);
 
+    // Export: the shared file comes back as it was.
+    let export = root.join("export");
+    let done = client.json(&["export", "--out", export.to_str().unwrap()]);
+    assert_eq!(
+        done["files"], 4,
+        "account, relationship, dialogue and the file"
+    );
+    let exported = export
+        .join("relationships")
+        .join(&rid)
+        .join("files")
+        .join(item)
+        .join("verslag.pdf");
+    assert_eq!(std::fs::read(exported).unwrap(), bytes);
+    assert_eq!(
+        client.code(&["export", "--out", export.to_str().unwrap()]),
+        1,
+        "never into a directory that is not empty"
+    );
+
     // Exit codes scripts can rely on.
     let mut wrong = User::new(&root, "Kees");
     wrong.password = "Not-The-Password-1".into();

@@ -43,6 +43,14 @@ async fn sign_up(server: &Server, email: &str, name: &str, password: &str) -> (S
     (account.session, recovery)
 }
 
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn texts(entries: &[kluis_sdk::Entry]) -> Vec<String> {
     entries
         .iter()
@@ -226,6 +234,57 @@ async fn journey(engine: Engine) {
         texts(&client.dialogue(rid).await.unwrap()),
         vec![hello.clone(), reply.clone(), during.clone(), after.clone()]
     );
+
+    // The client exports everything: the export matches what was sent,
+    // byte for byte, and the manifest's hashes match the files.
+    let export_dir = std::env::temp_dir().join(format!("kluis-export-{}", rand::random::<u64>()));
+    let files = client.export_to(&export_dir, &mut |_| {}).await.unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], kluis_sdk::EXPORT_FORMAT);
+    assert_eq!(manifest["files"].as_array().unwrap().len(), files.len());
+    for f in manifest["files"].as_array().unwrap() {
+        let bytes = std::fs::read(export_dir.join(f["path"].as_str().unwrap())).unwrap();
+        let digest = hex_sha256(&bytes);
+        assert_eq!(f["sha256"], digest.as_str(), "{}", f["path"]);
+        assert_eq!(f["size"], bytes.len());
+    }
+    let exported_file = export_dir
+        .join("relationships")
+        .join(rid.to_string())
+        .join("files")
+        .join(shared.item_id.to_string())
+        .join(&name);
+    assert!(
+        std::fs::read(&exported_file).unwrap() == file,
+        "the file, byte for byte"
+    );
+    let dialogue: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            export_dir
+                .join("relationships")
+                .join(rid.to_string())
+                .join("dialogue.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let exported_texts: Vec<&str> = dialogue
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["content"]["text"].as_str())
+        .collect();
+    assert_eq!(
+        exported_texts,
+        vec![
+            hello.as_str(),
+            reply.as_str(),
+            during.as_str(),
+            after.as_str()
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&export_dir);
 
     // Logging in again unseals the same identity; the pins survived in the
     // sealed local store.

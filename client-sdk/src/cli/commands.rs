@@ -167,6 +167,13 @@ enum Command {
         #[arg(long)]
         accept_change: bool,
     },
+    /// Write everything you can read, decrypted, into a new directory
+    /// (JSON, the files, and a manifest with their SHA-256).
+    Export {
+        /// The directory to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List your sessions; --revoke ends one.
     Sessions {
         /// The session to end.
@@ -717,6 +724,31 @@ pub async fn run(cli: Cli) -> Outcome {
             with_session(&ctx, |mut s| async move {
                 let out = verify(&mut s, peer, compare, accept_change, json).await;
                 (s, out)
+            })
+            .await
+        }
+        Command::Export { out } => {
+            let json = ctx.json;
+            with_session(&ctx, |mut s| async move {
+                let bar = progress_bar(None, json);
+                let result = s.export_to(&out, &mut |p| bar.set_position(p.done)).await;
+                bar.finish_and_clear();
+                let result = result.map(|files| {
+                    let bytes: u64 = files.iter().map(|f| f.size).sum();
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"path": out.display().to_string(), "files": files.len(), "bytes": bytes})
+                        );
+                    } else {
+                        println!(
+                            "Exported {} files ({bytes} bytes) to {}; manifest.json lists each with its SHA-256.",
+                            files.len(),
+                            out.display()
+                        );
+                    }
+                });
+                (s, result.map_err(Failure::from))
             })
             .await
         }

@@ -1,0 +1,46 @@
+// Drives Debian's Chromium (playwright-core) for the end-to-end browser
+// test: opens the page the real Kluis server serves, then runs the steps it
+// reads as JSON lines on stdin — {"step": "signUp", "args": [...]} — and
+// answers each with one JSON line on stdout: {"ok": value} or {"error": …}.
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import readline from "node:readline";
+
+const base = process.argv[2];
+const profile = mkdtempSync(join(tmpdir(), "kluis-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const problems = [];
+page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+page.on("pageerror", (e) => problems.push(String(e)));
+await page.goto(base + "/index.html");
+await page.waitForFunction(() => window.kluisReady || window.kluisError, null, { timeout: 60000 });
+const loadError = await page.evaluate(() => window.kluisError ?? null);
+const say = (v) => process.stdout.write(JSON.stringify(v) + "\n");
+say(loadError ? { error: "load: " + loadError, problems } : { ok: "ready" });
+
+const lines = readline.createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  const { step, args } = JSON.parse(line);
+  if (step === "quit") break;
+  try {
+    const ok = await page.evaluate(([s, a]) => window.kluis[s](...a), [step, args]);
+    say({ ok });
+  } catch (e) {
+    say({ error: String(e.message ?? e), problems });
+  }
+}
+lines.close();
+await context.close();
+rmSync(profile, { recursive: true, force: true });
+process.exit(0);

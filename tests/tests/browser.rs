@@ -1,0 +1,214 @@
+//! The SDK compiled to WebAssembly, in real Chromium, on a page served by
+//! the real server: a client signs up from an invitation, reads the coach's
+//! message (sent by the native SDK), answers it, and sees the same safety
+//! number as the native side. Also times Argon2id-bound logins in Chromium
+//! next to native ones (printed for docs/BENCHMARKS.md; never asserted).
+//!
+//! Needs what `./scripts/test` prepares: `web/pkg` (the wasm-bindgen
+//! output), `tests/browser/node_modules` (playwright-core) and
+//! `/usr/bin/chromium`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use kluis_e2e::{both_engines, Engine, Server};
+use kluis_sdk::state::MemoryStore;
+use kluis_sdk::{EntryContent, Kluis, Role};
+use serde_json::{json, Value};
+
+both_engines!(wasm_client_in_chromium);
+
+const BIN: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
+const PW: &str = "Vliegende-Kiwi-42";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Node driver of Chromium, one step per line.
+struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Browser {
+    fn open(base: &str) -> Self {
+        let dir = repo().join("tests").join("browser");
+        assert!(
+            repo().join("web/pkg/kluis_sdk_bg.wasm").exists()
+                && dir.join("node_modules/playwright-core").exists(),
+            "run ./scripts/test (it builds web/pkg and installs playwright-core)"
+        );
+        let mut child = Command::new("node")
+            .arg("driver.mjs")
+            .arg(base)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut browser = Self {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(browser.answer(), json!({"ok": "ready"}));
+        browser
+    }
+
+    fn answer(&mut self) -> Value {
+        let mut line = String::new();
+        assert!(
+            self.stdout.read_line(&mut line).unwrap() > 0,
+            "the driver exited"
+        );
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Runs a step; panics on its error.
+    fn step(&mut self, step: &str, args: Value) -> Value {
+        let answer = self.try_step(step, args);
+        match answer.get("ok") {
+            Some(v) => v.clone(),
+            None => panic!("{step}: {answer}"),
+        }
+    }
+
+    fn try_step(&mut self, step: &str, args: Value) -> Value {
+        writeln!(self.stdin, "{}", json!({"step": step, "args": args})).unwrap();
+        self.answer()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "{}", json!({"step": "quit", "args": []}));
+        let _ = self.stdin.flush();
+        // The driver exits after quit; if it hangs, do not hang the tests.
+        for _ in 0..200 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+async fn wasm_client_in_chromium(engine: Engine) {
+    let web = repo().join("web");
+    let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
+    let native = |store: &Arc<MemoryStore>| Kluis::new(&server.base, store.clone()).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let manager = native(&store)
+        .setup_organisation(&server.setup_link, "Praktijk", "m@p.nl", "Manon", PW)
+        .await
+        .unwrap()
+        .session;
+    let org = manager.me().await.unwrap().memberships[0]
+        .organisation_id
+        .clone();
+    manager
+        .invite(&org, "coach@p.nl", Role::Coach)
+        .await
+        .unwrap();
+    let link = Server::link_in(&server.mail("coach@p.nl", "invitation").await);
+    let mut coach = native(&Arc::new(MemoryStore::new()))
+        .sign_up(&link, "Carla", PW)
+        .await
+        .unwrap()
+        .session;
+    coach.invite(&org, "kees@p.nl", Role::Client).await.unwrap();
+    let link = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+
+    let mut browser = Browser::open(&server.base);
+    // The rule runs in the page too.
+    let weak = browser.step("checkPassword", json!(["Password1"]));
+    assert_eq!(weak["acceptable"], false);
+    let refused = browser.try_step("signUp", json!([link, "Kees", "kort"]));
+    assert!(
+        refused["error"].as_str().unwrap().contains("password"),
+        "{refused}"
+    );
+
+    let signed = browser.step("signUp", json!([link, "Kees", PW]));
+    let client_id = signed["accountId"].as_str().unwrap().to_owned();
+    assert!(signed["recoveryKey"].as_str().unwrap().len() >= 56);
+    let client = kluis_sdk::parse_user_id(&client_id).unwrap();
+
+    let rid = coach.open_relationship(&org, client).await.unwrap();
+    coach
+        .send_message(rid, "Hallo Kees, vanuit de native SDK")
+        .await
+        .unwrap();
+    let listed = browser.step("relationships", json!([]));
+    assert_eq!(listed[0]["relationship_id"], rid.to_string());
+    let dialogue = browser.step("dialogue", json!([rid.to_string()]));
+    assert_eq!(
+        dialogue[0]["content"]["text"],
+        "Hallo Kees, vanuit de native SDK"
+    );
+    assert_eq!(dialogue[0]["author"], coach.account_id().to_string());
+    browser.step("send", json!([rid.to_string(), "Antwoord uit Chromium"]));
+    let seen = coach.dialogue(rid).await.unwrap();
+    assert!(
+        matches!(&seen[1].content, EntryContent::Message { text } if text == "Antwoord uit Chromium"),
+        "{seen:?}"
+    );
+    assert_eq!(seen[1].author, client_id);
+
+    // The same safety number on both sides.
+    let in_browser = browser.step("safetyNumber", json!([coach.account_id().to_string()]));
+    let native_number = coach.safety_number(client).await.unwrap();
+    assert_eq!(in_browser["digits"], native_number.digits.as_str());
+    browser.step(
+        "verify",
+        json!([coach.account_id().to_string(), native_number.digits]),
+    );
+    browser.step("logout", json!([]));
+
+    // Login time, Chromium next to native, same server, same run.
+    let rounds = 5;
+    let wasm_ms: Vec<f64> = browser
+        .step("timeLogins", json!(["kees@p.nl", PW, rounds]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mut native_ms = Vec::new();
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        let s = native(&Arc::new(MemoryStore::new()))
+            .login("kees@p.nl", PW)
+            .await
+            .unwrap()
+            .ready()
+            .unwrap();
+        native_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        s.logout().await.unwrap();
+    }
+    let (w, n) = (median(wasm_ms), median(native_ms));
+    println!(
+        "login (Argon2id 64 MiB, t=3) median of {rounds}: chromium {w:.0} ms, native {n:.0} ms, ratio {:.2}",
+        w / n
+    );
+}

@@ -1,0 +1,54 @@
+// The page that embeds the Kluis SDK (WebAssembly). This is the seed of the
+// web client: it loads the module and exposes the SDK's steps to the page.
+// Everything secret stays inside the module; the session is an HttpOnly
+// cookie this script cannot read.
+import init, { KluisClient } from "./pkg/kluis_sdk.js";
+
+const status = document.getElementById("status");
+
+async function start() {
+  await init();
+  const client = new KluisClient(window.location.origin);
+  let session = null;
+  // Steps a test (or, later, the interface) calls.
+  window.kluis = {
+    checkPassword: (password) => KluisClient.checkPassword(password),
+    lookupInvitation: (link) => client.lookupInvitation(link),
+    async signUp(link, name, password) {
+      const done = await client.signUp(link, name, password);
+      session = done.takeSession();
+      return { accountId: session.accountId, recoveryKey: done.recoveryKey };
+    },
+    async login(email, password) {
+      session = await client.login(email, password);
+      return { accountId: session.accountId };
+    },
+    async timeLogins(email, password, times) {
+      const ms = [];
+      for (let i = 0; i < times; i++) {
+        const t0 = performance.now();
+        const s = await client.login(email, password);
+        ms.push(performance.now() - t0);
+        await s.logout();
+      }
+      return ms;
+    },
+    relationships: () => session.relationships(),
+    dialogue: (rid) => session.dialogue(rid),
+    send: (rid, text) => session.sendMessage(rid, text),
+    safetyNumber: (peer) => session.safetyNumber(peer),
+    verify: (peer, digits) => session.verifySafetyNumber(peer, digits),
+    async logout() {
+      await session.logout();
+      session = null;
+      return true;
+    },
+  };
+  status.textContent = "Klaar.";
+  window.kluisReady = true;
+}
+
+start().catch((e) => {
+  status.textContent = "Kluis kon niet laden: " + e;
+  window.kluisError = String(e);
+});
