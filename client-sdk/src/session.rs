@@ -147,6 +147,54 @@ impl Session {
         Ok(())
     }
 
+    /// Deletes this account (clients only) and everything of it: every
+    /// relationship it is the client of, with all messages, notes and
+    /// files. The password is proven again; the local store is removed.
+    pub async fn delete_account(self, password: &str) -> Result<()> {
+        use kluis_crypto::opaque;
+        use rand::rngs::OsRng;
+        #[derive(serde::Serialize)]
+        struct Start {
+            request: String,
+        }
+        #[derive(serde::Serialize)]
+        struct Finish<'a> {
+            login_id: &'a str,
+            finalization: String,
+        }
+        let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
+        let challenge: crate::wire::LoginChallenge = self
+            .api
+            .post(
+                "/api/account/delete/start",
+                &Start {
+                    request: crate::api::b64(&ke1),
+                },
+            )
+            .await?;
+        let done = state
+            .finish(
+                &mut OsRng,
+                password.as_bytes(),
+                &crate::api::unb64("response", &challenge.response)?,
+            )
+            .map_err(|e| match e {
+                kluis_crypto::Error::LoginFailed => crate::Error::WrongCredentials,
+                other => crate::Error::Crypto(other),
+            })?;
+        let _: Status = self
+            .api
+            .post(
+                "/api/account/delete/finish",
+                &Finish {
+                    login_id: &challenge.login_id,
+                    finalization: crate::api::b64(&done.finalization),
+                },
+            )
+            .await?;
+        self.store.remove(&self.me)
+    }
+
     /// Invites `email` to `organisation` as `role` (managers invite coaches
     /// and managers, coaches invite clients); the server e-mails the link.
     pub async fn invite(

@@ -83,6 +83,8 @@ pub trait StateStore: Send + Sync {
     fn load(&self, user: &UserId) -> Result<Option<Vec<u8>>>;
     /// Replaces the sealed state of `user`.
     fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()>;
+    /// Forgets the state of `user` (the account was deleted).
+    fn remove(&self, user: &UserId) -> Result<()>;
 }
 
 /// A store in memory, for one process (tests, the browser page).
@@ -113,6 +115,15 @@ impl StateStore for MemoryStore {
             .lock()
             .map_err(|_| Error::LocalStore("store lock poisoned".into()))?;
         map.insert(*user, sealed.to_vec());
+        Ok(())
+    }
+
+    fn remove(&self, user: &UserId) -> Result<()> {
+        let mut map = self
+            .sealed
+            .lock()
+            .map_err(|_| Error::LocalStore("store lock poisoned".into()))?;
+        map.remove(user);
         Ok(())
     }
 }
@@ -163,5 +174,12 @@ impl StateStore for FileStore {
         drop(file);
         std::fs::rename(&tmp, &path)?;
         Ok(())
+    }
+
+    fn remove(&self, user: &UserId) -> Result<()> {
+        match std::fs::remove_file(self.path(user)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 }

@@ -27,7 +27,9 @@ pub struct Store {
 impl Store {
     /// Connects. For SQLite, creates the file if needed and sets, on every
     /// connection: WAL, `synchronous=FULL` (an acknowledged write survives
-    /// power loss), foreign keys, and a busy timeout.
+    /// power loss), `secure_delete` (erased data is overwritten, not left in
+    /// free pages: a deleted account is gone from the file), foreign keys,
+    /// and a busy timeout.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
@@ -51,7 +53,7 @@ impl Store {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
                         )
                         .await?;

@@ -71,6 +71,8 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("GET /api/sessions",                                                             [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("DELETE /api/sessions/{session_id}",                                             [401, 404, 404, 200, 404, 404, 404, 404, 404]),
     ("POST /api/logout",                                                              [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/account/delete/start",                                                [401, 400, 400, 400, 400, 200, 200, 400, 200]),
+    ("POST /api/account/delete/finish",                                               [401, 401, 401, 401, 401, 401, 401, 401, 401]),
     ("POST /api/logout/everywhere",                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/keys/mine",                                                            [401, 404, 404, 200, 200, 200, 200, 200, 200]),
     ("GET /api/users/{account_id}/keys",                                              [401, 200, 404, 200, 200, 404, 404, 200, 404]),
@@ -515,8 +517,13 @@ async fn request(
                 kluis_crypto::opaque::client_login_start(&mut OsRng, PW.as_bytes()).unwrap();
             Body::Json(json!({"email": "coach@a.nl", "request": b64(&ke1)}))
         }
-        ("POST", "/api/login/finish") => {
+        ("POST", "/api/login/finish" | "/api/account/delete/finish") => {
             Body::Json(json!({"login_id": "none", "finalization": b64(&[0; 64])}))
+        }
+        ("POST", "/api/account/delete/start") => {
+            let (ke1, _) =
+                kluis_crypto::opaque::client_login_start(&mut OsRng, PW.as_bytes()).unwrap();
+            Body::Json(json!({"request": b64(&ke1)}))
         }
         ("POST", "/api/password-reset") => Body::Json(json!({"email": format!("x{n}@a.nl")})),
         (

@@ -241,5 +241,27 @@ async fn cli_journey(engine: Engine) {
     // Each command ended its own session.
     let sessions = client.json(&["sessions"]);
     assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+
+    // Deleting the account asks for --yes, then erases it.
+    assert_eq!(client.code(&["delete-account"]), 1);
+    assert_eq!(
+        client.json(&["delete-account", "--yes"])["status"],
+        "deleted"
+    );
+    assert_eq!(
+        client.code(&[
+            "--email",
+            "kees@example.nl",
+            "--server",
+            &server.base,
+            "whoami"
+        ]),
+        3
+    );
+    assert_eq!(
+        coach.code(&["read", &rid]),
+        8,
+        "the relationship went with it"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

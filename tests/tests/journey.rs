@@ -312,6 +312,60 @@ async fn journey(engine: Engine) {
     let mut manager = manager;
     manager_is_refused(&mut manager, rid, shared.item_id, client_id).await;
 
+    // The ciphertext is there before the deletion (a scan of an empty
+    // database would prove nothing).
+    let stored: usize = server
+        .everything_written()
+        .iter()
+        .map(|(_, b)| b.len())
+        .sum();
+    assert!(stored > file.len(), "the 20 MiB file is stored (encrypted)");
+
+    // The client deletes the account: a wrong password changes nothing; a
+    // coach cannot delete theirs; then the client and the relationship with
+    // everything in it are gone.
+    assert!(matches!(
+        sdk(&server)
+            .login("carla@linde.nl", &passwords[1])
+            .await
+            .unwrap()
+            .ready()
+            .unwrap()
+            .delete_account(&passwords[1])
+            .await,
+        Err(kluis_sdk::Error::Refused { status: 400, ref code, .. }) if code == "not_a_client"
+    ));
+    let again_client = sdk(&server)
+        .login("kees@example.nl", &passwords[2])
+        .await
+        .unwrap()
+        .ready()
+        .unwrap();
+    assert!(matches!(
+        again_client.delete_account("Wrong-Password-1").await,
+        Err(kluis_sdk::Error::WrongCredentials)
+    ));
+    assert_eq!(
+        client.dialogue(rid).await.unwrap().len(),
+        5,
+        "nothing was deleted"
+    );
+    client.delete_account(&passwords[2]).await.unwrap();
+    assert!(matches!(
+        sdk(&server).login("kees@example.nl", &passwords[2]).await,
+        Err(kluis_sdk::Error::WrongCredentials)
+    ));
+    let mut coach = sdk(&server)
+        .login("carla@linde.nl", &passwords[1])
+        .await
+        .unwrap()
+        .ready()
+        .unwrap();
+    assert!(matches!(
+        coach.relationship(rid).await,
+        Err(kluis_sdk::Error::Refused { status: 404, .. })
+    ));
+
     // Nothing but ciphertext: stop the server (so the WAL is as it left
     // it) and search everything it wrote.
     coach.logout().await.unwrap();
@@ -331,10 +385,15 @@ async fn journey(engine: Engine) {
             );
         }
     }
-    // The canaries do reach the server — as ciphertext: the stored bytes
-    // are there (a scan of an empty database would prove nothing).
-    let stored: usize = written.iter().map(|(_, b)| b.len()).sum();
-    assert!(stored > file.len(), "the 20 MiB file is stored (encrypted)");
+    // Erased means erased: the deleted client's address is in no database
+    // file (SQLite deletes securely) and no dump. (The development outbox's
+    // sent mail stands for the recipient's mailbox, not for our storage.)
+    for (name, bytes) in &written {
+        if name.ends_with(".eml") || name.ends_with("server.log") {
+            continue;
+        }
+        assert_eq!(occurrences(bytes, b"kees@example.nl"), 0, "found in {name}");
+    }
 }
 
 /// Every dialogue operation of the manager's own SDK session is refused by

@@ -174,6 +174,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Delete your account and everything in it (clients): every
+    /// conversation, note and file. There is no undo.
+    DeleteAccount {
+        /// Confirms that everything is to be erased.
+        #[arg(long)]
+        yes: bool,
+    },
     /// List your sessions; --revoke ends one.
     Sessions {
         /// The session to end.
@@ -751,6 +758,30 @@ pub async fn run(cli: Cli) -> Outcome {
                 (s, result.map_err(Failure::from))
             })
             .await
+        }
+        Command::DeleteAccount { yes } => {
+            if !yes {
+                return Err(usage(
+                    "this erases your account and every conversation and file in it; \
+                     run `kluis export` first, then again with --yes",
+                ));
+            }
+            let email = ctx.email()?;
+            let password = ctx.password(&format!("Password for {email}: "))?;
+            let session = match ctx.kluis(None)?.login(&email, &password).await? {
+                Login::Ready(s) => *s,
+                Login::NeedsRecovery(_) => {
+                    return Err(usage("restore your identity first (kluis recover)"))
+                }
+            };
+            session.delete_account(&password).await?;
+            ctx.profile = Profile::default();
+            ctx.profile.save(&ctx.profile_dir)?;
+            ctx.print(
+                "Your account and everything in it are deleted.",
+                json!({"status": "deleted"}),
+            );
+            Ok(())
         }
         Command::Sessions { revoke } => {
             let json = ctx.json;

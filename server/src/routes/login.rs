@@ -110,12 +110,34 @@ async fn login_start(
             .as_bytes(),
         None => unknown_account_credential_id(&email),
     };
+    let challenge = begin(
+        &state,
+        &mut conn,
+        account
+            .as_ref()
+            .map(|a| (a.id.as_str(), a.opaque_record.as_slice())),
+        &credential_id,
+        &body.request.0,
+    )
+    .await?;
+    Ok(Json(challenge))
+}
+
+/// OPAQUE's first server step for `account` (id and record; `None` for
+/// the fake record), its state kept for [`verify`] under a new login id.
+pub(crate) async fn begin(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    account: Option<(&str, &[u8])>,
+    credential_id: &[u8],
+    request: &[u8],
+) -> Result<LoginChallenge, ApiError> {
     let (response, server_state) = server_login_start(
         &mut OsRng,
         &state.opaque_setup,
-        account.as_ref().map(|a| a.opaque_record.as_slice()),
-        &body.request.0,
-        &credential_id,
+        account.map(|(_, record)| record),
+        request,
+        credential_id,
     )?;
     let login_id = new_id();
     let now = now_ms();
@@ -123,15 +145,43 @@ async fn login_start(
         "INSERT INTO login_attempts (id, account_id, state, expires_ms) VALUES ($1, $2, $3, $4)",
     )
     .bind(&login_id)
-    .bind(account.as_ref().map(|a| a.id.clone()))
+    .bind(account.map(|(id, _)| id.to_owned()))
     .bind(server_state.to_secret_bytes().to_vec())
     .bind(ms_after(now, LOGIN_STATE_LIFETIME))
     .execute(&mut *conn)
     .await?;
-    Ok(Json(LoginChallenge {
+    Ok(LoginChallenge {
         login_id,
         response: B64(response),
-    }))
+    })
+}
+
+/// OPAQUE's last server step: the account whose password the client just
+/// proved, or `None` (wrong password, unknown account, expired or used
+/// login id — indistinguishable). The attempt is used up either way.
+pub(crate) async fn verify(
+    tx: &mut sqlx::AnyConnection,
+    login_id: &str,
+    finalization: &[u8],
+    now: i64,
+) -> Result<Option<String>, ApiError> {
+    // Taken out in one statement: a login attempt finishes at most once.
+    let row = sqlx::query(
+        "DELETE FROM login_attempts WHERE id = $1 RETURNING account_id, state, expires_ms",
+    )
+    .bind(login_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let expires: i64 = row.try_get("expires_ms")?;
+    let account_id: Option<String> = row.try_get("account_id")?;
+    let stored = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("state")?);
+    let server_state = ServerLoginState::from_secret_bytes(&stored)
+        .map_err(|e| ApiError::Internal(format!("stored login state: {e}")))?;
+    let verified = now < expires && server_state.finish(finalization).is_ok();
+    Ok(account_id.filter(|_| verified))
 }
 
 /// Login step 2: verifies KE3 and starts a session.
@@ -146,29 +196,10 @@ async fn login_finish(
     let device_label = fields::device_label(body.device_label.as_deref())?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    // Taken out in one statement: a login attempt finishes at most once.
-    let row = sqlx::query(
-        "DELETE FROM login_attempts WHERE id = $1 RETURNING account_id, state, expires_ms",
-    )
-    .bind(&body.login_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    let Some(account_id) = verify(&mut tx, &body.login_id, &body.finalization.0, now).await? else {
+        tx.commit().await?;
+        state.metrics.login("failure");
         return Err(ApiError::LoginFailed);
-    };
-    let expires: i64 = row.try_get("expires_ms")?;
-    let account_id: Option<String> = row.try_get("account_id")?;
-    let stored = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("state")?);
-    let server_state = ServerLoginState::from_secret_bytes(&stored)
-        .map_err(|e| ApiError::Internal(format!("stored login state: {e}")))?;
-    let verified = now < expires && server_state.finish(&body.finalization.0).is_ok();
-    let account_id = match (verified, account_id) {
-        (true, Some(id)) => id,
-        _ => {
-            tx.commit().await?;
-            state.metrics.login("failure");
-            return Err(ApiError::LoginFailed);
-        }
     };
     let account = accounts::by_id(&mut tx, &account_id)
         .await?

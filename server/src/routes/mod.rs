@@ -3,6 +3,7 @@
 //! OpenAPI document (`/api/openapi.json`) lists exactly the routes the
 //! router serves — the authorization matrix test relies on that.
 
+mod account_deletion;
 mod attachments;
 mod email;
 mod health;
@@ -70,6 +71,7 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(login::routes())
         .merge(sessions::routes())
         .merge(me::routes())
+        .merge(account_deletion::routes())
         .merge(setup::routes())
         .merge(invitations::routes())
         .merge(members::routes())
