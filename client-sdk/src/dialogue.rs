@@ -59,6 +59,10 @@ pub enum EntryContent {
     },
     /// Deleted by its author; only the fact remains.
     Deleted,
+    /// Written in an epoch whose key was wrapped to an earlier identity of
+    /// this user (lost with it when the password was reset without the
+    /// recovery key): shown as unreadable, never skipped.
+    Unreadable,
 }
 
 /// One verified entry of a relationship.
@@ -270,7 +274,7 @@ impl Session {
             let entry = self.open_listed(view, &item).await?;
             if !matches!(
                 entry.content,
-                EntryContent::Note { .. } | EntryContent::Deleted
+                EntryContent::Note { .. } | EntryContent::Deleted | EntryContent::Unreadable
             ) {
                 if entry.epoch < last_epoch {
                     return Err(Violation::OutOfOrder { item: item.item_id }.into());
@@ -371,8 +375,12 @@ impl Session {
                 .open_note(key, rid, header.item_id, self.identity.bundle())
                 .map_err(|_| corrupt())?
         } else {
-            let bundles = self.signing_bundles(author).await?;
             self.ensure_epoch_key(view, header.epoch.0).await?;
+            if self.lost_epochs.contains(&(rid, header.epoch.0)) {
+                entry.content = EntryContent::Unreadable;
+                return Ok((entry, None));
+            }
+            let bundles = self.signing_bundles(author).await?;
             let key = self.held_key(rid, header.epoch.0)?;
             open_with_any(&sealed, key, header.item_id, &bundles).ok_or_else(corrupt)?
         };

@@ -195,11 +195,17 @@ impl Session {
             .await?;
         for w in wrapped {
             let e = epoch_of(w.epoch)?;
-            if self.epoch_keys.contains_key(&(rid, e)) {
+            if self.epoch_keys.contains_key(&(rid, e)) || self.lost_epochs.contains(&(rid, e)) {
                 continue;
             }
-            let key = self.unwrap_checked(view, e, &w.envelope).await?;
-            self.epoch_keys.insert((rid, e), key);
+            match self.unwrap_checked(view, e, &w.envelope).await? {
+                Some(key) => {
+                    self.epoch_keys.insert((rid, e), key);
+                }
+                None => {
+                    self.lost_epochs.insert((rid, e));
+                }
+            }
         }
         Ok(())
     }
@@ -215,12 +221,14 @@ impl Session {
             })
     }
 
+    /// Unwraps one epoch key after every check; `None` when it is addressed
+    /// to an earlier identity of this user (that key is lost with it).
     async fn unwrap_checked(
         &mut self,
         view: &RelationshipView,
         epoch: u32,
         envelope: &str,
-    ) -> Result<RelationshipKey> {
+    ) -> Result<Option<RelationshipKey>> {
         let rid = view.id()?;
         let invalid = || Violation::WrappedKeyInvalid {
             relationship: rid,
@@ -234,6 +242,9 @@ impl Session {
         {
             return Err(invalid().into());
         }
+        if wrapped.recipient_fingerprint() != self.identity.bundle().fingerprint() {
+            return Ok(None);
+        }
         let sender = wrapped.sender_id();
         let sender_is_coach = view
             .members
@@ -244,7 +255,7 @@ impl Session {
         }
         for bundle in self.signing_bundles(sender).await? {
             if let Ok(key) = wrapped.unwrap(&self.identity, &bundle, rid, Epoch(epoch)) {
-                return Ok(key);
+                return Ok(Some(key));
             }
         }
         Err(invalid().into())

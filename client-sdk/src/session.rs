@@ -2,7 +2,7 @@
 //! (only ever in memory), the local state and the keys unwrapped so far.
 //! The vault operations are `impl Session` blocks in their own modules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use kluis_crypto::identity::IdentityKeyPair;
@@ -27,6 +27,8 @@ pub struct Session {
     pub(crate) state: LocalState,
     state_was_unreadable: bool,
     pub(crate) epoch_keys: HashMap<(RelationshipId, u32), RelationshipKey>,
+    /// Epochs whose key was wrapped to an earlier identity of this user.
+    pub(crate) lost_epochs: HashSet<(RelationshipId, u32)>,
     pub(crate) notes_keys: BTreeMap<u32, NotesKey>,
 }
 
@@ -71,6 +73,7 @@ impl Session {
             state,
             state_was_unreadable,
             epoch_keys: HashMap::new(),
+            lost_epochs: HashSet::new(),
             notes_keys: BTreeMap::new(),
         };
         session.save_state()?;

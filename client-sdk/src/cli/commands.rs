@@ -438,6 +438,9 @@ fn show_entry(e: &Entry) -> String {
             d.name, d.media_type, d.size, e.item_id
         ),
         EntryContent::Deleted => "[deleted]".into(),
+        EntryContent::Unreadable => {
+            "[unreadable: its key was lost with an earlier identity]".into()
+        }
     };
     format!("#{} {} {}: {}", e.seq, e.item_id, e.author, body)
 }
