@@ -150,6 +150,79 @@ impl Session {
         Ok(())
     }
 
+    /// Changes the password: proves the old one, registers the new one and
+    /// re-seals the identity under the new export key, all stored by the
+    /// server in one transaction. Other sessions end; the local store is
+    /// re-sealed under the new login's key.
+    pub async fn change_password(&mut self, old: &str, new: &str) -> Result<()> {
+        use kluis_crypto::opaque;
+        use rand::rngs::OsRng;
+        crate::password::require_acceptable(new, &[&self.email])?;
+        #[derive(serde::Serialize)]
+        struct Start {
+            login_request: String,
+            registration_request: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Challenge {
+            login_id: String,
+            login_response: String,
+            registration_response: String,
+        }
+        #[derive(serde::Serialize)]
+        struct Finish<'a> {
+            login_id: &'a str,
+            finalization: String,
+            upload: String,
+            sealed_password: String,
+        }
+        let (ke1, login) = opaque::client_login_start(&mut OsRng, old.as_bytes())?;
+        let (request, registration) =
+            opaque::client_registration_start(&mut OsRng, new.as_bytes())?;
+        let challenge: Challenge = self
+            .api
+            .post(
+                "/api/password/start",
+                &Start {
+                    login_request: crate::api::b64(&ke1),
+                    registration_request: crate::api::b64(&request),
+                },
+            )
+            .await?;
+        let done = login
+            .finish(
+                &mut OsRng,
+                old.as_bytes(),
+                &crate::api::unb64("login_response", &challenge.login_response)?,
+            )
+            .map_err(|e| match e {
+                kluis_crypto::Error::LoginFailed => crate::Error::WrongCredentials,
+                other => crate::Error::Crypto(other),
+            })?;
+        let (upload, export_key) = registration
+            .finish(
+                &mut OsRng,
+                new.as_bytes(),
+                &crate::api::unb64("registration_response", &challenge.registration_response)?,
+            )
+            .map_err(|_| crate::Violation::Malformed("OPAQUE registration response".into()))?;
+        let sealed = self.identity.seal_with_password(&export_key, &mut OsRng)?;
+        let _: Status = self
+            .api
+            .post(
+                "/api/password/finish",
+                &Finish {
+                    login_id: &challenge.login_id,
+                    finalization: crate::api::b64(&done.finalization),
+                    upload: crate::api::b64(&upload),
+                    sealed_password: crate::api::b64(&sealed.encode()),
+                },
+            )
+            .await?;
+        self.store_key = export_key.local_store_key(&self.me)?;
+        self.save_state()
+    }
+
     /// Deletes this account (clients only) and everything of it: every
     /// relationship it is the client of, with all messages, notes and
     /// files. The password is proven again; the local store is removed.

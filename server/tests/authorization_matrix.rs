@@ -71,6 +71,8 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("GET /api/sessions",                                                             [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("DELETE /api/sessions/{session_id}",                                             [401, 404, 404, 200, 404, 404, 404, 404, 404]),
     ("POST /api/logout",                                                              [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/password/start",                                                      [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/password/finish",                                                     [401, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/account/delete/start",                                                [401, 400, 400, 400, 400, 200, 200, 400, 200]),
     ("POST /api/account/delete/finish",                                               [401, 401, 401, 401, 401, 401, 401, 401, 401]),
     ("POST /api/logout/everywhere",                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -520,6 +522,17 @@ async fn request(
         ("POST", "/api/login/finish" | "/api/account/delete/finish") => {
             Body::Json(json!({"login_id": "none", "finalization": b64(&[0; 64])}))
         }
+        ("POST", "/api/password/start") => {
+            let (ke1, _) =
+                kluis_crypto::opaque::client_login_start(&mut OsRng, PW.as_bytes()).unwrap();
+            let (req, _) =
+                kluis_crypto::opaque::client_registration_start(&mut OsRng, PW.as_bytes()).unwrap();
+            Body::Json(json!({"login_request": b64(&ke1), "registration_request": b64(&req)}))
+        }
+        ("POST", "/api/password/finish") => Body::Json(json!({
+            "login_id": "none", "finalization": b64(&[0; 64]), "upload": b64(&[0; 8]),
+            "sealed_password": b64(&[0; 8])
+        })),
         ("POST", "/api/account/delete/start") => {
             let (ke1, _) =
                 kluis_crypto::opaque::client_login_start(&mut OsRng, PW.as_bytes()).unwrap();

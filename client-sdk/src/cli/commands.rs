@@ -187,6 +187,8 @@ enum Command {
         #[arg(long)]
         revoke: Option<String>,
     },
+    /// Change your password (the old one first; the new one twice).
+    ChangePassword,
     /// Ask for a password reset link (sent to the address if it has an account).
     ForgotPassword,
     /// Set a new password from the reset link.
@@ -814,6 +816,29 @@ pub async fn run(cli: Cli) -> Outcome {
                 (s, out)
             })
             .await
+        }
+        Command::ChangePassword => {
+            let email = ctx.email()?;
+            let old = ctx.password(&format!("Current password for {email}: "))?;
+            let new = match std::env::var("KLUIS_NEW_PASSWORD") {
+                Ok(p) => Zeroizing::new(p),
+                Err(_) => ctx.new_password()?,
+            };
+            let mut session = match ctx.kluis(None)?.login(&email, &old).await? {
+                Login::Ready(s) => *s,
+                Login::NeedsRecovery(_) => {
+                    return Err(usage("restore your identity first (kluis recover)"))
+                }
+            };
+            let changed = session.change_password(&old, &new).await;
+            let ended = session.logout().await;
+            changed?;
+            ended?;
+            ctx.print(
+                "Password changed; your other sessions ended.",
+                json!({"status": "password_changed"}),
+            );
+            Ok(())
         }
         Command::ForgotPassword => {
             let email = ctx.email()?;

@@ -13,6 +13,7 @@ mod keys;
 mod login;
 mod me;
 mod members;
+mod password_change;
 mod password_reset;
 mod relationships;
 mod sessions;
@@ -76,6 +77,7 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(invitations::routes())
         .merge(members::routes())
         .merge(email::routes())
+        .merge(password_change::routes())
         .merge(password_reset::routes())
         .merge(keys::routes())
         .merge(relationships::routes())
