@@ -174,6 +174,14 @@ async fn wasm_client_in_chromium(engine: Engine) {
         "{seen:?}"
     );
     assert_eq!(seen[1].author, client_id);
+    // The coach answers; the page reads the answer.
+    coach
+        .send_message(rid, "Fijn, tot donderdag")
+        .await
+        .unwrap();
+    let dialogue = browser.step("dialogue", json!([rid.to_string()]));
+    assert_eq!(dialogue[2]["content"]["text"], "Fijn, tot donderdag");
+    assert_eq!(dialogue[2]["author"], coach.account_id().to_string());
 
     // The same safety number on both sides.
     let in_browser = browser.step("safetyNumber", json!([coach.account_id().to_string()]));
