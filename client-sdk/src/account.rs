@@ -309,16 +309,7 @@ impl Kluis {
                 },
             )
             .await?;
-        let done = state
-            .finish(
-                &mut OsRng,
-                password.as_bytes(),
-                &unb64("response", &challenge.response)?,
-            )
-            .map_err(|e| match e {
-                kluis_crypto::Error::LoginFailed => Error::WrongCredentials,
-                other => Error::Crypto(other),
-            })?;
+        let done = finish_login(state, password, &challenge.response)?;
         #[derive(Serialize)]
         struct Finish<'a> {
             login_id: &'a str,
@@ -419,6 +410,25 @@ impl Kluis {
             .await?;
         Ok(())
     }
+}
+
+/// The client's last OPAQUE login step on the server's base64 KE2; a wrong
+/// password (or a forged KE2) is [`Error::WrongCredentials`].
+pub(crate) fn finish_login(
+    state: opaque::ClientLoginState,
+    password: &str,
+    ke2_b64: &str,
+) -> Result<opaque::ClientLoginFinish> {
+    state
+        .finish(
+            &mut OsRng,
+            password.as_bytes(),
+            &unb64("response", ke2_b64)?,
+        )
+        .map_err(|e| match e {
+            kluis_crypto::Error::LoginFailed => Error::WrongCredentials,
+            other => Error::Crypto(other),
+        })
 }
 
 /// Opens the password-sealed identity; `None` when it is not sealed under

@@ -189,16 +189,7 @@ impl Session {
                 },
             )
             .await?;
-        let done = login
-            .finish(
-                &mut OsRng,
-                old.as_bytes(),
-                &crate::api::unb64("login_response", &challenge.login_response)?,
-            )
-            .map_err(|e| match e {
-                kluis_crypto::Error::LoginFailed => crate::Error::WrongCredentials,
-                other => crate::Error::Crypto(other),
-            })?;
+        let done = crate::account::finish_login(login, old, &challenge.login_response)?;
         let (upload, export_key) = registration
             .finish(
                 &mut OsRng,
@@ -248,16 +239,7 @@ impl Session {
                 },
             )
             .await?;
-        let done = state
-            .finish(
-                &mut OsRng,
-                password.as_bytes(),
-                &crate::api::unb64("response", &challenge.response)?,
-            )
-            .map_err(|e| match e {
-                kluis_crypto::Error::LoginFailed => crate::Error::WrongCredentials,
-                other => crate::Error::Crypto(other),
-            })?;
+        let done = crate::account::finish_login(state, password, &challenge.response)?;
         let _: Status = self
             .api
             .post(

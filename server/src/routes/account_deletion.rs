@@ -14,7 +14,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::{begin, verify, LoginChallenge};
+use super::login::{begin_for_self, verify, LoginChallenge};
 use super::Status;
 use crate::api_json::{ApiJson, B64};
 use crate::auth::{Auth, ClientAddr};
@@ -82,19 +82,7 @@ async fn delete_start(
         .ok_or(ApiError::Unauthenticated)?;
     state.limits.login_by_account.check(&account.email)?;
     require_client_only(&mut conn, &account.id).await?;
-    let credential_id = *account
-        .id
-        .parse::<kluis_crypto::ids::UserId>()
-        .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
-        .as_bytes();
-    let challenge = begin(
-        &state,
-        &mut conn,
-        Some((account.id.as_str(), account.opaque_record.as_slice())),
-        &credential_id,
-        &body.request.0,
-    )
-    .await?;
+    let challenge = begin_for_self(&state, &mut conn, &account, &body.request.0).await?;
     Ok(Json(challenge))
 }
 

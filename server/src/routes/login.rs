@@ -156,6 +156,29 @@ pub(crate) async fn begin(
     })
 }
 
+/// [`begin`] for the logged-in caller's own account: proving the password
+/// again before changing it or deleting the account.
+pub(crate) async fn begin_for_self(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    account: &accounts::Account,
+    request: &[u8],
+) -> Result<LoginChallenge, ApiError> {
+    let credential_id = *account
+        .id
+        .parse::<UserId>()
+        .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
+        .as_bytes();
+    begin(
+        state,
+        conn,
+        Some((account.id.as_str(), account.opaque_record.as_slice())),
+        &credential_id,
+        request,
+    )
+    .await
+}
+
 /// OPAQUE's last server step: the account whose password the client just
 /// proved, or `None` (wrong password, unknown account, expired or used
 /// login id — indistinguishable). The attempt is used up either way.

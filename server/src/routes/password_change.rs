@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::{begin, verify};
+use super::login::{begin_for_self, verify};
 use super::{registration_record, registration_response, Status};
 use crate::api_json::{ApiJson, B64};
 use crate::auth::{Auth, ClientAddr};
@@ -79,19 +79,7 @@ async fn change_start(
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     state.limits.login_by_account.check(&account.email)?;
-    let credential_id = *account
-        .id
-        .parse::<kluis_crypto::ids::UserId>()
-        .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
-        .as_bytes();
-    let login = begin(
-        &state,
-        &mut conn,
-        Some((account.id.as_str(), account.opaque_record.as_slice())),
-        &credential_id,
-        &body.login_request.0,
-    )
-    .await?;
+    let login = begin_for_self(&state, &mut conn, &account, &body.login_request.0).await?;
     Ok(Json(ChangeChallenge {
         login_id: login.login_id,
         login_response: login.response,
