@@ -14,13 +14,12 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::{begin_for_self, verify, LoginChallenge};
+use super::login::{begin_for_self, reauthenticating, verify, LoginChallenge};
 use super::Status;
 use crate::api_json::{ApiJson, B64};
 use crate::auth::{Auth, ClientAddr};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
-use crate::rate_limit::address_key;
 use crate::role::Role;
 use crate::{accounts, AppState};
 
@@ -75,12 +74,8 @@ async fn delete_start(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<DeleteStart>,
 ) -> Result<Json<LoginChallenge>, ApiError> {
-    state.limits.login_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
-    let account = accounts::by_id(&mut conn, &auth.account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    state.limits.login_by_account.check(&account.email)?;
+    let account = reauthenticating(&state, &mut conn, &auth.account_id, ip).await?;
     require_client_only(&mut conn, &account.id).await?;
     let challenge = begin_for_self(&state, &mut conn, &account, &body.request.0).await?;
     Ok(Json(challenge))

@@ -156,6 +156,22 @@ pub(crate) async fn begin(
     })
 }
 
+/// The logged-in caller's account, after the login rate limits (per
+/// address and per account) that proving the password again falls under.
+pub(crate) async fn reauthenticating(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    ip: std::net::IpAddr,
+) -> Result<accounts::Account, ApiError> {
+    state.limits.login_by_address.check(&address_key(ip))?;
+    let account = accounts::by_id(conn, account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    state.limits.login_by_account.check(&account.email)?;
+    Ok(account)
+}
+
 /// [`begin`] for the logged-in caller's own account: proving the password
 /// again before changing it or deleting the account.
 pub(crate) async fn begin_for_self(

@@ -11,13 +11,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::{begin_for_self, verify};
+use super::login::{begin_for_self, reauthenticating, verify};
 use super::{registration_record, registration_response, Status};
 use crate::api_json::{ApiJson, B64};
 use crate::auth::{Auth, ClientAddr};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
-use crate::rate_limit::address_key;
 use crate::{accounts, email_token, key_directory, mail, outbox, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -73,12 +72,8 @@ async fn change_start(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<ChangeStart>,
 ) -> Result<Json<ChangeChallenge>, ApiError> {
-    state.limits.login_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
-    let account = accounts::by_id(&mut conn, &auth.account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    state.limits.login_by_account.check(&account.email)?;
+    let account = reauthenticating(&state, &mut conn, &auth.account_id, ip).await?;
     let login = begin_for_self(&state, &mut conn, &account, &body.login_request.0).await?;
     Ok(Json(ChangeChallenge {
         login_id: login.login_id,
