@@ -14,7 +14,9 @@ use kluis_crypto::relationship::RelationshipKey;
 use crate::api::Api;
 use crate::error::Result;
 use crate::state::{LocalState, StateStore};
-use crate::wire::{InvitationSent, Me, NewInvitation, Role, SessionInfo, Status, TokenOnly};
+use crate::wire::{
+    InvitationSent, Language, Me, NewInvitation, Preferences, Role, SessionInfo, Status, TokenOnly,
+};
 
 /// A logged-in user.
 pub struct Session {
@@ -251,6 +253,24 @@ impl Session {
             )
             .await?;
         self.store.remove(&self.me)
+    }
+
+    /// Changes the account's language (of e-mails and notices) and whether
+    /// new messages and files are told by e-mail; `None` leaves a setting.
+    pub async fn set_preferences(
+        &self,
+        language: Option<Language>,
+        activity_emails: Option<bool>,
+    ) -> Result<Me> {
+        self.api
+            .put(
+                "/api/me/preferences",
+                &Preferences {
+                    language,
+                    activity_emails,
+                },
+            )
+            .await
     }
 
     /// Invites `email` to `organisation` as `role` (managers invite coaches

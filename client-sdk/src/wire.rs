@@ -121,6 +121,46 @@ pub struct Me {
     pub display_name: String,
     /// Organisations.
     pub memberships: Vec<Membership>,
+    /// The language of the account's e-mails and notices.
+    #[serde(default)]
+    pub language: Language,
+    /// Whether an e-mail tells of new messages and files.
+    #[serde(default)]
+    pub activity_emails: bool,
+}
+
+/// A language Kluis writes to its users in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Nederlands (the default).
+    #[default]
+    Nl,
+    /// English.
+    En,
+}
+
+impl std::str::FromStr for Language {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        match s {
+            "nl" => Ok(Self::Nl),
+            "en" => Ok(Self::En),
+            other => Err(crate::Error::InvalidInput(format!(
+                "language {other:?}: use nl or en"
+            ))),
+        }
+    }
+}
+
+/// What to change of the account's preferences.
+#[derive(Debug, Serialize)]
+pub(crate) struct Preferences {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_emails: Option<bool>,
 }
 
 /// A live session of the account.

@@ -4,6 +4,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::new_id;
 use crate::error::ApiError;
+use crate::language::Language;
 use crate::role::Role;
 
 /// An account as the server knows it.
@@ -21,10 +22,15 @@ pub struct Account {
     pub email_verified: bool,
     /// Disabled by the operator.
     pub disabled: bool,
+    /// The language of its e-mails and notices.
+    pub language: Language,
+    /// Whether it wants an e-mail when a message or file arrives.
+    pub notify_activity: bool,
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "id, email, display_name, opaque_record, email_verified, disabled FROM accounts";
+    "id, email, display_name, opaque_record, email_verified, disabled, language, notify_activity \
+     FROM accounts";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     Ok(Account {
@@ -34,6 +40,9 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
         opaque_record: row.try_get("opaque_record")?,
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        language: Language::from_stored(&row.try_get::<String, _>("language")?)
+            .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        notify_activity: row.try_get::<i64, _>("notify_activity")? != 0,
     })
 }
 
@@ -60,8 +69,8 @@ pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Account>
 /// Creates an account.
 pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Result<(), ApiError> {
     sqlx::query(
-        "INSERT INTO accounts (id, email, display_name, opaque_record, email_verified, disabled, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO accounts (id, email, display_name, opaque_record, email_verified, disabled, \
+         language, notify_activity, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&account.id)
     .bind(&account.email)
@@ -69,6 +78,8 @@ pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Re
     .bind(&account.opaque_record)
     .bind(i64::from(account.email_verified))
     .bind(i64::from(account.disabled))
+    .bind(account.language.code())
+    .bind(i64::from(account.notify_activity))
     .bind(now)
     .execute(conn)
     .await

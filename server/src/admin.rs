@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::email_address::EmailAddress;
 use crate::error::ApiError;
 use crate::invitation::{self, Issued, Offer};
+use crate::language::Language;
 use crate::role::Role;
 use crate::store::Store;
 use crate::{fields, sessions};
@@ -39,6 +40,7 @@ pub async fn create_organisation(
             email: &email,
             role: Role::Manager,
             invited_by: None,
+            language: Language::default(),
         },
         now,
     )

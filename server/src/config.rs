@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::StartError;
+use crate::mail_settings::{FileMail, MailSettings};
 
 /// The server's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Config {
     /// A directory of static files (the web client) served for paths
     /// outside `/api`; none by default.
     pub web_dir: Option<PathBuf>,
+    /// Sender, SMTP relay and activity e-mail interval.
+    pub mail: MailSettings,
 }
 
 /// How log lines are written.
@@ -127,6 +130,8 @@ struct FileConfig {
     web_dir: Option<PathBuf>,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    mail: FileMail,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,7 +151,7 @@ struct FileLimits {
 }
 
 /// Reads one setting: the environment wins over the file.
-fn pick<T: std::str::FromStr>(
+pub(crate) fn pick<T: std::str::FromStr>(
     env: &impl Fn(&str) -> Option<String>,
     key: &str,
     file: Option<T>,
@@ -337,7 +342,9 @@ impl Config {
                 )));
             }
         }
+        let mail = MailSettings::load(&env, f.mail, &public_url)?;
         Ok(Self {
+            mail,
             database_url,
             bind,
             public_url,
@@ -413,7 +420,7 @@ impl Config {
             l.request_timeout.as_secs(),
             l.invitation_lifetime.as_secs() / 3600,
             l.setup_link_lifetime.as_secs() / 3600,
-        )
+        ) + &self.mail.redacted()
     }
 }
 

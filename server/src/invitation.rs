@@ -8,6 +8,7 @@ use crate::clock::{ms_after, new_id};
 use crate::config::Config;
 use crate::email_address::EmailAddress;
 use crate::error::ApiError;
+use crate::language::Language;
 use crate::role::Role;
 use crate::token::Token;
 use crate::{accounts, email_token, mail, outbox};
@@ -37,6 +38,9 @@ pub struct Offer<'a> {
     pub role: Role,
     /// The inviting member; `None` for the operator.
     pub invited_by: Option<&'a str>,
+    /// The language of the e-mail (and of the new account) unless the
+    /// invitee already has an account with its own.
+    pub language: Language,
 }
 
 /// Stores the invitation and queues its e-mail.
@@ -50,12 +54,13 @@ pub async fn issue(
     let id = new_id();
     let expires_ms = ms_after(now, config.limits.invitation_lifetime);
     // The account id the invitee will have: theirs if they have one.
-    let new_account_id = accounts::by_email(&mut *conn, offer.email.as_str())
-        .await?
-        .map_or_else(new_id, |a| a.id);
+    let existing = accounts::by_email(&mut *conn, offer.email.as_str()).await?;
+    let language = existing.as_ref().map_or(offer.language, |a| a.language);
+    let new_account_id = existing.map_or_else(new_id, |a| a.id);
     sqlx::query(
         "INSERT INTO invitations (id, token_hash, organisation_id, email, role, invited_by, \
-         new_account_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         new_account_id, created_ms, expires_ms, language) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(hash.to_vec())
@@ -66,11 +71,12 @@ pub async fn issue(
     .bind(new_account_id)
     .bind(now)
     .bind(expires_ms)
+    .bind(language.code())
     .execute(&mut *conn)
     .await?;
     let link = email_token::link(&config.public_url, "invitation", &token);
     let days = (config.limits.invitation_lifetime.as_secs() / 86_400).max(1);
-    let message = mail::invitation(offer.organisation_name, offer.role, &link, days);
+    let message = mail::invitation(language, offer.organisation_name, offer.role, &link, days);
     outbox::enqueue(conn, offer.email.as_str(), &message, now).await?;
     Ok(Issued {
         id,

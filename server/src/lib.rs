@@ -20,9 +20,13 @@ pub mod fields;
 pub mod invitation;
 pub mod items;
 pub mod key_directory;
+pub mod language;
 pub mod mail;
+pub mod mail_settings;
+pub mod mailer;
 pub mod metrics;
 pub mod middleware;
+pub mod notifications;
 pub mod outbox;
 pub mod peers;
 pub mod rate_limit;
@@ -63,6 +67,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Wakes the worker when a request queued mail or a reset request.
     pub worker_wake: Arc<tokio::sync::Notify>,
+    /// Where the worker hands mail.
+    pub mailer: Arc<mailer::Mailer>,
 }
 
 /// Connects, migrates, loads the server key and builds the router (with
@@ -80,6 +86,7 @@ pub async fn build(config: &config::Config) -> Result<(axum::Router, AppState), 
         limits: Arc::new(rate_limit::RateLimits::new(&config.limits)),
         metrics: Arc::new(metrics::Metrics::default()),
         worker_wake: Arc::new(tokio::sync::Notify::new()),
+        mailer: Arc::new(mailer::Mailer::new(config)?),
     };
     Ok((router(state.clone()), state))
 }

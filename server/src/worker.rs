@@ -1,5 +1,5 @@
 //! The background worker of one server instance: turns password-reset
-//! requests into e-mails, delivers the outbox, and tidies up (expired login
+//! requests and gathered activity into e-mails, delivers the outbox, and tidies up (expired login
 //! state, idle rate-limit keys). Several instances may run it against one
 //! PostgreSQL: every step claims its rows atomically.
 
@@ -11,22 +11,27 @@ use crate::clock::{new_id, now_ms};
 use crate::config::RESET_LINK_LIFETIME;
 use crate::email_token::{self, Purpose};
 use crate::error::ApiError;
-use crate::{accounts, mail, outbox, AppState};
+use crate::{accounts, mail, notifications, outbox, AppState};
 
 const TICK: Duration = Duration::from_secs(1);
 const HOUSEKEEPING_EVERY: u32 = 60;
 
 /// Runs until the process ends.
 pub async fn run(state: AppState) {
-    let dir = outbox::mail_dir(&state.config.data_dir);
     let mut ticks: u32 = 0;
     loop {
         if let Err(e) = process_reset_requests(&state).await {
             tracing::warn!(error = %e, "reset requests: will retry");
         }
-        match outbox::deliver_due(&state.store, &dir).await {
-            Ok(n) if n > 0 => state.metrics.mail_many("sent", n),
-            Ok(_) => {}
+        if let Err(e) = notifications::process_activity(&state).await {
+            tracing::warn!(error = %e, "activity notifications: will retry");
+        }
+        match outbox::deliver_due(&state.store, &state.mailer).await {
+            Ok(done) => {
+                state.metrics.mail_many("sent", done.sent);
+                state.metrics.mail_many("deferred", done.deferred);
+                state.metrics.mail_many("failed", done.failed);
+            }
             Err(e) => tracing::warn!(error = %e, "outbox: will retry"),
         }
         ticks = ticks.wrapping_add(1);
@@ -74,7 +79,13 @@ pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
                 )
                 .await?;
                 let link = email_token::link(&state.config.public_url, "reset", &token);
-                outbox::enqueue(&mut tx, &account.email, &mail::password_reset(&link), now).await?;
+                outbox::enqueue(
+                    &mut tx,
+                    &account.email,
+                    &mail::password_reset(account.language, &link),
+                    now,
+                )
+                .await?;
             }
         }
         tx.commit().await?;

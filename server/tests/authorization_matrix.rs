@@ -68,6 +68,7 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("POST /api/invitations/register/finish",                                         [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/invitations/accept",                                                  [401, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("GET /api/me",                                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("PUT /api/me/preferences",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/sessions",                                                             [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("DELETE /api/sessions/{session_id}",                                             [401, 404, 404, 200, 404, 404, 404, 404, 404]),
     ("POST /api/logout",                                                              [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -573,6 +574,9 @@ async fn request(
             .unwrap();
             path = path.replace("{session_id}", &session.id);
             Body::None
+        }
+        ("PUT", "/api/me/preferences") => {
+            Body::Json(json!({"language": "en", "activity_emails": n % 2 == 0}))
         }
         ("PUT", "/api/keys") => Body::Json(keys_body(own).0),
         ("PUT", "/api/notes-keys/{generation}") => {

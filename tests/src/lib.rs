@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod proxy;
+pub mod smtp;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -46,9 +47,14 @@ macro_rules! both_engines {
 const PG: [&str; 6] = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"];
 
 fn psql(sql: &str) {
+    psql_on("test", sql);
+}
+
+/// Runs `sql` on database `db`; its output, unaligned, without headers.
+fn psql_on(db: &str, sql: &str) -> String {
     let out = Command::new("psql")
         .args(PG)
-        .args(["-d", "test", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .args(["-d", db, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .expect("psql");
     assert!(
@@ -56,6 +62,7 @@ fn psql(sql: &str) {
         "{sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A running server process.
@@ -86,6 +93,23 @@ impl Server {
 
     /// [`Self::start`] with more `KLUIS_*` settings.
     pub fn start_with(engine: Engine, binary: &str, settings: &[(&str, &str)]) -> Self {
+        Self::spawn(engine, binary, settings, None)
+    }
+
+    /// A second instance on this one's PostgreSQL database (its own data
+    /// directory and log), as a deployment with several servers runs. Start
+    /// it before the organisation is set up: it waits for a setup link.
+    pub fn start_sharing(&self, binary: &str, settings: &[(&str, &str)]) -> Self {
+        let name = self.pg_name.as_deref().expect("instances share PostgreSQL");
+        Self::spawn(Engine::Postgres, binary, settings, Some(name))
+    }
+
+    fn spawn(
+        engine: Engine,
+        binary: &str,
+        settings: &[(&str, &str)],
+        shared_pg: Option<&str>,
+    ) -> Self {
         let root = std::env::temp_dir().join(format!("kluis-e2e-{}", rand::random::<u64>()));
         let data_dir = root.join("data");
         std::fs::create_dir_all(&data_dir).unwrap();
@@ -116,13 +140,20 @@ impl Server {
                 None
             }
             Engine::Postgres => {
-                let name = format!("kluis_e2e_{}", rand::random::<u32>());
-                psql(&format!("CREATE DATABASE {name}"));
+                let name = match shared_pg {
+                    Some(name) => name.to_owned(),
+                    None => {
+                        let name = format!("kluis_e2e_{}", rand::random::<u32>());
+                        psql(&format!("CREATE DATABASE {name}"));
+                        name
+                    }
+                };
                 cmd.env(
                     "KLUIS_DATABASE_URL",
                     format!("postgres://postgres@127.0.0.1:5432/{name}"),
                 );
-                Some(name)
+                // Only the instance that created the database drops it.
+                shared_pg.is_none().then_some(name)
             }
         };
         let mut child = cmd
@@ -227,6 +258,11 @@ impl Server {
             out.push(("pg_dump".to_owned(), dump.stdout));
         }
         out
+    }
+
+    /// One value from this instance's PostgreSQL database (`psql -tA`).
+    pub fn pg_value(&self, sql: &str) -> String {
+        psql_on(self.pg_name.as_deref().expect("a PostgreSQL instance"), sql)
     }
 
     /// The server's log so far.

@@ -23,6 +23,7 @@ use crate::clock::now_ms;
 use crate::email_address::EmailAddress;
 use crate::error::{ApiError, ErrorBody};
 use crate::invitation::{self, Offer};
+use crate::language::Language;
 use crate::rate_limit::address_key;
 use crate::role::Role;
 use crate::token::TokenHash;
@@ -45,6 +46,10 @@ pub struct NewInvitation {
     pub email: String,
     /// Managers invite `manager` or `coach`; coaches invite `client`.
     pub role: Role,
+    /// The invitation e-mail's language (and the new account's, until its
+    /// owner changes it); the inviter's own by default.
+    #[serde(default)]
+    pub language: Option<Language>,
 }
 
 /// An invitation was sent.
@@ -96,6 +101,15 @@ async fn create_invitation(
             }
         }
     }
+    let language = match body.language {
+        Some(l) => l,
+        None => {
+            accounts::by_id(&mut tx, &auth.account_id)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?
+                .language
+        }
+    };
     let issued = invitation::issue(
         &mut tx,
         &state.config,
@@ -105,6 +119,7 @@ async fn create_invitation(
             email: &email,
             role: body.role,
             invited_by: Some(&auth.account_id),
+            language,
         },
         now,
     )
@@ -170,6 +185,7 @@ struct Invitation {
     role: Role,
     invited_by: Option<String>,
     new_account_id: String,
+    language: Language,
 }
 
 async fn valid_invitation(
@@ -179,8 +195,8 @@ async fn valid_invitation(
 ) -> Result<Invitation, ApiError> {
     let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
     let row = sqlx::query(
-        "SELECT i.id, i.organisation_id, o.name, i.email, i.role, i.invited_by, i.new_account_id \
-         FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
+        "SELECT i.id, i.organisation_id, o.name, i.email, i.role, i.invited_by, i.new_account_id, \
+         i.language FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
          WHERE i.token_hash = $1 AND i.accepted_ms IS NULL AND i.expires_ms > $2",
     )
     .bind(hash.to_vec())
@@ -210,6 +226,7 @@ async fn valid_invitation(
         role,
         invited_by,
         new_account_id: row.try_get("new_account_id")?,
+        language: Language::from_stored(&row.try_get::<String, _>("language")?)?,
     })
 }
 
@@ -340,6 +357,8 @@ async fn register_finish(
         opaque_record: record,
         email_verified: true,
         disabled: false,
+        language: invitation.language,
+        notify_activity: true,
     };
     consume(&mut tx, &invitation, &account.id, now).await?;
     accounts::insert(&mut tx, &account, now).await?;

@@ -17,7 +17,7 @@ use crate::auth::Auth;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::items::{self, Direction, Stored, MAX_ITEM_ENVELOPE};
-use crate::{relationships, AppState};
+use crate::{notifications, relationships, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -96,8 +96,22 @@ async fn put_item(
     })?;
     let mut tx = state.store.begin().await?;
     let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
-    let (created, stored) = items::put(&mut tx, &seen, &item_id, &body, now_ms()).await?;
+    let now = now_ms();
+    let (created, stored) = items::put(&mut tx, &seen, &item_id, &body, now).await?;
+    if created && stored.kind != "note" {
+        notifications::record_activity(
+            &mut tx,
+            &relationship_id,
+            &auth.account_id,
+            state.config.mail.activity_interval,
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
+    if created {
+        state.worker_wake.notify_one();
+    }
     let status = if created {
         StatusCode::CREATED
     } else {

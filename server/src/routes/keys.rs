@@ -13,7 +13,7 @@ use crate::clock::now_ms;
 use crate::envelope::{mismatch, rejected};
 use crate::error::{ApiError, ErrorBody};
 use crate::role::Role;
-use crate::{key_directory, peers, AppState};
+use crate::{key_directory, notifications, peers, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -59,16 +59,22 @@ async fn publish_keys(
     ApiJson(body): ApiJson<PublishKeys>,
 ) -> Result<Json<KeysPublished>, ApiError> {
     let mut tx = state.store.begin().await?;
+    let now = now_ms();
     let published = key_directory::publish(
         &mut tx,
         &auth.account_id,
         &body.bundle.0,
         &body.sealed_password.0,
         &body.sealed_recovery.0,
-        now_ms(),
+        now,
     )
     .await?;
+    if published.changed && published.version > 1 {
+        notifications::peer_keys_changed(&mut tx, &auth.account_id, &state.config.public_url, now)
+            .await?;
+    }
     tx.commit().await?;
+    state.worker_wake.notify_one();
     if published.changed {
         tracing::info!(account = %auth.account_id, version = published.version, "identity published");
     }

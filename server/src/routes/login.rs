@@ -25,7 +25,7 @@ use crate::clock::{ms_after, new_id, now_ms};
 use crate::email_address::EmailAddress;
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::address_key;
-use crate::{accounts, fields, sessions as store_sessions, AppState};
+use crate::{accounts, fields, notifications, sessions as store_sessions, AppState};
 
 /// How long the server keeps its half of a login between the two steps.
 const LOGIN_STATE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
@@ -248,6 +248,7 @@ async fn login_finish(
         state.metrics.login("disabled");
         return Err(ApiError::AccountDisabled);
     }
+    notifications::login_from_new_device(&mut tx, &account, &device_label, now).await?;
     let session = store_sessions::create(
         &mut tx,
         &account.id,
@@ -257,6 +258,7 @@ async fn login_finish(
     )
     .await?;
     tx.commit().await?;
+    state.worker_wake.notify_one();
     state.metrics.login("success");
     tracing::info!(account = %account.id, session = %session.id, "login");
     Ok(grant(&state, account.id, session, body.session))

@@ -2,17 +2,21 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api_json::ApiJson;
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
+use crate::language::Language;
 use crate::role::Role;
 use crate::{accounts, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(set_preferences))
 }
 
 /// One organisation I belong to.
@@ -41,6 +45,23 @@ pub struct Me {
     pub display_name: String,
     /// My organisations.
     pub memberships: Vec<MyMembership>,
+    /// The language of my e-mails and notices.
+    pub language: Language,
+    /// Whether I get an e-mail when a message or file arrives (at most one
+    /// per interval).
+    pub activity_emails: bool,
+}
+
+/// What to change of my preferences; absent fields stay.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// `nl` or `en`.
+    #[serde(default)]
+    pub language: Option<Language>,
+    /// E-mails about new messages and files on or off.
+    #[serde(default)]
+    pub activity_emails: Option<bool>,
 }
 
 /// Who am I.
@@ -68,5 +89,44 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiEr
         email_verified: account.email_verified,
         display_name: account.display_name,
         memberships,
+        language: account.language,
+        activity_emails: account.notify_activity,
     }))
+}
+
+/// Changes my language or activity e-mails; answers with my account.
+#[utoipa::path(put, path = "/api/me/preferences", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Preferences,
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+async fn set_preferences(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Preferences>,
+) -> Result<Json<Me>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    if let Some(language) = body.language {
+        sqlx::query("UPDATE accounts SET language = $1 WHERE id = $2")
+            .bind(language.code())
+            .bind(&auth.account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(on) = body.activity_emails {
+        sqlx::query("UPDATE accounts SET notify_activity = $1 WHERE id = $2")
+            .bind(i64::from(on))
+            .bind(&auth.account_id)
+            .execute(&mut *tx)
+            .await?;
+        if !on {
+            // Nothing already gathered goes out after the switch.
+            sqlx::query("DELETE FROM activity_pending WHERE account_id = $1")
+                .bind(&auth.account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    me(State(state), auth).await
 }

@@ -232,8 +232,20 @@ async fn update_member(
             )
             .await?;
             let link = email_token::link(&state.config.public_url, "verify", &token);
-            outbox::enqueue(&mut tx, email.as_str(), &mail::verify_email(&link), now).await?;
-            outbox::enqueue(&mut tx, &account.email, &mail::email_change_notice(), now).await?;
+            outbox::enqueue(
+                &mut tx,
+                email.as_str(),
+                &mail::verify_email(account.language, &link),
+                now,
+            )
+            .await?;
+            outbox::enqueue(
+                &mut tx,
+                &account.email,
+                &mail::email_change_notice(account.language),
+                now,
+            )
+            .await?;
         }
     }
     let sql = format!("{MEMBER_SELECT} AND m.account_id = $2");

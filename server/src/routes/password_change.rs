@@ -134,7 +134,13 @@ async fn change_finish(
         .await?;
     email_token::end_all(&mut tx, &account.id, now).await?;
     accounts::record_event(&mut tx, &account.id, "password_changed", now).await?;
-    outbox::enqueue(&mut tx, &account.email, &mail::password_changed(), now).await?;
+    outbox::enqueue(
+        &mut tx,
+        &account.email,
+        &mail::password_changed(account.language),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     state.worker_wake.notify_one();
     tracing::info!(account = %account.id, "password changed");

@@ -116,7 +116,17 @@ async fn reset_finish(
         .execute(&mut *tx)
         .await?;
     accounts::record_event(&mut tx, &subject.account_id, "password_reset", now).await?;
-    outbox::enqueue(&mut tx, &subject.email, &mail::password_changed(), now).await?;
+    let language = accounts::by_id(&mut tx, &subject.account_id)
+        .await?
+        .map(|a| a.language)
+        .unwrap_or_default();
+    outbox::enqueue(
+        &mut tx,
+        &subject.email,
+        &mail::password_changed(language),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     state.worker_wake.notify_one();
     tracing::info!(account = %subject.account_id, "password reset");

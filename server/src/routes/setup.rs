@@ -18,6 +18,7 @@ use crate::config::VERIFY_LINK_LIFETIME;
 use crate::email_address::EmailAddress;
 use crate::email_token::{self, Purpose};
 use crate::error::{ApiError, ErrorBody};
+use crate::language::Language;
 use crate::rate_limit::address_key;
 use crate::role::Role;
 use crate::token::TokenHash;
@@ -66,6 +67,9 @@ pub struct SetupFinish {
     /// Token or cookie.
     #[serde(default)]
     pub session: SessionMode,
+    /// The manager's language (Dutch by default).
+    #[serde(default)]
+    pub language: Option<Language>,
 }
 
 async fn setup_account_id(state: &AppState, token: &str) -> Result<String, ApiError> {
@@ -147,6 +151,8 @@ async fn setup_finish(
         opaque_record: record,
         email_verified: false,
         disabled: false,
+        language: body.language.unwrap_or_default(),
+        notify_activity: true,
     };
     accounts::insert(&mut tx, &account, now).await?;
     accounts::join(
@@ -168,7 +174,13 @@ async fn setup_finish(
     )
     .await?;
     let link = email_token::link(&state.config.public_url, "verify", &token);
-    outbox::enqueue(&mut tx, &account.email, &mail::verify_email(&link), now).await?;
+    outbox::enqueue(
+        &mut tx,
+        &account.email,
+        &mail::verify_email(account.language, &link),
+        now,
+    )
+    .await?;
     let session = sessions::create(
         &mut tx,
         &account.id,

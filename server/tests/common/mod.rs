@@ -199,7 +199,7 @@ impl TestServer {
         kluis_server::worker::process_reset_requests(&self.state)
             .await
             .unwrap();
-        kluis_server::outbox::deliver_due(&self.state.store, &self.api.outbox)
+        kluis_server::outbox::deliver_due(&self.state.store, &self.state.mailer)
             .await
             .unwrap();
     }
