@@ -42,8 +42,8 @@ pub use export::{ExportedFile, EXPORT_FORMAT};
 pub use peers::SafetyNumberView;
 pub use session::Session;
 pub use wire::{
-    InvitationInfo, InvitationSent, Language, Me, MemberView, Membership, RelationshipView, Role,
-    SessionInfo,
+    InvitationInfo, InvitationSent, Language, Me, MemberView, Membership, PrivacyNotice,
+    RelationshipView, Role, SessionInfo,
 };
 
 /// Re-exported so that callers name the same types.

@@ -15,7 +15,8 @@ use crate::api::Api;
 use crate::error::Result;
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
-    InvitationSent, Language, Me, NewInvitation, Preferences, Role, SessionInfo, Status, TokenOnly,
+    Acknowledge, InvitationSent, Language, Me, NewInvitation, Preferences, PrivacyNotice, Role,
+    SessionInfo, Status, TokenOnly,
 };
 
 /// A logged-in user.
@@ -270,6 +271,20 @@ impl Session {
                     activity_emails,
                 },
             )
+            .await
+    }
+
+    /// The current privacy notice in the account's language (the server
+    /// records that it was shown). Show it when [`Me::privacy_notice_pending`]
+    /// says so: at the first login, and after the notice changed.
+    pub async fn privacy_notice(&self) -> Result<PrivacyNotice> {
+        self.api.get("/api/privacy-notice").await
+    }
+
+    /// Records that the user read `version` of the notice.
+    pub async fn acknowledge_privacy_notice(&self, version: i64) -> Result<PrivacyNotice> {
+        self.api
+            .post("/api/privacy-notice/acknowledge", &Acknowledge { version })
             .await
     }
 

@@ -127,6 +127,28 @@ pub struct Me {
     /// Whether an e-mail tells of new messages and files.
     #[serde(default)]
     pub activity_emails: bool,
+    /// The current privacy notice waits to be shown and acknowledged
+    /// ([`crate::Session::privacy_notice`]).
+    #[serde(default)]
+    pub privacy_notice_pending: bool,
+}
+
+/// The privacy notice: the user's rights, in their language.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrivacyNotice {
+    /// Its version (acknowledge this one).
+    pub version: i64,
+    /// The language of `text`.
+    pub language: Language,
+    /// The notice, Markdown.
+    pub text: String,
+    /// When this version was acknowledged, Unix ms.
+    pub acknowledged_ms: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Acknowledge {
+    pub version: i64,
 }
 
 /// A language Kluis writes to its users in.

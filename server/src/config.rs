@@ -48,6 +48,9 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Sender, SMTP relay and activity e-mail interval.
     pub mail: MailSettings,
+    /// Where users send privacy questions and requests (shown in the
+    /// privacy notice).
+    pub privacy_contact: String,
 }
 
 /// How log lines are written.
@@ -128,6 +131,7 @@ struct FileConfig {
     trust_forwarded_for: Option<bool>,
     log_format: Option<LogFormat>,
     web_dir: Option<PathBuf>,
+    privacy_contact: Option<String>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -343,8 +347,15 @@ impl Config {
             }
         }
         let mail = MailSettings::load(&env, f.mail, &public_url)?;
+        let privacy_contact = env("KLUIS_PRIVACY_CONTACT")
+            .or(f.privacy_contact)
+            .unwrap_or_else(|| {
+                let domain = mail.from.rsplit('@').next().unwrap_or_default();
+                format!("privacy@{}", domain.trim_end_matches('>'))
+            });
         Ok(Self {
             mail,
+            privacy_contact,
             database_url,
             bind,
             public_url,
@@ -394,6 +405,7 @@ impl Config {
             "database_url = {db:?}\nbind = {:?}\npublic_url = {:?}\ndata_dir = {:?}\n\
              tls_cert = {:?}\ntls_key = {:?}\nsession_idle_minutes = {}\n\
              session_lifetime_hours = {}\ntrust_forwarded_for = {}\nlog_format = {:?}\nweb_dir = {:?}\n\
+             privacy_contact = {:?}\n\
              [limits]\nlogin_per_address_per_minute = {}\nlogin_per_account_per_minute = {}\n\
              reset_per_address_per_hour = {}\nreset_per_account_per_hour = {}\n\
              invitations_per_account_per_hour = {}\ntokens_per_address_per_minute = {}\n\
@@ -409,6 +421,7 @@ impl Config {
             self.trust_forwarded_for,
             self.log_format,
             path(&self.web_dir),
+            self.privacy_contact,
             l.login_per_address_per_minute,
             l.login_per_account_per_minute,
             l.reset_per_address_per_hour,

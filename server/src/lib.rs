@@ -29,6 +29,7 @@ pub mod middleware;
 pub mod notifications;
 pub mod outbox;
 pub mod peers;
+pub mod privacy_notice;
 pub mod rate_limit;
 pub mod relationships;
 pub mod role;

@@ -69,6 +69,9 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("POST /api/invitations/accept",                                                  [401, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("GET /api/me",                                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("PUT /api/me/preferences",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/privacy-notice",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // A stale version: refused for everyone logged in (success: tests/privacy.rs).
+    ("POST /api/privacy-notice/acknowledge",                                          [401, 409, 409, 409, 409, 409, 409, 409, 409]),
     ("GET /api/sessions",                                                             [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("DELETE /api/sessions/{session_id}",                                             [401, 404, 404, 200, 404, 404, 404, 404, 404]),
     ("POST /api/logout",                                                              [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -575,6 +578,7 @@ async fn request(
             path = path.replace("{session_id}", &session.id);
             Body::None
         }
+        ("POST", "/api/privacy-notice/acknowledge") => Body::Json(json!({"version": 0})),
         ("PUT", "/api/me/preferences") => {
             Body::Json(json!({"language": "en", "activity_emails": n % 2 == 0}))
         }

@@ -111,6 +111,37 @@ async fn cli_journey(engine: Engine) {
     coach.ok(&["invite", "kees@example.nl", "--role", "client"]);
     let link = Server::link_in(&server.mail("kees@example.nl", "invitation").await);
     client.json(&["signup", &link, "--name", "Kees"]);
+
+    // The first login shows the client's rights; acknowledging them ends
+    // the question; settings change the language of what Kluis writes.
+    let first = client.run(&["login"]);
+    assert!(first.status.success());
+    let shown = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        shown.contains("Autoriteit Persoonsgegevens")
+            && shown.contains("kluis privacy --acknowledge"),
+        "{shown}"
+    );
+    assert_eq!(client.json(&["whoami"])["privacy_notice_pending"], true);
+    let notice = client.json(&["privacy", "--acknowledge"]);
+    assert_eq!(notice["version"], 1);
+    assert!(notice["acknowledged_ms"].as_i64().is_some());
+    assert_eq!(client.json(&["whoami"])["privacy_notice_pending"], false);
+    let again = client.run(&["login"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("Autoriteit"));
+    let settings = client.json(&["settings", "--language", "en", "--activity-emails", "off"]);
+    assert_eq!(
+        (
+            settings["language"].as_str(),
+            settings["activity_emails"].as_bool()
+        ),
+        (Some("en"), Some(false))
+    );
+    assert!(client
+        .ok(&["privacy"])
+        .contains("Right to lodge a complaint"));
+    assert_eq!(client.code(&["settings", "--language", "de"]), 2);
+
     let coach_id = coach.json(&["whoami"])["account_id"]
         .as_str()
         .unwrap()

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::kluis_crypto::recovery::RecoveryKey;
 use crate::state::FileStore;
 use crate::{
-    parse_item_id, parse_relationship_id, parse_user_id, Entry, EntryContent, Error, Kluis, Login,
-    NewAccount, Role, Session,
+    parse_item_id, parse_relationship_id, parse_user_id, Entry, EntryContent, Error, Kluis,
+    Language, Login, NewAccount, Role, Session,
 };
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -86,6 +86,24 @@ enum Command {
     },
     /// Show the account, its organisations and roles.
     Whoami,
+    /// Show the privacy notice (your rights); --acknowledge records that
+    /// you read it. Kluis asks for this at the first login and whenever
+    /// the notice changes.
+    Privacy {
+        /// Record that you read the notice shown.
+        #[arg(long)]
+        acknowledge: bool,
+    },
+    /// Change your settings: the language of e-mails and notices, and
+    /// e-mails about new messages and files.
+    Settings {
+        /// nl or en.
+        #[arg(long)]
+        language: Option<Language>,
+        /// on or off.
+        #[arg(long, value_name = "on|off")]
+        activity_emails: Option<OnOff>,
+    },
     /// Invite someone (managers: coaches and managers; coaches: clients).
     Invite {
         /// Their e-mail address.
@@ -517,10 +535,74 @@ pub async fn run(cli: Cli) -> Outcome {
             ctx.remember(session.server(), &me.email)?;
             ctx.print(
                 &format!("Logged in as {} ({}).", me.email, me.account_id),
-                json!({"account_id": me.account_id, "email": me.email}),
+                json!({"account_id": me.account_id, "email": me.email,
+                       "privacy_notice_pending": me.privacy_notice_pending}),
             );
+            // The first login (and the first after the notice changed)
+            // shows the user's rights.
+            if me.privacy_notice_pending && !ctx.json {
+                let notice = session.privacy_notice().await?;
+                eprintln!(
+                    "\n{}\nRun `kluis privacy --acknowledge` once you have read this.",
+                    notice.text
+                );
+            }
             session.logout().await?;
             Ok(())
+        }
+        Command::Privacy { acknowledge } => {
+            let json = ctx.json;
+            with_session(&ctx, |s| async move {
+                let out = async {
+                    let mut notice = s.privacy_notice().await?;
+                    if acknowledge {
+                        notice = s.acknowledge_privacy_notice(notice.version).await?;
+                    }
+                    if json {
+                        println!("{}", json!(notice));
+                    } else {
+                        println!("{}", notice.text);
+                        match notice.acknowledged_ms {
+                            Some(_) => println!("(version {}: acknowledged)", notice.version),
+                            None => println!(
+                                "(version {}: run `kluis privacy --acknowledge` once read)",
+                                notice.version
+                            ),
+                        }
+                    }
+                    Ok::<(), Error>(())
+                }
+                .await;
+                (s, out.map_err(Failure::from))
+            })
+            .await
+        }
+        Command::Settings {
+            language,
+            activity_emails,
+        } => {
+            let json = ctx.json;
+            with_session(&ctx, |s| async move {
+                let out = s
+                    .set_preferences(language, activity_emails.map(|o| o == OnOff::On))
+                    .await
+                    .map(|me| {
+                        if json {
+                            println!("{}", json!(me));
+                        } else {
+                            println!(
+                                "language: {}\nactivity e-mails: {}",
+                                match me.language {
+                                    Language::Nl => "nl",
+                                    Language::En => "en",
+                                },
+                                if me.activity_emails { "on" } else { "off" }
+                            );
+                        }
+                    });
+                (s, out.map_err(Failure::from))
+            })
+            .await
         }
         Command::Logout { everywhere } => {
             if everywhere {
@@ -1059,4 +1141,13 @@ async fn recover(ctx: &mut Context, new_identity: bool) -> Outcome {
     );
     session.logout().await?;
     Ok(())
+}
+
+/// A switch on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OnOff {
+    /// Turned on.
+    On,
+    /// Turned off.
+    Off,
 }

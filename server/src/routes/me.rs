@@ -11,7 +11,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
 use crate::language::Language;
 use crate::role::Role;
-use crate::{accounts, AppState};
+use crate::{accounts, privacy_notice, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -50,6 +50,9 @@ pub struct Me {
     /// Whether I get an e-mail when a message or file arrives (at most one
     /// per interval).
     pub activity_emails: bool,
+    /// The current privacy notice awaits my acknowledgement: show it
+    /// (`GET /api/privacy-notice`) before anything else.
+    pub privacy_notice_pending: bool,
 }
 
 /// What to change of my preferences; absent fields stay.
@@ -83,7 +86,11 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiEr
             disabled: m.disabled,
         })
         .collect();
+    let privacy_notice_pending = privacy_notice::acknowledged(&mut conn, &auth.account_id)
+        .await?
+        .is_none();
     Ok(Json(Me {
+        privacy_notice_pending,
         account_id: account.id,
         email: account.email,
         email_verified: account.email_verified,

@@ -15,6 +15,7 @@ mod me;
 mod members;
 mod password_change;
 mod password_reset;
+mod privacy;
 mod relationships;
 mod sessions;
 mod setup;
@@ -72,6 +73,7 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(login::routes())
         .merge(sessions::routes())
         .merge(me::routes())
+        .merge(privacy::routes())
         .merge(account_deletion::routes())
         .merge(setup::routes())
         .merge(invitations::routes())

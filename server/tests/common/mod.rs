@@ -240,6 +240,15 @@ impl Client {
         into_json(req.send().await.unwrap()).await
     }
 
+    pub async fn put(&self, path: &str, body: Value, bearer: &str) -> (StatusCode, Value) {
+        let req = self
+            .http
+            .put(self.url(path))
+            .json(&body)
+            .bearer_auth(bearer);
+        into_json(req.send().await.unwrap()).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value, bearer: &str) -> (StatusCode, Value) {
         into_json(
             self.http
