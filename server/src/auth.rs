@@ -53,12 +53,36 @@ impl FromRequestParts<AppState> for Auth {
         let owner = sessions::authenticate(&mut conn, hash, state.config.session_idle, now_ms())
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        if owner.must_enrol_two_factor && !allowed_before_enrolment(parts.uri.path()) {
+            return Err(ApiError::TwoFactorEnrolmentRequired);
+        }
         Ok(Self {
             account_id: owner.account_id,
             session_id: owner.session_id,
             via,
         })
     }
+}
+
+/// What a member whose organisation requires two-factor login may do
+/// before setting it up: enrol, read and set their own account, read the
+/// privacy notice, fetch their own keys (the SDK's login needs them), and
+/// end sessions.
+fn allowed_before_enrolment(path: &str) -> bool {
+    const ALLOWED: [&str; 6] = [
+        "/api/two-factor",
+        "/api/me",
+        "/api/privacy-notice",
+        "/api/keys/mine",
+        "/api/logout",
+        "/api/sessions",
+    ];
+    ALLOWED.iter().any(|prefix| {
+        path == *prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 fn is_safe_method(m: &Method) -> bool {
@@ -177,6 +201,29 @@ mod tests {
         assert_eq!(presented_token(&h), Some(("xyz".to_owned(), Via::Bearer)));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
         assert_eq!(presented_token(&h), None);
+    }
+
+    #[test]
+    fn before_two_factor_enrolment_only_enrolment_and_own_account() {
+        for allowed in [
+            "/api/two-factor",
+            "/api/two-factor/totp/confirm",
+            "/api/me",
+            "/api/me/preferences",
+            "/api/keys/mine",
+            "/api/logout/everywhere",
+        ] {
+            assert!(allowed_before_enrolment(allowed), "{allowed}");
+        }
+        for refused in [
+            "/api/relationships",
+            "/api/keys",
+            "/api/keys/mine-too",
+            "/api/mercy",
+            "/api/organisations/x/members",
+        ] {
+            assert!(!allowed_before_enrolment(refused), "{refused}");
+        }
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub enum ApiError {
     /// OPAQUE login failed: wrong password and unknown account alike.
     #[error("e-mail address or password is wrong")]
     LoginFailed,
+    /// A second-factor code that is wrong, used, or for a login that is
+    /// unknown or has expired.
+    #[error("the code is wrong or was already used; log in again if this repeats")]
+    SecondFactorFailed,
+    /// The organisation requires two-factor login and the account has not
+    /// set it up: only enrolment (and reading one's own account) works.
+    #[error("set up two-factor login first: your organisation requires it")]
+    TwoFactorEnrolmentRequired,
     /// The account has been disabled by the operator.
     #[error("this account is disabled")]
     AccountDisabled,
@@ -129,6 +137,10 @@ impl ApiError {
             Self::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::LoginFailed => (StatusCode::UNAUTHORIZED, "login_failed"),
+            Self::SecondFactorFailed => (StatusCode::UNAUTHORIZED, "second_factor_failed"),
+            Self::TwoFactorEnrolmentRequired => {
+                (StatusCode::FORBIDDEN, "two_factor_enrolment_required")
+            }
             Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::CrossSite => (StatusCode::FORBIDDEN, "cross_site"),

@@ -40,6 +40,7 @@ pub mod setup;
 pub mod store;
 pub mod tls;
 pub mod token;
+pub mod two_factor;
 pub mod worker;
 
 use std::sync::Arc;

@@ -279,6 +279,80 @@ pub fn peer_key_changed(lang: Language, link: &str) -> Mail {
     )
 }
 
+/// A change of the account's two-factor login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactorChange {
+    /// An authenticator was set up.
+    Enabled,
+    /// Two-factor login was turned off.
+    Disabled,
+    /// New recovery codes replaced the old ones.
+    NewRecoveryCodes,
+}
+
+/// The account's two-factor login changed.
+pub fn two_factor_changed(lang: Language, change: TwoFactorChange) -> Mail {
+    let (kind, subject, what) = match change {
+        TwoFactorChange::Enabled => (
+            "two_factor_enabled",
+            lang.pick("Tweestapsverificatie staat aan", "Two-factor login is on"),
+            lang.pick(
+                "Voor uw Kluis-account is zojuist tweestapsverificatie met een authenticator-app ingesteld.",
+                "Two-factor login with an authenticator app was just set up for your Kluis account.",
+            ),
+        ),
+        TwoFactorChange::Disabled => (
+            "two_factor_disabled",
+            lang.pick("Tweestapsverificatie staat uit", "Two-factor login is off"),
+            lang.pick(
+                "Voor uw Kluis-account is tweestapsverificatie zojuist uitgezet.",
+                "Two-factor login was just turned off for your Kluis account.",
+            ),
+        ),
+        TwoFactorChange::NewRecoveryCodes => (
+            "recovery_codes_renewed",
+            lang.pick("Nieuwe herstelcodes voor Kluis", "New recovery codes for Kluis"),
+            lang.pick(
+                "Voor uw Kluis-account zijn nieuwe herstelcodes gemaakt; de oude werken niet meer.",
+                "New recovery codes were made for your Kluis account; the old ones no longer work.",
+            ),
+        ),
+    };
+    mail(
+        kind,
+        lang,
+        subject,
+        &[
+            what,
+            lang.pick(
+                "Was u dit niet, wijzig dan direct uw wachtwoord en neem contact op met uw organisatie.",
+                "If this was not you, change your password at once and contact your organisation.",
+            ),
+        ],
+        None,
+    )
+}
+
+/// A recovery code was used to log in.
+pub fn recovery_code_used(lang: Language) -> Mail {
+    mail(
+        "recovery_code_used",
+        lang,
+        lang.pick("Er is ingelogd met een herstelcode", "A recovery code was used to log in"),
+        &[
+            lang.pick(
+                "Er is zojuist op uw Kluis-account ingelogd met een van uw herstelcodes. Die code werkt niet nog eens.",
+                "Your Kluis account was just logged in to with one of your recovery codes. That code will not work again.",
+            ),
+            lang.pick(
+                "Was u dit niet, wijzig dan direct uw wachtwoord, meld u overal af en maak nieuwe herstelcodes.",
+                "If this was not you, change your password at once, log out everywhere and make new recovery codes.",
+            ),
+        ],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,9 @@ pub struct SessionOwner {
     pub session_id: String,
     /// Its account.
     pub account_id: String,
+    /// An organisation of the account requires two-factor login, and the
+    /// account has not set it up.
+    pub must_enrol_two_factor: bool,
 }
 
 /// Checks a presented token and marks the session as seen.
@@ -73,7 +76,11 @@ pub async fn authenticate(
     now: i64,
 ) -> Result<Option<SessionOwner>, ApiError> {
     let row = sqlx::query(
-        "SELECT s.id, s.account_id, s.last_seen_ms, s.expires_ms, s.revoked_ms, a.disabled \
+        "SELECT s.id, s.account_id, s.last_seen_ms, s.expires_ms, s.revoked_ms, a.disabled, \
+           (SELECT COUNT(*) FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
+            WHERE m.account_id = s.account_id AND m.disabled = 0 AND o.require_two_factor = 1) AS required, \
+           (SELECT COUNT(*) FROM totp_factors t \
+            WHERE t.account_id = s.account_id AND t.confirmed_ms IS NOT NULL) AS enrolled \
          FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1",
     )
     .bind(hash.to_vec())
@@ -90,6 +97,8 @@ pub async fn authenticate(
     let owner = SessionOwner {
         session_id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
+        must_enrol_two_factor: row.try_get::<i64, _>("required")? > 0
+            && row.try_get::<i64, _>("enrolled")? == 0,
     };
     if now - last_seen >= LAST_SEEN_GRANULARITY_MS {
         sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id = $2")

@@ -69,6 +69,14 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("POST /api/invitations/accept",                                                  [401, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("GET /api/me",                                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("PUT /api/me/preferences",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/login/second-factor",                                                 [401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("GET /api/two-factor",                                                           [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/two-factor/totp",                                                     [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // A wrong code: refused for everyone logged in (success: tests/two_factor.rs).
+    ("POST /api/two-factor/totp/confirm",                                             [401, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST /api/two-factor/recovery-codes",                                           [401, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST /api/two-factor/disable",                                                  [401, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("PUT /api/organisations/{organisation_id}/two-factor",                           [401, 200, 403, 403, 403, 403, 403, 403, 403]),
     ("GET /api/privacy-notice",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     // A stale version: refused for everyone logged in (success: tests/privacy.rs).
     ("POST /api/privacy-notice/acknowledge",                                          [401, 409, 409, 409, 409, 409, 409, 409, 409]),
@@ -579,6 +587,18 @@ async fn request(
             Body::None
         }
         ("POST", "/api/privacy-notice/acknowledge") => Body::Json(json!({"version": 0})),
+        ("POST", "/api/login/second-factor") => {
+            Body::Json(json!({"pending_login": bogus, "method": "totp", "code": "123456"}))
+        }
+        (
+            "POST",
+            "/api/two-factor/totp/confirm"
+            | "/api/two-factor/recovery-codes"
+            | "/api/two-factor/disable",
+        ) => Body::Json(json!({"code": "000000"})),
+        ("PUT", "/api/organisations/{organisation_id}/two-factor") => {
+            Body::Json(json!({"required": false}))
+        }
         ("PUT", "/api/me/preferences") => {
             Body::Json(json!({"language": "en", "activity_emails": n % 2 == 0}))
         }

@@ -6,7 +6,7 @@
 //! derived from it but the OPAQUE messages.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kluis_crypto::ids::UserId;
@@ -25,7 +25,10 @@ use crate::clock::{ms_after, new_id, now_ms};
 use crate::email_address::EmailAddress;
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::address_key;
-use crate::{accounts, fields, notifications, sessions as store_sessions, AppState};
+use crate::token::{Token, TokenHash};
+use crate::{
+    accounts, fields, mail, notifications, outbox, sessions as store_sessions, two_factor, AppState,
+};
 
 /// How long the server keeps its half of a login between the two steps.
 const LOGIN_STATE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
@@ -34,6 +37,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login_start))
         .routes(routes!(login_finish))
+        .routes(routes!(login_second_factor))
         .routes(routes!(logout))
         .routes(routes!(logout_everywhere))
 }
@@ -223,11 +227,78 @@ pub(crate) async fn verify(
     Ok(account_id.filter(|_| verified))
 }
 
-/// Login step 2: verifies KE3 and starts a session.
+/// How long a login may wait for its second factor.
+const PENDING_LOGIN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+/// Wrong codes one pending login may try before it ends.
+const PENDING_LOGIN_ATTEMPTS: i64 = 5;
+
+/// The password was right; the session waits for a second factor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecondFactorRequired {
+    /// Names this login in `POST /api/login/second-factor` (a secret, valid
+    /// for five minutes and five codes).
+    pub pending_login: String,
+    /// What may be sent: `totp`, `recovery_code`.
+    pub methods: Vec<SecondFactorMethod>,
+    /// When it ends, Unix ms.
+    pub expires_ms: i64,
+}
+
+/// A kind of second factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorMethod {
+    /// A code from the authenticator app.
+    Totp,
+    /// One of the one-time recovery codes.
+    RecoveryCode,
+}
+
+/// The second step of a login with two factors.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactor {
+    /// From the login's `202` answer.
+    pub pending_login: String,
+    /// Which factor `code` is.
+    pub method: SecondFactorMethod,
+    /// The code.
+    pub code: String,
+}
+
+/// Starts a session after every factor passed: tells the address of a new
+/// device, and hands out the session.
+async fn start_session(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    account: &accounts::Account,
+    device_label: &str,
+    mode: SessionMode,
+    now: i64,
+) -> Result<Response, ApiError> {
+    notifications::login_from_new_device(&mut tx, account, device_label, now).await?;
+    let session = store_sessions::create(
+        &mut tx,
+        &account.id,
+        device_label,
+        state.config.session_lifetime,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    state.metrics.login("success");
+    tracing::info!(account = %account.id, session = %session.id, "login");
+    Ok(grant(state, account.id.clone(), session, mode))
+}
+
+/// Login step 2: verifies KE3 and starts a session, or, with two-factor
+/// login on, answers `202` and waits for the second factor.
 #[utoipa::path(post, path = "/api/login/finish", tag = "login",
     request_body = LoginFinish,
-    responses((status = 200, body = SessionGranted), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = SessionGranted),
+              (status = 202, body = SecondFactorRequired, description = "the password was right; send the second factor"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn login_finish(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginFinish>,
@@ -248,20 +319,118 @@ async fn login_finish(
         state.metrics.login("disabled");
         return Err(ApiError::AccountDisabled);
     }
-    notifications::login_from_new_device(&mut tx, &account, &device_label, now).await?;
-    let session = store_sessions::create(
-        &mut tx,
-        &account.id,
-        &device_label,
-        state.config.session_lifetime,
-        now,
+    if two_factor::factors(&mut tx, &account.id).await?.enabled() {
+        let (token, hash) = Token::generate();
+        let expires_ms = ms_after(now, PENDING_LOGIN_LIFETIME);
+        sqlx::query(
+            "INSERT INTO pending_logins (token_hash, account_id, device_label, session_mode, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(hash.to_vec())
+        .bind(&account.id)
+        .bind(&device_label)
+        .bind(match body.session {
+            SessionMode::Bearer => "bearer",
+            SessionMode::Cookie => "cookie",
+        })
+        .bind(expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        state.metrics.login("second_factor_required");
+        let answer = SecondFactorRequired {
+            pending_login: token.as_str().to_owned(),
+            methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+            expires_ms,
+        };
+        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
+    }
+    start_session(&state, tx, &account, &device_label, body.session, now).await
+}
+
+/// Login step 3 with two-factor login on: a code from the authenticator or
+/// a recovery code. Rate limited like password attempts (per address and
+/// per account); a pending login ends after five wrong codes or five
+/// minutes, and every code works once.
+#[utoipa::path(post, path = "/api/login/second-factor", tag = "login",
+    request_body = SecondFactor,
+    responses((status = 200, body = SessionGranted), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn login_second_factor(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<SecondFactor>,
+) -> Result<Response, ApiError> {
+    state.limits.login_by_address.check(&address_key(ip))?;
+    let hash = TokenHash::of_presented(&body.pending_login).ok_or(ApiError::SecondFactorFailed)?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let Some(row) = sqlx::query(
+        "SELECT account_id, device_label, session_mode, attempts, expires_ms FROM pending_logins \
+         WHERE token_hash = $1",
     )
-    .await?;
-    tx.commit().await?;
-    state.worker_wake.notify_one();
-    state.metrics.login("success");
-    tracing::info!(account = %account.id, session = %session.id, "login");
-    Ok(grant(&state, account.id, session, body.session))
+    .bind(hash.to_vec())
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Err(ApiError::SecondFactorFailed);
+    };
+    let account_id: String = row.try_get("account_id")?;
+    let account = accounts::by_id(&mut tx, &account_id)
+        .await?
+        .ok_or(ApiError::SecondFactorFailed)?;
+    state.limits.login_by_account.check(&account.email)?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let expires_ms: i64 = row.try_get("expires_ms")?;
+    if now >= expires_ms || attempts >= PENDING_LOGIN_ATTEMPTS || account.disabled {
+        sqlx::query("DELETE FROM pending_logins WHERE token_hash = $1")
+            .bind(hash.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Err(ApiError::SecondFactorFailed);
+    }
+    let passed = match body.method {
+        SecondFactorMethod::Totp => {
+            two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, false, now)
+                .await?
+        }
+        SecondFactorMethod::RecoveryCode => {
+            two_factor::use_recovery_code(&mut tx, &account.id, &body.code, now).await?
+        }
+    };
+    if !passed {
+        sqlx::query("UPDATE pending_logins SET attempts = attempts + 1 WHERE token_hash = $1")
+            .bind(hash.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        state.metrics.login("second_factor_failure");
+        return Err(ApiError::SecondFactorFailed);
+    }
+    // Taken out in the transaction that starts the session: it finishes once.
+    let taken = sqlx::query("DELETE FROM pending_logins WHERE token_hash = $1")
+        .bind(hash.to_vec())
+        .execute(&mut *tx)
+        .await?;
+    if taken.rows_affected() != 1 {
+        return Err(ApiError::SecondFactorFailed);
+    }
+    if body.method == SecondFactorMethod::RecoveryCode {
+        outbox::enqueue(
+            &mut tx,
+            &account.email,
+            &mail::recovery_code_used(account.language),
+            now,
+        )
+        .await?;
+    }
+    let device_label: String = row.try_get("device_label")?;
+    let mode = match row.try_get::<String, _>("session_mode")?.as_str() {
+        "cookie" => SessionMode::Cookie,
+        _ => SessionMode::Bearer,
+    };
+    start_session(&state, tx, &account, &device_label, mode, now).await
 }
 
 /// Ends this session.

@@ -19,6 +19,7 @@ mod privacy;
 mod relationships;
 mod sessions;
 mod setup;
+mod two_factor;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -81,6 +82,7 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(email::routes())
         .merge(password_change::routes())
         .merge(password_reset::routes())
+        .merge(two_factor::routes())
         .merge(keys::routes())
         .merge(relationships::routes())
         .merge(items::routes())

@@ -1,0 +1,299 @@
+//! Setting up two-factor login (an authenticator app and recovery codes),
+//! turning it off with a valid code, and an organisation's requirement.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::login::SecondFactorMethod;
+use super::Status;
+use crate::api_json::ApiJson;
+use crate::auth::{Auth, ClientAddr};
+use crate::clock::now_ms;
+use crate::error::{ApiError, ErrorBody};
+use crate::mail::TwoFactorChange;
+use crate::rate_limit::address_key;
+use crate::role::Role;
+use crate::{accounts, mail, outbox, two_factor, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(enrol_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(renew_recovery_codes))
+        .routes(routes!(disable))
+        .routes(routes!(set_policy))
+}
+
+/// My two-factor login.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TwoFactorStatus {
+    /// An authenticator app is set up.
+    pub totp: bool,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: i64,
+    /// One of my organisations requires two-factor login.
+    pub required_by_organisation: bool,
+}
+
+/// An authenticator to add to the app; confirm it with a code.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret, base32 (to type in).
+    pub secret: String,
+    /// `otpauth://totp/Kluis:…` (what the QR code holds).
+    pub otpauth_uri: String,
+    /// The QR code as a PNG, base64.
+    pub qr_png: String,
+}
+
+/// A code proving possession.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Code {
+    /// Which factor `code` is (`totp` unless said).
+    #[serde(default = "totp")]
+    pub method: SecondFactorMethod,
+    /// The code.
+    pub code: String,
+}
+
+fn totp() -> SecondFactorMethod {
+    SecondFactorMethod::Totp
+}
+
+/// New recovery codes, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes; each works once.
+    pub recovery_codes: Vec<String>,
+}
+
+/// An organisation's requirement.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorPolicy {
+    /// Members must use two-factor login.
+    pub required: bool,
+}
+
+async fn required_by_organisation(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+) -> Result<bool, ApiError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
+         WHERE m.account_id = $1 AND m.disabled = 0 AND o.require_two_factor = 1",
+    )
+    .bind(account_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(sqlx::Row::try_get::<i64, _>(&row, "n")? > 0)
+}
+
+/// Whether I use two-factor login.
+#[utoipa::path(get, path = "/api/two-factor", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TwoFactorStatus), (status = 401, body = ErrorBody)))]
+async fn status(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<TwoFactorStatus>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let factors = two_factor::factors(&mut conn, &auth.account_id).await?;
+    Ok(Json(TwoFactorStatus {
+        totp: factors.totp,
+        recovery_codes_left: factors.recovery_codes_left,
+        required_by_organisation: required_by_organisation(&mut conn, &auth.account_id).await?,
+    }))
+}
+
+/// Starts setting up an authenticator: its secret, URI and QR code. It is
+/// not used until confirmed with a code.
+#[utoipa::path(post, path = "/api/two-factor/totp", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TotpEnrolment), (status = 401, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn enrol_totp(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<TotpEnrolment>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let account = accounts::by_id(&mut tx, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let secret = two_factor::new_secret();
+    two_factor::begin_enrolment(&mut tx, &account.id, &secret, now_ms()).await?;
+    tx.commit().await?;
+    let totp = two_factor::authenticator(&secret, &account.email)?;
+    Ok(Json(TotpEnrolment {
+        secret: totp.get_secret_base32(),
+        otpauth_uri: totp.get_url(),
+        qr_png: totp.get_qr_base64().map_err(ApiError::Internal)?,
+    }))
+}
+
+/// Confirms the authenticator with a code from it: two-factor login is on
+/// from now, and the ten recovery codes are shown, once.
+#[utoipa::path(post, path = "/api/two-factor/totp/confirm", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Code,
+    responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn confirm_totp(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    state.limits.login_by_address.check(&address_key(ip))?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let account = accounts::by_id(&mut tx, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    state.limits.login_by_account.check(&account.email)?;
+    if body.method != SecondFactorMethod::Totp
+        || !two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, true, now)
+            .await?
+    {
+        return Err(ApiError::bad_request(
+            "invalid_code",
+            "this is not the authenticator's current code",
+        ));
+    }
+    two_factor::confirm_enrolment(&mut tx, &account.id, now).await?;
+    let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
+    accounts::record_event(&mut tx, &account.id, "two_factor_enabled", now).await?;
+    let message = mail::two_factor_changed(account.language, TwoFactorChange::Enabled);
+    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    tracing::info!(account = %account.id, "two-factor login enabled");
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+    }))
+}
+
+/// Checks a code of either kind for the logged-in account (used up).
+async fn proven(
+    state: &AppState,
+    tx: &mut sqlx::AnyConnection,
+    account: &accounts::Account,
+    ip: std::net::IpAddr,
+    body: &Code,
+    now: i64,
+) -> Result<(), ApiError> {
+    state.limits.login_by_address.check(&address_key(ip))?;
+    state.limits.login_by_account.check(&account.email)?;
+    let ok = match body.method {
+        SecondFactorMethod::Totp => {
+            two_factor::use_totp_code(tx, &account.id, &account.email, &body.code, false, now)
+                .await?
+        }
+        SecondFactorMethod::RecoveryCode => {
+            two_factor::use_recovery_code(tx, &account.id, &body.code, now).await?
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_code",
+            "the code is wrong or was already used",
+        ))
+    }
+}
+
+/// New recovery codes for old ones (a valid code of either kind needed).
+#[utoipa::path(post, path = "/api/two-factor/recovery-codes", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Code,
+    responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let account = accounts::by_id(&mut tx, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    proven(&state, &mut tx, &account, ip, &body, now).await?;
+    let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
+    let message = mail::two_factor_changed(account.language, TwoFactorChange::NewRecoveryCodes);
+    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+    }))
+}
+
+/// Turns two-factor login off; only with a valid code.
+#[utoipa::path(post, path = "/api/two-factor/disable", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Code,
+    responses((status = 200, body = Status), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn disable(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<Json<Status>, ApiError> {
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let account = accounts::by_id(&mut tx, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    proven(&state, &mut tx, &account, ip, &body, now).await?;
+    two_factor::disable(&mut tx, &account.id).await?;
+    accounts::record_event(&mut tx, &account.id, "two_factor_disabled", now).await?;
+    let message = mail::two_factor_changed(account.language, TwoFactorChange::Disabled);
+    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    tracing::info!(account = %account.id, "two-factor login disabled");
+    Ok(Status::json("two_factor_disabled"))
+}
+
+/// A manager requires (or stops requiring) two-factor login of the
+/// organisation's members. Members without it can, after login, only set
+/// it up (and read their own account) until they have.
+#[utoipa::path(put, path = "/api/organisations/{organisation_id}/two-factor", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation")),
+    request_body = TwoFactorPolicy,
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn set_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(organisation_id): Path<String>,
+    ApiJson(body): ApiJson<TwoFactorPolicy>,
+) -> Result<Json<Status>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let me = accounts::acting_member(&mut tx, &organisation_id, &auth.account_id).await?;
+    if me.role != Role::Manager {
+        return Err(ApiError::Forbidden);
+    }
+    sqlx::query("UPDATE organisations SET require_two_factor = $1 WHERE id = $2")
+        .bind(i64::from(body.required))
+        .bind(&organisation_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(organisation = %organisation_id, required = body.required, "two-factor policy");
+    Ok(Status::json(if body.required {
+        "two_factor_required"
+    } else {
+        "two_factor_optional"
+    }))
+}
