@@ -21,8 +21,9 @@ use crate::password::require_acceptable;
 use crate::session::Session;
 use crate::state::StateStore;
 use crate::wire::{
-    EmailOnly, InvitationInfo, LoginChallenge, LoginStart, MyKeys, PublishKeys,
-    RegistrationChallenge, ResetFinish, SessionGranted, Status, TokenOnly, TokenRegistrationStart,
+    EmailOnly, InvitationInfo, LoginAnswer, LoginChallenge, LoginStart, MyKeys, PublishKeys,
+    RegistrationChallenge, ResetFinish, SecondFactorCode, SecondFactorMethod, SessionGranted,
+    Status, TokenOnly, TokenRegistrationStart,
 };
 
 /// How the server should hand out the session.
@@ -72,6 +73,57 @@ pub enum Login {
     /// password was reset, or no identity was ever published): restore it
     /// with the recovery key, or start a new identity.
     NeedsRecovery(Box<PendingRecovery>),
+    /// The password is right and the account uses two-factor login: send
+    /// a code to get the session.
+    SecondFactor(Box<PendingSecondFactor>),
+}
+
+/// A login waiting for its second factor (five minutes, five tries).
+pub struct PendingSecondFactor {
+    kluis: Kluis,
+    email: String,
+    export_key: ExportKey,
+    pending_login: String,
+    methods: Vec<SecondFactorMethod>,
+}
+
+impl std::fmt::Debug for PendingSecondFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSecondFactor")
+            .field("email", &self.email)
+            .field("methods", &self.methods)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingSecondFactor {
+    /// What the server accepts.
+    pub fn methods(&self) -> &[SecondFactorMethod] {
+        &self.methods
+    }
+
+    /// Sends a code of `method`. A wrong or used code is
+    /// [`Error::SecondFactorFailed`]; the pending login stays for another
+    /// try (until five wrong ones), so this takes `&self`.
+    pub async fn complete(&self, method: SecondFactorMethod, code: &str) -> Result<Login> {
+        let granted: SessionGranted = self
+            .kluis
+            .api
+            .post(
+                "/api/login/second-factor",
+                &SecondFactorCode {
+                    pending_login: &self.pending_login,
+                    method,
+                    code,
+                },
+            )
+            .await?;
+        // The key stays here too: a later step (recovery) takes it by value.
+        let export_key = ExportKey::from_secret_bytes(*self.export_key.expose_secret());
+        self.kluis
+            .open_granted(granted, &self.email, export_key)
+            .await
+    }
 }
 
 impl Login {
@@ -82,6 +134,9 @@ impl Login {
             Self::Ready(s) => Ok(*s),
             Self::NeedsRecovery(_) => Err(Error::InvalidInput(
                 "the identity is not sealed under this password: restore it with the recovery key (kluis recover)".into(),
+            )),
+            Self::SecondFactor(_) => Err(Error::InvalidInput(
+                "this account uses two-factor login: send a code first".into(),
             )),
         }
     }
@@ -317,7 +372,7 @@ impl Kluis {
             device_label: &'a str,
             session: &'a str,
         }
-        let granted: SessionGranted = self
+        let answer: LoginAnswer = self
             .api
             .post(
                 "/api/login/finish",
@@ -329,6 +384,30 @@ impl Kluis {
                 },
             )
             .await?;
+        match answer {
+            LoginAnswer::Granted(granted) => {
+                self.open_granted(granted, email, done.export_key).await
+            }
+            LoginAnswer::SecondFactor(required) => {
+                Ok(Login::SecondFactor(Box::new(PendingSecondFactor {
+                    kluis: self.clone(),
+                    email: email.to_owned(),
+                    export_key: done.export_key,
+                    pending_login: required.pending_login,
+                    methods: required.methods,
+                })))
+            }
+        }
+    }
+
+    /// After every factor passed: the identity is fetched sealed, opened
+    /// with the export key, and checked against the published bundle.
+    async fn open_granted(
+        &self,
+        granted: SessionGranted,
+        email: &str,
+        export_key: ExportKey,
+    ) -> Result<Login> {
         let me: UserId = granted
             .account_id
             .parse()
@@ -341,7 +420,7 @@ impl Kluis {
         };
         let opened = published
             .as_ref()
-            .map(|keys| open_password_sealed(keys, &done.export_key, me))
+            .map(|keys| open_password_sealed(keys, &export_key, me))
             .transpose()?
             .flatten();
         match opened {
@@ -350,14 +429,14 @@ impl Kluis {
                 self.store.clone(),
                 email.to_owned(),
                 identity,
-                &done.export_key,
+                &export_key,
             )?))),
             None => Ok(Login::NeedsRecovery(Box::new(PendingRecovery {
                 api,
                 store: self.store.clone(),
                 me,
                 email: email.to_owned(),
-                export_key: done.export_key,
+                export_key,
                 published,
             }))),
         }

@@ -112,6 +112,7 @@ impl Api {
             .unwrap_or_else(|| (String::from("unknown"), status.to_string()));
         match (status, code.as_str()) {
             (StatusCode::UNAUTHORIZED, "login_failed") => Error::WrongCredentials,
+            (StatusCode::UNAUTHORIZED, "second_factor_failed") => Error::SecondFactorFailed,
             (StatusCode::UNAUTHORIZED, _) => Error::SessionExpired,
             (_, "invalid_token") => Error::InvalidLink,
             (StatusCode::TOO_MANY_REQUESTS, _) => Error::RateLimited { retry_after_secs },

@@ -126,6 +126,10 @@ pub enum Error {
     /// (deliberately indistinguishable).
     #[error("wrong e-mail address or password")]
     WrongCredentials,
+    /// The second-factor code is wrong or was used before, or the login
+    /// waiting for it ended (five minutes, five wrong codes).
+    #[error("the code is wrong or was already used")]
+    SecondFactorFailed,
     /// The session expired, was revoked, or the account was logged out
     /// everywhere.
     #[error("the session has ended; log in again")]

@@ -31,7 +31,7 @@ pub mod state;
 pub mod wasm;
 mod wire;
 
-pub use account::{Kluis, Login, NewAccount, PendingRecovery, SessionMode};
+pub use account::{Kluis, Login, NewAccount, PendingRecovery, PendingSecondFactor, SessionMode};
 pub use attachments::{Progress, SharedFile, SEGMENT_BYTES};
 pub use dialogue::{
     parse_item_id, parse_relationship_id, parse_user_id, DocumentInfo, Entry, EntryContent,
@@ -43,7 +43,7 @@ pub use peers::SafetyNumberView;
 pub use session::Session;
 pub use wire::{
     InvitationInfo, InvitationSent, Language, Me, MemberView, Membership, PrivacyNotice,
-    RelationshipView, Role, SessionInfo,
+    RelationshipView, Role, SecondFactorMethod, SessionInfo, TotpEnrolment, TwoFactorStatus,
 };
 
 /// Re-exported so that callers name the same types.

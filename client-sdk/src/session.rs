@@ -15,8 +15,9 @@ use crate::api::Api;
 use crate::error::Result;
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
-    Acknowledge, InvitationSent, Language, Me, NewInvitation, Preferences, PrivacyNotice, Role,
-    SessionInfo, Status, TokenOnly,
+    Acknowledge, CodeProof, InvitationSent, Language, Me, NewInvitation, Preferences,
+    PrivacyNotice, RecoveryCodes, Role, SecondFactorMethod, SessionInfo, Status, TokenOnly,
+    TotpEnrolment, TwoFactorPolicy, TwoFactorStatus,
 };
 
 /// A logged-in user.
@@ -286,6 +287,74 @@ impl Session {
         self.api
             .post("/api/privacy-notice/acknowledge", &Acknowledge { version })
             .await
+    }
+
+    /// The account's two-factor login.
+    pub async fn two_factor(&self) -> Result<TwoFactorStatus> {
+        self.api.get("/api/two-factor").await
+    }
+
+    /// Starts setting up an authenticator app: show the QR code (or the
+    /// secret), then [`Self::confirm_totp`] with a code from the app.
+    pub async fn enrol_totp(&self) -> Result<TotpEnrolment> {
+        self.api
+            .post("/api/two-factor/totp", &serde_json::json!({}))
+            .await
+    }
+
+    /// Confirms the authenticator: two-factor login is on from now. Returns
+    /// the ten recovery codes, to show the user once.
+    pub async fn confirm_totp(&self, code: &str) -> Result<Vec<String>> {
+        let codes: RecoveryCodes = self
+            .api
+            .post(
+                "/api/two-factor/totp/confirm",
+                &CodeProof {
+                    method: SecondFactorMethod::Totp,
+                    code,
+                },
+            )
+            .await?;
+        Ok(codes.recovery_codes)
+    }
+
+    /// New recovery codes (a valid code of either kind proves it is you);
+    /// the old ones stop working.
+    pub async fn renew_recovery_codes(
+        &self,
+        method: SecondFactorMethod,
+        code: &str,
+    ) -> Result<Vec<String>> {
+        let codes: RecoveryCodes = self
+            .api
+            .post(
+                "/api/two-factor/recovery-codes",
+                &CodeProof { method, code },
+            )
+            .await?;
+        Ok(codes.recovery_codes)
+    }
+
+    /// Turns two-factor login off (a valid code needed).
+    pub async fn disable_two_factor(&self, method: SecondFactorMethod, code: &str) -> Result<()> {
+        let _: Status = self
+            .api
+            .post("/api/two-factor/disable", &CodeProof { method, code })
+            .await?;
+        Ok(())
+    }
+
+    /// Managers: require (or stop requiring) two-factor login of the
+    /// organisation's members.
+    pub async fn require_two_factor(&self, organisation: &str, required: bool) -> Result<()> {
+        let _: Status = self
+            .api
+            .put(
+                &format!("/api/organisations/{organisation}/two-factor"),
+                &TwoFactorPolicy { required },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Invites `email` to `organisation` as `role` (managers invite coaches

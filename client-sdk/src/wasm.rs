@@ -102,16 +102,26 @@ impl KluisClient {
         })
     }
 
-    /// Logs in; resolves to a session.
-    pub async fn login(&self, email: String, password: String) -> Result<KluisSession, JsValue> {
-        let session = self
+    /// Logs in; resolves to a session. With two-factor login on, pass
+    /// `code` (six digits from the app, or a recovery code); without it
+    /// the promise rejects saying a code is needed.
+    pub async fn login(
+        &self,
+        email: String,
+        password: String,
+        code: Option<String>,
+    ) -> Result<KluisSession, JsValue> {
+        let mut login = self
             .kluis
             .login(&email, &password)
             .await
-            .map_err(js_error)?
-            .ready()
             .map_err(js_error)?;
-        Ok(KluisSession::wrap(session))
+        if let (crate::Login::SecondFactor(pending), Some(code)) = (&login, code) {
+            let code = code.trim();
+            let method = crate::SecondFactorMethod::of_code(code);
+            login = pending.complete(method, code).await.map_err(js_error)?;
+        }
+        Ok(KluisSession::wrap(login.ready().map_err(js_error)?))
     }
 }
 

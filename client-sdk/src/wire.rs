@@ -176,6 +176,90 @@ impl std::str::FromStr for Language {
     }
 }
 
+/// The answer to the password step of a login.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LoginAnswer {
+    /// The session (no second factor).
+    Granted(SessionGranted),
+    /// A second factor is needed.
+    SecondFactor(SecondFactorRequired),
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SecondFactorRequired {
+    pub pending_login: String,
+    pub methods: Vec<SecondFactorMethod>,
+}
+
+/// A kind of second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorMethod {
+    /// A code from the authenticator app (TOTP).
+    Totp,
+    /// One of the ten one-time recovery codes.
+    RecoveryCode,
+}
+
+impl SecondFactorMethod {
+    /// What a typed code is: six digits come from the app, anything else
+    /// is taken for a recovery code.
+    pub fn of_code(code: &str) -> Self {
+        let code = code.trim();
+        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+            Self::Totp
+        } else {
+            Self::RecoveryCode
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SecondFactorCode<'a> {
+    pub pending_login: &'a str,
+    pub method: SecondFactorMethod,
+    pub code: &'a str,
+}
+
+/// An authenticator to add to the user's app.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TotpEnrolment {
+    /// The secret, base32, to type in.
+    pub secret: String,
+    /// The `otpauth://` URI the QR code holds.
+    pub otpauth_uri: String,
+    /// The QR code, PNG, base64.
+    pub qr_png: String,
+}
+
+/// The account's two-factor login.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TwoFactorStatus {
+    /// An authenticator app is set up.
+    pub totp: bool,
+    /// Recovery codes left.
+    pub recovery_codes_left: i64,
+    /// An organisation of the account requires two-factor login.
+    pub required_by_organisation: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CodeProof<'a> {
+    pub method: SecondFactorMethod,
+    pub code: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TwoFactorPolicy {
+    pub required: bool,
+}
+
 /// What to change of the account's preferences.
 #[derive(Debug, Serialize)]
 pub(crate) struct Preferences {

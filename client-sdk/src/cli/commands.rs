@@ -8,7 +8,7 @@ use crate::kluis_crypto::recovery::RecoveryKey;
 use crate::state::FileStore;
 use crate::{
     parse_item_id, parse_relationship_id, parse_user_id, Entry, EntryContent, Error, Kluis,
-    Language, Login, NewAccount, Role, Session,
+    Language, Login, NewAccount, Role, SecondFactorMethod, Session,
 };
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -124,6 +124,10 @@ enum Command {
     /// Relationships (trajectories) between coaches and a client.
     #[command(subcommand)]
     Relationship(RelationshipCommand),
+    /// Two-factor login with an authenticator app. Once on, every login
+    /// asks for a code (or takes it from KLUIS_2FA_CODE).
+    #[command(subcommand, name = "two-factor")]
+    TwoFactor(TwoFactorCommand),
     /// Send a message (`-` reads it from standard input).
     Send {
         /// The relationship.
@@ -224,6 +228,44 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum TwoFactorCommand {
+    /// Whether it is on, and how many recovery codes are left.
+    Status,
+    /// Start: shows the secret and otpauth:// URI for the app (and writes
+    /// the QR code as PNG with --qr); then `confirm` with a code.
+    Enable {
+        /// Write the QR code here (PNG).
+        #[arg(long)]
+        qr: Option<PathBuf>,
+    },
+    /// Confirm with a code from the app; shows the ten recovery codes once.
+    Confirm {
+        /// Six digits from the app.
+        code: String,
+    },
+    /// New recovery codes (the old ones stop working).
+    RecoveryCodes {
+        /// A code from the app, or a recovery code.
+        code: String,
+    },
+    /// Turn two-factor login off.
+    Disable {
+        /// A code from the app, or a recovery code.
+        code: String,
+    },
+    /// Managers: require it of every member of the organisation (on) or not
+    /// (off).
+    Require {
+        /// on or off.
+        #[arg(value_name = "on|off")]
+        switch: OnOff,
+        /// The organisation (needed when you belong to several).
+        #[arg(long)]
+        organisation: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum RelationshipCommand {
     /// The relationships you are in.
     List,
@@ -285,7 +327,7 @@ impl Failure {
 
     pub fn exit_code(&self) -> u8 {
         match &self.0 {
-            Error::WrongCredentials => 3,
+            Error::WrongCredentials | Error::SecondFactorFailed => 3,
             Error::SessionExpired | Error::InvalidLink => 4,
             Error::Unreachable { .. } => 5,
             Error::KeyChanged { .. } => 6,
@@ -365,10 +407,39 @@ impl Context {
         Ok(first)
     }
 
+    /// A login with every factor: after the password, a code from
+    /// `KLUIS_2FA_CODE` or asked for (six digits: the authenticator app;
+    /// otherwise a recovery code). Never `Login::SecondFactor`.
+    async fn full_login(&self, email: &str, password: &str) -> Result<Login, Failure> {
+        match self.kluis(None)?.login(email, password).await? {
+            Login::SecondFactor(pending) => {
+                let code = match std::env::var("KLUIS_2FA_CODE") {
+                    Ok(code) => code,
+                    Err(_) if std::io::stdin().is_terminal() => {
+                        eprint!("Code from your authenticator app (or a recovery code): ");
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line
+                    }
+                    Err(_) => {
+                        return Err(usage(
+                            "this account uses two-factor login: set KLUIS_2FA_CODE when not at a terminal",
+                        ))
+                    }
+                };
+                let code = code.trim();
+                Ok(pending
+                    .complete(SecondFactorMethod::of_code(code), code)
+                    .await?)
+            }
+            other => Ok(other),
+        }
+    }
+
     async fn login(&self) -> Result<Session, Failure> {
         let email = self.email()?;
         let password = self.password(&format!("Password for {email}: "))?;
-        match self.kluis(None)?.login(&email, &password).await? {
+        match self.full_login(&email, &password).await? {
             Login::Ready(session) => {
                 if session.local_state_was_reset() {
                     eprintln!(
@@ -381,6 +452,7 @@ impl Context {
             Login::NeedsRecovery(_) => Err(usage(
                 "your identity is not sealed under this password: run `kluis recover`",
             )),
+            Login::SecondFactor(_) => Err(usage("a second factor is needed")),
         }
     }
 
@@ -668,6 +740,7 @@ pub async fn run(cli: Cli) -> Outcome {
             Ok(())
         }
         Command::Relationship(cmd) => relationship(&ctx, cmd).await,
+        Command::TwoFactor(cmd) => two_factor(&ctx, cmd).await,
         Command::Send { relationship, text } => {
             let rid = parse_relationship_id(&relationship)?;
             let text = text_arg(text)?;
@@ -855,11 +928,12 @@ pub async fn run(cli: Cli) -> Outcome {
             }
             let email = ctx.email()?;
             let password = ctx.password(&format!("Password for {email}: "))?;
-            let session = match ctx.kluis(None)?.login(&email, &password).await? {
+            let session = match ctx.full_login(&email, &password).await? {
                 Login::Ready(s) => *s,
                 Login::NeedsRecovery(_) => {
                     return Err(usage("restore your identity first (kluis recover)"))
                 }
+                Login::SecondFactor(_) => return Err(usage("a second factor is needed")),
             };
             session.delete_account(&password).await?;
             ctx.profile = Profile::default();
@@ -906,11 +980,12 @@ pub async fn run(cli: Cli) -> Outcome {
                 Ok(p) => Zeroizing::new(p),
                 Err(_) => ctx.new_password()?,
             };
-            let mut session = match ctx.kluis(None)?.login(&email, &old).await? {
+            let mut session = match ctx.full_login(&email, &old).await? {
                 Login::Ready(s) => *s,
                 Login::NeedsRecovery(_) => {
                     return Err(usage("restore your identity first (kluis recover)"))
                 }
+                Login::SecondFactor(_) => return Err(usage("a second factor is needed")),
             };
             let changed = session.change_password(&old, &new).await;
             let ended = session.logout().await;
@@ -947,6 +1022,99 @@ pub async fn run(cli: Cli) -> Outcome {
             Ok(())
         }
         Command::Recover { new_identity } => recover(&mut ctx, new_identity).await,
+    }
+}
+
+async fn two_factor(ctx: &Context, cmd: TwoFactorCommand) -> Outcome {
+    let json = ctx.json;
+    with_session(ctx, |s| async move {
+        let out = async {
+            match cmd {
+                TwoFactorCommand::Status => {
+                    let st = s.two_factor().await?;
+                    if json {
+                        println!("{}", json!(st));
+                    } else {
+                        println!(
+                            "two-factor login: {}; recovery codes left: {}{}",
+                            if st.totp { "on" } else { "off" },
+                            st.recovery_codes_left,
+                            if st.required_by_organisation {
+                                "; required by your organisation"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
+                TwoFactorCommand::Enable { qr } => {
+                    let e = s.enrol_totp().await?;
+                    if let Some(path) = qr {
+                        use base64::Engine as _;
+                        let png = base64::engine::general_purpose::STANDARD
+                            .decode(&e.qr_png)
+                            .map_err(|_| Error::Tampered(crate::Violation::Malformed("QR code".into())))?;
+                        std::fs::write(&path, png).map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+                    }
+                    if json {
+                        println!("{}", json!(e));
+                    } else {
+                        println!(
+                            "Add this to your authenticator app (scan the QR code or type the secret):\n\n    {}\n    {}\n\nThen run `kluis two-factor confirm CODE` with the code it shows.",
+                            e.secret, e.otpauth_uri
+                        );
+                    }
+                }
+                TwoFactorCommand::Confirm { code } => {
+                    let codes = s.confirm_totp(code.trim()).await?;
+                    print_recovery_codes(json, &codes);
+                }
+                TwoFactorCommand::RecoveryCodes { code } => {
+                    let code = code.trim();
+                    let codes = s.renew_recovery_codes(SecondFactorMethod::of_code(code), code).await?;
+                    print_recovery_codes(json, &codes);
+                }
+                TwoFactorCommand::Disable { code } => {
+                    let code = code.trim();
+                    s.disable_two_factor(SecondFactorMethod::of_code(code), code).await?;
+                    if json {
+                        println!("{}", json!({"status": "two_factor_disabled"}));
+                    } else {
+                        println!("Two-factor login is off.");
+                    }
+                }
+                TwoFactorCommand::Require {
+                    switch,
+                    organisation,
+                } => {
+                    let org = only_organisation(&s.me().await?, organisation)?;
+                    s.require_two_factor(&org, switch == OnOff::On).await?;
+                    if json {
+                        println!("{}", json!({"required": switch == OnOff::On}));
+                    } else {
+                        println!("Two-factor login is {} for the organisation's members.", if switch == OnOff::On { "required" } else { "optional" });
+                    }
+                }
+            }
+            Ok::<(), Failure>(())
+        }
+        .await;
+        (s, out)
+    })
+    .await
+}
+
+fn print_recovery_codes(json: bool, codes: &[String]) {
+    if json {
+        println!("{}", json!({"recovery_codes": codes}));
+    } else {
+        println!(
+            "Two-factor login is on. Your recovery codes — each works once, when your\n\
+             phone is not at hand. Keep them somewhere safe; they are shown only now:\n"
+        );
+        for code in codes {
+            println!("    {code}");
+        }
     }
 }
 
@@ -1110,8 +1278,7 @@ async fn verify(
 async fn recover(ctx: &mut Context, new_identity: bool) -> Outcome {
     let email = ctx.email()?;
     let password = ctx.password(&format!("Password for {email}: "))?;
-    let kluis = ctx.kluis(None)?;
-    let pending = match kluis.login(&email, &password).await? {
+    let pending = match ctx.full_login(&email, &password).await? {
         Login::Ready(session) => {
             session.logout().await?;
             ctx.print(
@@ -1121,6 +1288,7 @@ async fn recover(ctx: &mut Context, new_identity: bool) -> Outcome {
             return Ok(());
         }
         Login::NeedsRecovery(p) => p,
+        Login::SecondFactor(_) => return Err(usage("a second factor is needed")),
     };
     if new_identity {
         let account = pending.new_identity().await?;
