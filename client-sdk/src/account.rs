@@ -21,9 +21,9 @@ use crate::password::require_acceptable;
 use crate::session::Session;
 use crate::state::StateStore;
 use crate::wire::{
-    EmailOnly, InvitationInfo, LoginAnswer, LoginChallenge, LoginStart, MyKeys, PublishKeys,
-    RegistrationChallenge, ResetFinish, SecondFactorCode, SecondFactorMethod, SessionGranted,
-    Status, TokenOnly, TokenRegistrationStart,
+    EmailOnly, InvitationInfo, LoginAnswer, LoginChallenge, LoginStart, MyKeys, PendingOnly,
+    PublishKeys, RegistrationChallenge, ResetFinish, SecondFactorCode, SecondFactorMethod,
+    SessionGranted, Status, TokenOnly, TokenRegistrationStart,
 };
 
 /// How the server should hand out the session.
@@ -100,6 +100,23 @@ impl PendingSecondFactor {
     /// What the server accepts.
     pub fn methods(&self) -> &[SecondFactorMethod] {
         &self.methods
+    }
+
+    /// Has a code sent by SMS to the account's verified phone (when
+    /// [`Self::methods`] offers it); then [`Self::complete`] with
+    /// [`SecondFactorMethod::Sms`].
+    pub async fn send_sms(&self) -> Result<()> {
+        let _: Status = self
+            .kluis
+            .api
+            .post(
+                "/api/login/second-factor/sms",
+                &PendingOnly {
+                    pending_login: &self.pending_login,
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Sends a code of `method`. A wrong or used code is

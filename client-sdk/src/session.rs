@@ -15,7 +15,7 @@ use crate::api::Api;
 use crate::error::Result;
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
-    Acknowledge, CodeProof, InvitationSent, Language, Me, NewInvitation, Preferences,
+    Acknowledge, CodeProof, InvitationSent, Language, Me, NewInvitation, PhoneNumber, Preferences,
     PrivacyNotice, RecoveryCodes, Role, SecondFactorMethod, SessionInfo, Status, TokenOnly,
     TotpEnrolment, TwoFactorPolicy, TwoFactorStatus,
 };
@@ -311,6 +311,32 @@ impl Session {
                 "/api/two-factor/totp/confirm",
                 &CodeProof {
                     method: SecondFactorMethod::Totp,
+                    code,
+                },
+            )
+            .await?;
+        Ok(codes.recovery_codes)
+    }
+
+    /// Sets up a phone number for SMS codes; a code is sent to it, to be
+    /// typed back with [`Self::confirm_sms`].
+    pub async fn enrol_sms(&self, phone: &str) -> Result<()> {
+        let _: Status = self
+            .api
+            .post("/api/two-factor/sms", &PhoneNumber { phone })
+            .await?;
+        Ok(())
+    }
+
+    /// Confirms the phone with the code sent to it. Returns recovery codes
+    /// if the account had none (show them once), else an empty list.
+    pub async fn confirm_sms(&self, code: &str) -> Result<Vec<String>> {
+        let codes: RecoveryCodes = self
+            .api
+            .post(
+                "/api/two-factor/sms/confirm",
+                &CodeProof {
+                    method: SecondFactorMethod::Sms,
                     code,
                 },
             )

@@ -118,7 +118,7 @@ impl KluisClient {
             .map_err(js_error)?;
         if let (crate::Login::SecondFactor(pending), Some(code)) = (&login, code) {
             let code = code.trim();
-            let method = crate::SecondFactorMethod::of_code(code);
+            let method = crate::SecondFactorMethod::of_code(code, pending.methods());
             login = pending.complete(method, code).await.map_err(js_error)?;
         }
         Ok(KluisSession::wrap(login.ready().map_err(js_error)?))

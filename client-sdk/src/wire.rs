@@ -200,15 +200,22 @@ pub enum SecondFactorMethod {
     Totp,
     /// One of the ten one-time recovery codes.
     RecoveryCode,
+    /// A code sent by SMS ([`crate::PendingSecondFactor::send_sms`]).
+    Sms,
 }
 
 impl SecondFactorMethod {
-    /// What a typed code is: six digits come from the app, anything else
-    /// is taken for a recovery code.
-    pub fn of_code(code: &str) -> Self {
+    /// What a typed code is, given the methods on offer: six digits come
+    /// from the app (or, without one, by SMS); anything else is taken for
+    /// a recovery code.
+    pub fn of_code(code: &str, offered: &[Self]) -> Self {
         let code = code.trim();
         if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-            Self::Totp
+            if offered.contains(&Self::Sms) && !offered.contains(&Self::Totp) {
+                Self::Sms
+            } else {
+                Self::Totp
+            }
         } else {
             Self::RecoveryCode
         }
@@ -238,6 +245,9 @@ pub struct TotpEnrolment {
 pub struct TwoFactorStatus {
     /// An authenticator app is set up.
     pub totp: bool,
+    /// The verified phone for SMS codes, partly hidden.
+    #[serde(default)]
+    pub sms_phone: Option<String>,
     /// Recovery codes left.
     pub recovery_codes_left: i64,
     /// An organisation of the account requires two-factor login.
@@ -253,6 +263,16 @@ pub(crate) struct RecoveryCodes {
 pub(crate) struct CodeProof<'a> {
     pub method: SecondFactorMethod,
     pub code: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PhoneNumber<'a> {
+    pub phone: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PendingOnly<'a> {
+    pub pending_login: &'a str,
 }
 
 #[derive(Debug, Serialize)]

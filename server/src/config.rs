@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::StartError;
 use crate::mail_settings::{FileMail, MailSettings};
+use crate::sms::{FileSms, SmsSettings};
 
 /// The server's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub struct Config {
     /// Where users send privacy questions and requests (shown in the
     /// privacy notice).
     pub privacy_contact: String,
+    /// The SMS gateway.
+    pub sms: SmsSettings,
 }
 
 /// How log lines are written.
@@ -80,6 +83,8 @@ pub struct Limits {
     /// Uses of link tokens (setup, invitation, reset, verification) per
     /// client address per minute.
     pub tokens_per_address_per_minute: u32,
+    /// SMS codes sent per account per hour.
+    pub sms_per_account_per_hour: u32,
     /// Largest JSON request body, bytes.
     pub max_json_body: usize,
     /// Largest attachment stream, bytes (header and tags included).
@@ -101,6 +106,7 @@ impl Default for Limits {
             reset_per_account_per_hour: 3,
             invitations_per_account_per_hour: 50,
             tokens_per_address_per_minute: 20,
+            sms_per_account_per_hour: 5,
             max_json_body: 64 * 1024,
             // 1 GiB of file plus STREAM's 16 bytes per 64 KiB and the header.
             max_attachment_bytes: 1025 * 1024 * 1024,
@@ -136,6 +142,8 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     mail: FileMail,
+    #[serde(default)]
+    sms: FileSms,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +155,7 @@ struct FileLimits {
     reset_per_account_per_hour: Option<u32>,
     invitations_per_account_per_hour: Option<u32>,
     tokens_per_address_per_minute: Option<u32>,
+    sms_per_account_per_hour: Option<u32>,
     max_json_body: Option<usize>,
     max_attachment_mib: Option<u64>,
     request_timeout_seconds: Option<u64>,
@@ -291,6 +300,12 @@ impl Config {
                 l.tokens_per_address_per_minute,
             )?
             .unwrap_or(d.tokens_per_address_per_minute),
+            sms_per_account_per_hour: pick(
+                &env,
+                "KLUIS_SMS_PER_ACCOUNT_PER_HOUR",
+                l.sms_per_account_per_hour,
+            )?
+            .unwrap_or(d.sms_per_account_per_hour),
             max_json_body: pick(&env, "KLUIS_MAX_JSON_BODY", l.max_json_body)?
                 .unwrap_or(d.max_json_body),
             max_attachment_bytes: pick(&env, "KLUIS_MAX_ATTACHMENT_MIB", l.max_attachment_mib)?
@@ -339,6 +354,7 @@ impl Config {
                 "tokens_per_address_per_minute",
                 limits.tokens_per_address_per_minute,
             ),
+            ("sms_per_account_per_hour", limits.sms_per_account_per_hour),
         ] {
             if v == 0 {
                 return Err(StartError::Config(format!(
@@ -353,8 +369,10 @@ impl Config {
                 let domain = mail.from.rsplit('@').next().unwrap_or_default();
                 format!("privacy@{}", domain.trim_end_matches('>'))
             });
+        let sms = SmsSettings::load(&env, f.sms)?;
         Ok(Self {
             mail,
+            sms,
             privacy_contact,
             database_url,
             bind,
@@ -409,6 +427,7 @@ impl Config {
              [limits]\nlogin_per_address_per_minute = {}\nlogin_per_account_per_minute = {}\n\
              reset_per_address_per_hour = {}\nreset_per_account_per_hour = {}\n\
              invitations_per_account_per_hour = {}\ntokens_per_address_per_minute = {}\n\
+             sms_per_account_per_hour = {}\n\
              max_json_body = {}\nmax_attachment_mib = {}\nrequest_timeout_seconds = {}\ninvitation_lifetime_hours = {}\n\
              setup_link_lifetime_hours = {}\n",
             self.bind,
@@ -428,12 +447,14 @@ impl Config {
             l.reset_per_account_per_hour,
             l.invitations_per_account_per_hour,
             l.tokens_per_address_per_minute,
+            l.sms_per_account_per_hour,
             l.max_json_body,
             l.max_attachment_bytes / (1024 * 1024),
             l.request_timeout.as_secs(),
             l.invitation_lifetime.as_secs() / 3600,
             l.setup_link_lifetime.as_secs() / 3600,
         ) + &self.mail.redacted()
+            + &self.sms.redacted()
     }
 }
 

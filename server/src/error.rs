@@ -66,6 +66,9 @@ pub enum ApiError {
     /// set it up: only enrolment (and reading one's own account) works.
     #[error("set up two-factor login first: your organisation requires it")]
     TwoFactorEnrolmentRequired,
+    /// The SMS gateway did not take the message.
+    #[error("the text message could not be sent; try again later or use another method")]
+    SmsUnavailable,
     /// The account has been disabled by the operator.
     #[error("this account is disabled")]
     AccountDisabled,
@@ -153,6 +156,7 @@ impl ApiError {
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            Self::SmsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "sms_unavailable"),
             Self::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

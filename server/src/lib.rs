@@ -37,6 +37,7 @@ pub mod routes;
 pub mod server_key;
 pub mod sessions;
 pub mod setup;
+pub mod sms;
 pub mod store;
 pub mod tls;
 pub mod token;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub worker_wake: Arc<tokio::sync::Notify>,
     /// Where the worker hands mail.
     pub mailer: Arc<mailer::Mailer>,
+    /// Where SMS codes go.
+    pub sms: Arc<dyn sms::SmsGateway>,
 }
 
 /// Connects, migrates, loads the server key and builds the router (with
@@ -89,6 +92,7 @@ pub async fn build(config: &config::Config) -> Result<(axum::Router, AppState), 
         metrics: Arc::new(metrics::Metrics::default()),
         worker_wake: Arc::new(tokio::sync::Notify::new()),
         mailer: Arc::new(mailer::Mailer::new(config)?),
+        sms: Arc::from(config.sms.gateway()?),
     };
     Ok((router(state.clone()), state))
 }

@@ -64,6 +64,8 @@ pub struct RateLimits {
     pub invitations_by_account: Limit,
     /// Link-token uses per client address.
     pub tokens_by_address: Limit,
+    /// SMS codes sent per account.
+    pub sms_by_account: Limit,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -78,6 +80,7 @@ impl RateLimits {
             reset_by_address: Limit::new(l.reset_per_address_per_hour, HOUR),
             reset_by_account: Limit::new(l.reset_per_account_per_hour, HOUR),
             invitations_by_account: Limit::new(l.invitations_per_account_per_hour, HOUR),
+            sms_by_account: Limit::new(l.sms_per_account_per_hour, HOUR),
             tokens_by_address: Limit::new(l.tokens_per_address_per_minute, MINUTE),
         }
     }
@@ -92,6 +95,7 @@ impl RateLimits {
             &self.reset_by_account,
             &self.invitations_by_account,
             &self.tokens_by_address,
+            &self.sms_by_account,
         ] {
             l.forget_idle();
         }

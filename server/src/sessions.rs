@@ -80,7 +80,9 @@ pub async fn authenticate(
            (SELECT COUNT(*) FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
             WHERE m.account_id = s.account_id AND m.disabled = 0 AND o.require_two_factor = 1) AS required, \
            (SELECT COUNT(*) FROM totp_factors t \
-            WHERE t.account_id = s.account_id AND t.confirmed_ms IS NOT NULL) AS enrolled \
+            WHERE t.account_id = s.account_id AND t.confirmed_ms IS NOT NULL) \
+           + (SELECT COUNT(*) FROM sms_factors f \
+            WHERE f.account_id = s.account_id AND f.verified_ms IS NOT NULL) AS enrolled \
          FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1",
     )
     .bind(hash.to_vec())

@@ -73,6 +73,8 @@ pub fn new_secret() -> Zeroizing<Vec<u8>> {
 pub struct Factors {
     /// A confirmed authenticator.
     pub totp: bool,
+    /// A verified phone number.
+    pub sms: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
 }
@@ -80,7 +82,7 @@ pub struct Factors {
 impl Factors {
     /// Whether a login needs a second factor.
     pub fn enabled(&self) -> bool {
-        self.totp
+        self.totp || self.sms
     }
 }
 
@@ -88,13 +90,15 @@ impl Factors {
 pub async fn factors(conn: &mut AnyConnection, account_id: &str) -> Result<Factors, ApiError> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM totp_factors WHERE account_id = $1 AND confirmed_ms IS NOT NULL) AS totp, \
-                (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_ms IS NULL) AS codes",
+                (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_ms IS NULL) AS codes, \
+                (SELECT COUNT(*) FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL) AS sms",
     )
     .bind(account_id)
     .fetch_one(conn)
     .await?;
     Ok(Factors {
         totp: row.try_get::<i64, _>("totp")? > 0,
+        sms: row.try_get::<i64, _>("sms")? > 0,
         recovery_codes_left: row.try_get("codes")?,
     })
 }
@@ -192,6 +196,8 @@ pub async fn disable(conn: &mut AnyConnection, account_id: &str) -> Result<(), A
     for sql in [
         "DELETE FROM totp_factors WHERE account_id = $1",
         "DELETE FROM recovery_codes WHERE account_id = $1",
+        "DELETE FROM sms_factors WHERE account_id = $1",
+        "DELETE FROM sms_codes WHERE account_id = $1",
         "DELETE FROM pending_logins WHERE account_id = $1",
     ] {
         sqlx::query(sql)

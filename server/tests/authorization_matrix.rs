@@ -70,6 +70,9 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("GET /api/me",                                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("PUT /api/me/preferences",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST /api/login/second-factor",                                                 [401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("POST /api/login/second-factor/sms",                                             [401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("POST /api/two-factor/sms",                                                      [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/two-factor/sms/confirm",                                              [401, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("GET /api/two-factor",                                                           [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST /api/two-factor/totp",                                                     [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     // A wrong code: refused for everyone logged in (success: tests/two_factor.rs).
@@ -587,12 +590,15 @@ async fn request(
             Body::None
         }
         ("POST", "/api/privacy-notice/acknowledge") => Body::Json(json!({"version": 0})),
+        ("POST", "/api/login/second-factor/sms") => Body::Json(json!({"pending_login": bogus})),
+        ("POST", "/api/two-factor/sms") => Body::Json(json!({"phone": "+31612345678"})),
         ("POST", "/api/login/second-factor") => {
             Body::Json(json!({"pending_login": bogus, "method": "totp", "code": "123456"}))
         }
         (
             "POST",
             "/api/two-factor/totp/confirm"
+            | "/api/two-factor/sms/confirm"
             | "/api/two-factor/recovery-codes"
             | "/api/two-factor/disable",
         ) => Body::Json(json!({"code": "000000"})),

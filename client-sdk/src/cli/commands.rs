@@ -248,6 +248,17 @@ enum TwoFactorCommand {
         /// A code from the app, or a recovery code.
         code: String,
     },
+    /// Set up a phone number for SMS codes (international form, such as
+    /// +31612345678); a code is sent to it for `confirm-sms`.
+    Sms {
+        /// The phone number.
+        phone: String,
+    },
+    /// Confirm the phone number with the code sent to it.
+    ConfirmSms {
+        /// The code from the text message.
+        code: String,
+    },
     /// Turn two-factor login off.
     Disable {
         /// A code from the app, or a recovery code.
@@ -413,9 +424,16 @@ impl Context {
     async fn full_login(&self, email: &str, password: &str) -> Result<Login, Failure> {
         match self.kluis(None)?.login(email, password).await? {
             Login::SecondFactor(pending) => {
+                let offered = pending.methods();
                 let code = match std::env::var("KLUIS_2FA_CODE") {
                     Ok(code) => code,
                     Err(_) if std::io::stdin().is_terminal() => {
+                        if offered.contains(&SecondFactorMethod::Sms)
+                            && !offered.contains(&SecondFactorMethod::Totp)
+                        {
+                            pending.send_sms().await?;
+                            eprintln!("A code was sent to your phone by SMS.");
+                        }
                         eprint!("Code from your authenticator app (or a recovery code): ");
                         let mut line = String::new();
                         std::io::stdin().read_line(&mut line)?;
@@ -429,7 +447,10 @@ impl Context {
                 };
                 let code = code.trim();
                 Ok(pending
-                    .complete(SecondFactorMethod::of_code(code), code)
+                    .complete(
+                        SecondFactorMethod::of_code(code, &[SecondFactorMethod::Totp]),
+                        code,
+                    )
                     .await?)
             }
             other => Ok(other),
@@ -1069,14 +1090,34 @@ async fn two_factor(ctx: &Context, cmd: TwoFactorCommand) -> Outcome {
                     let codes = s.confirm_totp(code.trim()).await?;
                     print_recovery_codes(json, &codes);
                 }
+                TwoFactorCommand::Sms { phone } => {
+                    s.enrol_sms(&phone).await?;
+                    if json {
+                        println!("{}", json!({"status": "sms_sent"}));
+                    } else {
+                        println!("A code was sent to {phone}: run `kluis two-factor confirm-sms CODE`.");
+                    }
+                }
+                TwoFactorCommand::ConfirmSms { code } => {
+                    let codes = s.confirm_sms(code.trim()).await?;
+                    if codes.is_empty() {
+                        if json {
+                            println!("{}", json!({"recovery_codes": codes}));
+                        } else {
+                            println!("SMS codes work for login from now; your recovery codes stay as they were.");
+                        }
+                    } else {
+                        print_recovery_codes(json, &codes);
+                    }
+                }
                 TwoFactorCommand::RecoveryCodes { code } => {
                     let code = code.trim();
-                    let codes = s.renew_recovery_codes(SecondFactorMethod::of_code(code), code).await?;
+                    let codes = s.renew_recovery_codes(SecondFactorMethod::of_code(code, &[SecondFactorMethod::Totp]), code).await?;
                     print_recovery_codes(json, &codes);
                 }
                 TwoFactorCommand::Disable { code } => {
                     let code = code.trim();
-                    s.disable_two_factor(SecondFactorMethod::of_code(code), code).await?;
+                    s.disable_two_factor(SecondFactorMethod::of_code(code, &[SecondFactorMethod::Totp]), code).await?;
                     if json {
                         println!("{}", json!({"status": "two_factor_disabled"}));
                     } else {

@@ -25,6 +25,7 @@ use crate::clock::{ms_after, new_id, now_ms};
 use crate::email_address::EmailAddress;
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::address_key;
+use crate::sms;
 use crate::token::{Token, TokenHash};
 use crate::{
     accounts, fields, mail, notifications, outbox, sessions as store_sessions, two_factor, AppState,
@@ -38,6 +39,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(login_start))
         .routes(routes!(login_finish))
         .routes(routes!(login_second_factor))
+        .routes(routes!(login_sms_code))
         .routes(routes!(logout))
         .routes(routes!(logout_everywhere))
 }
@@ -252,6 +254,9 @@ pub enum SecondFactorMethod {
     Totp,
     /// One of the one-time recovery codes.
     RecoveryCode,
+    /// A code sent by SMS to the verified phone number (ask for it with
+    /// `POST /api/login/second-factor/sms`).
+    Sms,
 }
 
 /// The second step of a login with two factors.
@@ -319,7 +324,8 @@ async fn login_finish(
         state.metrics.login("disabled");
         return Err(ApiError::AccountDisabled);
     }
-    if two_factor::factors(&mut tx, &account.id).await?.enabled() {
+    let factors = two_factor::factors(&mut tx, &account.id).await?;
+    if factors.enabled() {
         let (token, hash) = Token::generate();
         let expires_ms = ms_after(now, PENDING_LOGIN_LIFETIME);
         sqlx::query(
@@ -340,7 +346,14 @@ async fn login_finish(
         state.metrics.login("second_factor_required");
         let answer = SecondFactorRequired {
             pending_login: token.as_str().to_owned(),
-            methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+            methods: [
+                (factors.totp, SecondFactorMethod::Totp),
+                (factors.sms, SecondFactorMethod::Sms),
+                (true, SecondFactorMethod::RecoveryCode),
+            ]
+            .into_iter()
+            .filter_map(|(on, m)| on.then_some(m))
+            .collect(),
             expires_ms,
         };
         return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
@@ -361,35 +374,10 @@ async fn login_second_factor(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<SecondFactor>,
 ) -> Result<Response, ApiError> {
-    state.limits.login_by_address.check(&address_key(ip))?;
-    let hash = TokenHash::of_presented(&body.pending_login).ok_or(ApiError::SecondFactorFailed)?;
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let Some(row) = sqlx::query(
-        "SELECT account_id, device_label, session_mode, attempts, expires_ms FROM pending_logins \
-         WHERE token_hash = $1",
-    )
-    .bind(hash.to_vec())
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        return Err(ApiError::SecondFactorFailed);
-    };
-    let account_id: String = row.try_get("account_id")?;
-    let account = accounts::by_id(&mut tx, &account_id)
-        .await?
-        .ok_or(ApiError::SecondFactorFailed)?;
+    let (mut tx, pending) = Pending::open(&state, ip, &body.pending_login, now).await?;
+    let (hash, account) = (pending.hash, pending.account);
     state.limits.login_by_account.check(&account.email)?;
-    let attempts: i64 = row.try_get("attempts")?;
-    let expires_ms: i64 = row.try_get("expires_ms")?;
-    if now >= expires_ms || attempts >= PENDING_LOGIN_ATTEMPTS || account.disabled {
-        sqlx::query("DELETE FROM pending_logins WHERE token_hash = $1")
-            .bind(hash.to_vec())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Err(ApiError::SecondFactorFailed);
-    }
     let passed = match body.method {
         SecondFactorMethod::Totp => {
             two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, false, now)
@@ -397,6 +385,9 @@ async fn login_second_factor(
         }
         SecondFactorMethod::RecoveryCode => {
             two_factor::use_recovery_code(&mut tx, &account.id, &body.code, now).await?
+        }
+        SecondFactorMethod::Sms => {
+            sms::use_code(&mut tx, &account.id, sms::Purpose::Login, &body.code, now).await?
         }
     };
     if !passed {
@@ -425,12 +416,127 @@ async fn login_second_factor(
         )
         .await?;
     }
-    let device_label: String = row.try_get("device_label")?;
-    let mode = match row.try_get::<String, _>("session_mode")?.as_str() {
-        "cookie" => SessionMode::Cookie,
-        _ => SessionMode::Bearer,
-    };
-    start_session(&state, tx, &account, &device_label, mode, now).await
+    start_session(
+        &state,
+        tx,
+        &account,
+        &pending.device_label,
+        pending.mode,
+        now,
+    )
+    .await
+}
+
+/// A login waiting for its second factor.
+struct Pending {
+    hash: TokenHash,
+    account: accounts::Account,
+    device_label: String,
+    mode: SessionMode,
+}
+
+impl Pending {
+    /// After the per-address limit: a write transaction and the live
+    /// pending login `presented` names (an ended one is removed, and the
+    /// answer is `SecondFactorFailed`).
+    async fn open(
+        state: &AppState,
+        ip: std::net::IpAddr,
+        presented: &str,
+        now: i64,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Self), ApiError> {
+        state.limits.login_by_address.check(&address_key(ip))?;
+        let mut tx = state.store.begin().await?;
+        match Self::load(&mut tx, presented, now).await? {
+            Ok(pending) => Ok((tx, pending)),
+            Err(ended) => {
+                tx.commit().await?;
+                Err(ended)
+            }
+        }
+    }
+
+    /// The live pending login `presented` names. `Ok(Err(…))` when it is
+    /// unknown or has ended (expired, too many wrong codes, account
+    /// disabled); an ended one is removed, so commit either way.
+    async fn load(
+        tx: &mut sqlx::AnyConnection,
+        presented: &str,
+        now: i64,
+    ) -> Result<Result<Self, ApiError>, ApiError> {
+        let Some(hash) = TokenHash::of_presented(presented) else {
+            return Ok(Err(ApiError::SecondFactorFailed));
+        };
+        let Some(row) = sqlx::query(
+            "SELECT account_id, device_label, session_mode, attempts, expires_ms FROM pending_logins \
+             WHERE token_hash = $1",
+        )
+        .bind(hash.to_vec())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Err(ApiError::SecondFactorFailed));
+        };
+        let account_id: String = row.try_get("account_id")?;
+        let account = accounts::by_id(&mut *tx, &account_id).await?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let expires_ms: i64 = row.try_get("expires_ms")?;
+        let live = now < expires_ms && attempts < PENDING_LOGIN_ATTEMPTS;
+        match account {
+            Some(account) if live && !account.disabled => Ok(Ok(Self {
+                hash,
+                account,
+                device_label: row.try_get("device_label")?,
+                mode: match row.try_get::<String, _>("session_mode")?.as_str() {
+                    "cookie" => SessionMode::Cookie,
+                    _ => SessionMode::Bearer,
+                },
+            })),
+            _ => {
+                sqlx::query("DELETE FROM pending_logins WHERE token_hash = $1")
+                    .bind(hash.to_vec())
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(Err(ApiError::SecondFactorFailed))
+            }
+        }
+    }
+}
+
+/// Which pending login wants its SMS code.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PendingOnly {
+    /// From the login's `202` answer.
+    pub pending_login: String,
+}
+
+/// Sends the SMS code of a pending login to the account's verified phone
+/// (rate limited per account and per address; a new code replaces the
+/// last).
+#[utoipa::path(post, path = "/api/login/second-factor/sms", tag = "login",
+    request_body = PendingOnly,
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+async fn login_sms_code(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<PendingOnly>,
+) -> Result<Json<Status>, ApiError> {
+    let now = now_ms();
+    let (mut tx, pending) = Pending::open(&state, ip, &body.pending_login, now).await?;
+    let text = super::two_factor::prepare_sms_code(
+        &state,
+        &mut tx,
+        &pending.account,
+        sms::Purpose::Login,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    super::two_factor::deliver_sms(&state, &text).await?;
+    Ok(Status::json("sms_sent"))
 }
 
 /// Ends this session.

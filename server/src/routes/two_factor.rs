@@ -16,7 +16,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::mail::TwoFactorChange;
 use crate::rate_limit::address_key;
 use crate::role::Role;
-use crate::{accounts, mail, outbox, two_factor, AppState};
+use crate::{accounts, mail, outbox, sms, two_factor, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,6 +26,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(renew_recovery_codes))
         .routes(routes!(disable))
         .routes(routes!(set_policy))
+        .routes(routes!(enrol_sms))
+        .routes(routes!(confirm_sms))
 }
 
 /// My two-factor login.
@@ -33,6 +35,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 pub struct TwoFactorStatus {
     /// An authenticator app is set up.
     pub totp: bool,
+    /// The verified phone number for SMS codes, partly hidden.
+    pub sms_phone: Option<String>,
     /// Recovery codes not used yet.
     pub recovery_codes_left: i64,
     /// One of my organisations requires two-factor login.
@@ -104,8 +108,10 @@ async fn status(
 ) -> Result<Json<TwoFactorStatus>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
     let factors = two_factor::factors(&mut conn, &auth.account_id).await?;
+    let phone = verified_phone(&mut conn, &auth.account_id).await?;
     Ok(Json(TwoFactorStatus {
         totp: factors.totp,
+        sms_phone: phone.map(|p| mask(&p)),
         recovery_codes_left: factors.recovery_codes_left,
         required_by_organisation: required_by_organisation(&mut conn, &auth.account_id).await?,
     }))
@@ -121,10 +127,7 @@ async fn enrol_totp(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    let mut tx = state.store.begin().await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let (mut tx, account) = my_account(&state, &auth).await?;
     let secret = two_factor::new_secret();
     two_factor::begin_enrolment(&mut tx, &account.id, &secret, now_ms()).await?;
     tx.commit().await?;
@@ -151,10 +154,7 @@ async fn confirm_totp(
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     state.limits.login_by_address.check(&address_key(ip))?;
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let (mut tx, account) = my_account(&state, &auth).await?;
     state.limits.login_by_account.check(&account.email)?;
     if body.method != SecondFactorMethod::Totp
         || !two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, true, now)
@@ -178,6 +178,18 @@ async fn confirm_totp(
     }))
 }
 
+/// A write transaction and the caller's account.
+async fn my_account(
+    state: &AppState,
+    auth: &Auth,
+) -> Result<(sqlx::Transaction<'static, sqlx::Any>, accounts::Account), ApiError> {
+    let mut tx = state.store.begin().await?;
+    let account = accounts::by_id(&mut tx, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok((tx, account))
+}
+
 /// Checks a code of either kind for the logged-in account (used up).
 async fn proven(
     state: &AppState,
@@ -197,6 +209,10 @@ async fn proven(
         SecondFactorMethod::RecoveryCode => {
             two_factor::use_recovery_code(tx, &account.id, &body.code, now).await?
         }
+        // An SMS code asked for within a session has no pending login to
+        // belong to; disabling and renewing take the app's or a recovery
+        // code.
+        SecondFactorMethod::Sms => false,
     };
     if ok {
         Ok(())
@@ -221,10 +237,7 @@ async fn renew_recovery_codes(
     ApiJson(body): ApiJson<Code>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
     let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
     let message = mail::two_factor_changed(account.language, TwoFactorChange::NewRecoveryCodes);
@@ -249,10 +262,7 @@ async fn disable(
     ApiJson(body): ApiJson<Code>,
 ) -> Result<Json<Status>, ApiError> {
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
     two_factor::disable(&mut tx, &account.id).await?;
     accounts::record_event(&mut tx, &account.id, "two_factor_disabled", now).await?;
@@ -262,6 +272,176 @@ async fn disable(
     state.worker_wake.notify_one();
     tracing::info!(account = %account.id, "two-factor login disabled");
     Ok(Status::json("two_factor_disabled"))
+}
+
+/// A phone number to verify.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phone {
+    /// International form: `+31612345678`.
+    pub phone: String,
+}
+
+/// `+31••••••78`: enough to recognise one's own number.
+fn mask(phone: &str) -> String {
+    let keep_end = phone.len().saturating_sub(2);
+    phone
+        .char_indices()
+        .map(|(i, c)| if i < 3 || i >= keep_end { c } else { '•' })
+        .collect()
+}
+
+async fn verified_phone(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let row = sqlx::query(
+        "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL",
+    )
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| sqlx::Row::try_get(&r, "phone")).transpose()?)
+}
+
+/// A code for `purpose` to the account's phone (verified, or for
+/// verification the one being set up), inside the caller's transaction;
+/// returns (number, text) for [`deliver_sms`] after the commit, so no
+/// transaction waits on the gateway.
+pub(super) async fn prepare_sms_code(
+    state: &AppState,
+    tx: &mut sqlx::AnyConnection,
+    account: &accounts::Account,
+    purpose: sms::Purpose,
+    now: i64,
+) -> Result<(String, String), ApiError> {
+    state.limits.sms_by_account.check(&account.id)?;
+    let sql = match purpose {
+        sms::Purpose::Login => {
+            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
+        }
+        sms::Purpose::VerifyPhone => {
+            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NULL"
+        }
+    };
+    let phone: String = match sqlx::query(sql)
+        .bind(&account.id)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(row) => sqlx::Row::try_get(&row, "phone")?,
+        None => {
+            return Err(ApiError::conflict(
+                "no_phone",
+                "no phone number is set up for this",
+            ))
+        }
+    };
+    let code = sms::new_code(tx, &account.id, purpose, now).await?;
+    Ok((phone, sms::code_text(account.language, &code)))
+}
+
+/// Hands a prepared text to the gateway.
+pub(super) async fn deliver_sms(
+    state: &AppState,
+    (phone, text): &(String, String),
+) -> Result<(), ApiError> {
+    state.sms.send(phone, text).await.map_err(|e| {
+        tracing::warn!(error = %e, "SMS gateway");
+        ApiError::SmsUnavailable
+    })
+}
+
+/// Sets up a phone number for SMS codes: a code is sent to it, and the
+/// number counts once [`confirm_sms`] got that code back.
+#[utoipa::path(post, path = "/api/two-factor/sms", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Phone,
+    responses((status = 200, body = Status), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn enrol_sms(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Phone>,
+) -> Result<Json<Status>, ApiError> {
+    let phone = sms::phone_number(&body.phone)?;
+    let now = now_ms();
+    let (mut tx, account) = my_account(&state, &auth).await?;
+    if verified_phone(&mut tx, &account.id).await?.is_some() {
+        return Err(ApiError::conflict(
+            "two_factor_enabled",
+            "a phone number is already set up: disable two-factor login first",
+        ));
+    }
+    sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO sms_factors (account_id, phone, created_ms) VALUES ($1, $2, $3)")
+        .bind(&account.id)
+        .bind(&phone)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let text = prepare_sms_code(&state, &mut tx, &account, sms::Purpose::VerifyPhone, now).await?;
+    tx.commit().await?;
+    deliver_sms(&state, &text).await?;
+    Ok(Status::json("sms_sent"))
+}
+
+/// Confirms the phone number with the code sent to it: SMS codes work for
+/// login from now. Recovery codes come with it if the account had none
+/// (then shown once; otherwise the list is empty).
+#[utoipa::path(post, path = "/api/two-factor/sms/confirm", tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Code,
+    responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+async fn confirm_sms(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let now = now_ms();
+    let (mut tx, account) = my_account(&state, &auth).await?;
+    if !sms::use_code(
+        &mut tx,
+        &account.id,
+        sms::Purpose::VerifyPhone,
+        &body.code,
+        now,
+    )
+    .await?
+    {
+        tx.commit().await?;
+        return Err(ApiError::bad_request(
+            "invalid_code",
+            "this is not the code sent to the phone",
+        ));
+    }
+    sqlx::query("UPDATE sms_factors SET verified_ms = $1 WHERE account_id = $2")
+        .bind(now)
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
+    let codes = if two_factor::factors(&mut tx, &account.id)
+        .await?
+        .recovery_codes_left
+        == 0
+    {
+        two_factor::new_recovery_codes(&mut tx, &account.id).await?
+    } else {
+        Vec::new()
+    };
+    accounts::record_event(&mut tx, &account.id, "two_factor_enabled", now).await?;
+    let message = mail::two_factor_changed(account.language, TwoFactorChange::Enabled);
+    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+    }))
 }
 
 /// A manager requires (or stops requiring) two-factor login of the

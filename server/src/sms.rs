@@ -1,0 +1,450 @@
+//! Text messages for the SMS second factor, through an [`SmsGateway`]: the
+//! console one for development (the message goes to standard output, like
+//! the setup link) or an HTTP one for a real provider, configured by URL,
+//! credentials and a body template (`[sms]` in the configuration).
+//!
+//! Codes are six random digits, valid five minutes, used once, five tries
+//! each; sending is rate limited per account and per address. A phone
+//! number is used for login only after a code sent to it was typed back.
+
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+use crate::clock::ms_after;
+use crate::config::pick;
+use crate::error::{ApiError, StartError};
+use crate::language::Language;
+
+/// How long a code works.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(300);
+/// Wrong tries per code.
+const CODE_ATTEMPTS: i64 = 5;
+
+/// Why a text was not sent.
+#[derive(Debug, thiserror::Error)]
+#[error("SMS not sent: {0}")]
+pub struct SmsError(pub String);
+
+/// Sends one text message.
+pub trait SmsGateway: Send + Sync + std::fmt::Debug {
+    /// Sends `text` to `to` (E.164, `+31612345678`).
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SmsError>> + Send + 'a>>;
+}
+
+/// Development: writes each message as a line to a writer (standard output
+/// by default), never to the log.
+pub struct ConsoleSms(Mutex<Box<dyn Write + Send>>);
+
+impl std::fmt::Debug for ConsoleSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsoleSms")
+    }
+}
+
+impl ConsoleSms {
+    /// Writing to `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self(Mutex::new(out))
+    }
+}
+
+impl SmsGateway for ConsoleSms {
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SmsError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut out = self
+                .0
+                .lock()
+                .map_err(|_| SmsError("console poisoned".to_owned()))?;
+            writeln!(out, "SMS to {to}: {text}")
+                .and_then(|()| out.flush())
+                .map_err(|e| SmsError(e.to_string()))
+        })
+    }
+}
+
+/// A provider's HTTP API: one POST per message.
+#[derive(Debug)]
+pub struct HttpSms {
+    http: reqwest::Client,
+    settings: HttpSmsSettings,
+}
+
+impl HttpSms {
+    /// For these settings.
+    pub fn new(settings: HttpSmsSettings) -> Result<Self, StartError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| StartError::Config(format!("sms: {e}")))?;
+        Ok(Self { http, settings })
+    }
+
+    /// The request body: the template with `{to}` and `{text}` filled in,
+    /// escaped for the content type (JSON string content, or form
+    /// encoding), so a message cannot break out of its field.
+    pub fn body(&self, to: &str, text: &str) -> String {
+        let escape = |v: &str| {
+            if self.settings.content_type.contains("json") {
+                let quoted = serde_json::to_string(v).unwrap_or_default();
+                quoted
+                    .strip_prefix('"')
+                    .and_then(|q| q.strip_suffix('"'))
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                form_encode(v)
+            }
+        };
+        self.settings
+            .body
+            .replace("{to}", &escape(to))
+            .replace("{text}", &escape(text))
+    }
+}
+
+fn form_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+impl SmsGateway for HttpSms {
+    fn send<'a>(
+        &'a self,
+        to: &'a str,
+        text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SmsError>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut request = self
+                .http
+                .post(&self.settings.url)
+                .header(reqwest::header::CONTENT_TYPE, &self.settings.content_type)
+                .body(self.body(to, text));
+            if let Some(user) = &self.settings.username {
+                request = request.basic_auth(user, self.settings.password.as_ref().map(|p| &p.0));
+            }
+            let response = request.send().await.map_err(|e| SmsError(e.to_string()))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(SmsError(format!("provider answered {}", response.status())))
+            }
+        })
+    }
+}
+
+/// The `[sms]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmsSettings {
+    /// Messages to standard output.
+    Console,
+    /// A provider's HTTP API.
+    Http(HttpSmsSettings),
+}
+
+/// A provider's HTTP API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSmsSettings {
+    /// Where to POST.
+    pub url: String,
+    /// Basic-auth user, if any.
+    pub username: Option<String>,
+    /// Basic-auth password (never shown).
+    pub password: Option<crate::mail_settings::SmtpPassword>,
+    /// The body, with `{to}` and `{text}`.
+    pub body: String,
+    /// Its content type.
+    pub content_type: String,
+}
+
+/// The `[sms]` table of the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileSms {
+    provider: Option<String>,
+    http_url: Option<String>,
+    http_username: Option<String>,
+    http_password: Option<String>,
+    http_body: Option<String>,
+    http_content_type: Option<String>,
+}
+
+impl SmsSettings {
+    /// Reads the settings: `KLUIS_SMS_*` variables win over the file.
+    pub(crate) fn load(
+        env: &impl Fn(&str) -> Option<String>,
+        f: FileSms,
+    ) -> Result<Self, StartError> {
+        let provider = pick(env, "KLUIS_SMS_PROVIDER", f.provider)?;
+        match provider.as_deref() {
+            None | Some("console") => Ok(Self::Console),
+            Some("http") => {
+                let url = env("KLUIS_SMS_HTTP_URL").or(f.http_url).ok_or_else(|| {
+                    StartError::Config("sms.http_url is needed with provider = \"http\"".to_owned())
+                })?;
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(StartError::Config(format!(
+                        "sms.http_url: {url:?} is not a URL"
+                    )));
+                }
+                let body = env("KLUIS_SMS_HTTP_BODY")
+                    .or(f.http_body)
+                    .unwrap_or_else(|| "{\"to\": \"{to}\", \"text\": \"{text}\"}".to_owned());
+                if !body.contains("{to}") || !body.contains("{text}") {
+                    return Err(StartError::Config(
+                        "sms.http_body must hold {to} and {text}".to_owned(),
+                    ));
+                }
+                Ok(Self::Http(HttpSmsSettings {
+                    url,
+                    username: env("KLUIS_SMS_HTTP_USERNAME").or(f.http_username),
+                    password: env("KLUIS_SMS_HTTP_PASSWORD")
+                        .or(f.http_password)
+                        .map(crate::mail_settings::SmtpPassword),
+                    body,
+                    content_type: env("KLUIS_SMS_HTTP_CONTENT_TYPE")
+                        .or(f.http_content_type)
+                        .unwrap_or_else(|| "application/json".to_owned()),
+                }))
+            }
+            Some(other) => Err(StartError::Config(format!(
+                "sms.provider: {other:?} is neither console nor http"
+            ))),
+        }
+    }
+
+    /// The gateway these settings describe.
+    pub fn gateway(&self) -> Result<Box<dyn SmsGateway>, StartError> {
+        Ok(match self {
+            Self::Console => Box::new(ConsoleSms::new(Box::new(std::io::stdout()))),
+            Self::Http(s) => Box::new(HttpSms::new(s.clone())?),
+        })
+    }
+
+    /// As an operator reads it (no password).
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Console => "[sms]\nprovider = \"console\"\n".to_owned(),
+            Self::Http(s) => format!(
+                "[sms]\nprovider = \"http\"\nhttp_url = {:?}\nhttp_username = {:?}\nhttp_password = {}\n\
+                 http_body = {:?}\nhttp_content_type = {:?}\n",
+                s.url,
+                s.username.clone().unwrap_or_default(),
+                if s.password.is_some() { "\"[redacted]\"" } else { "\"\"" },
+                s.body,
+                s.content_type
+            ),
+        }
+    }
+}
+
+/// A phone number in E.164 form (`+` and 8 to 15 digits; spaces and
+/// dashes as typed are dropped).
+pub fn phone_number(typed: &str) -> Result<String, ApiError> {
+    let compact: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let digits = compact.strip_prefix('+').unwrap_or_default();
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(compact)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_phone",
+            "give the number in international form, such as +31612345678",
+        ))
+    }
+}
+
+/// The message carrying a code.
+pub fn code_text(language: Language, code: &str) -> String {
+    match language {
+        Language::Nl => format!("Uw Kluis-code is {code}. Deel deze code met niemand."),
+        Language::En => format!("Your Kluis code is {code}. Do not share it with anyone."),
+    }
+}
+
+/// What a code is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Proving the phone number at enrolment.
+    VerifyPhone,
+    /// A login's second factor.
+    Login,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyPhone => "verify_phone",
+            Self::Login => "login",
+        }
+    }
+}
+
+fn code_hash(account_id: &str, purpose: Purpose, code: &str) -> Vec<u8> {
+    Sha256::new()
+        .chain_update(b"kluis/v1/sms-code\0")
+        .chain_update(account_id.as_bytes())
+        .chain_update([0])
+        .chain_update(purpose.as_str().as_bytes())
+        .chain_update([0])
+        .chain_update(code.trim().as_bytes())
+        .finalize()
+        .to_vec()
+}
+
+/// A new code for `purpose`, replacing any earlier one; returned to be sent.
+pub async fn new_code(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    purpose: Purpose,
+    now_ms: i64,
+) -> Result<String, ApiError> {
+    let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+    sqlx::query("DELETE FROM sms_codes WHERE account_id = $1 AND purpose = $2")
+        .bind(account_id)
+        .bind(purpose.as_str())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sms_codes (account_id, purpose, code_hash, expires_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(code_hash(account_id, purpose, &code))
+    .bind(ms_after(now_ms, CODE_LIFETIME))
+    .execute(conn)
+    .await?;
+    Ok(code)
+}
+
+/// Uses up a code: `true` once, for the right code within its lifetime and
+/// its five tries.
+pub async fn use_code(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    purpose: Purpose,
+    code: &str,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let Some(row) = sqlx::query(
+        "SELECT code_hash, expires_ms, attempts FROM sms_codes WHERE account_id = $1 AND purpose = $2",
+    )
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let stored: Vec<u8> = row.try_get("code_hash")?;
+    let expires: i64 = row.try_get("expires_ms")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    if now_ms >= expires || attempts >= CODE_ATTEMPTS {
+        return Ok(false);
+    }
+    if stored != code_hash(account_id, purpose, code) {
+        sqlx::query(
+            "UPDATE sms_codes SET attempts = attempts + 1 WHERE account_id = $1 AND purpose = $2",
+        )
+        .bind(account_id)
+        .bind(purpose.as_str())
+        .execute(conn)
+        .await?;
+        return Ok(false);
+    }
+    let taken = sqlx::query(
+        "DELETE FROM sms_codes WHERE account_id = $1 AND purpose = $2 AND code_hash = $3",
+    )
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(stored)
+    .execute(conn)
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_console_gateway_writes_one_line_per_message() {
+        let out = Shared::default();
+        let console = ConsoleSms::new(Box::new(out.clone()));
+        console
+            .send("+31612345678", &code_text(Language::En, "123456"))
+            .await
+            .unwrap();
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            written,
+            "SMS to +31612345678: Your Kluis code is 123456. Do not share it with anyone.\n"
+        );
+    }
+
+    #[test]
+    fn bodies_are_escaped_for_their_content_type() {
+        let settings = HttpSmsSettings {
+            url: "http://x".to_owned(),
+            username: None,
+            password: None,
+            body: "{\"to\": \"{to}\", \"text\": \"{text}\"}".to_owned(),
+            content_type: "application/json".to_owned(),
+        };
+        let json = HttpSms::new(settings.clone()).unwrap();
+        let body = json.body("+31612345678", "a \"quoted\" \\ text");
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed["text"], "a \"quoted\" \\ text");
+        let form = HttpSms::new(HttpSmsSettings {
+            body: "to={to}&body={text}".to_owned(),
+            content_type: "application/x-www-form-urlencoded".to_owned(),
+            ..settings
+        })
+        .unwrap();
+        assert_eq!(form.body("+316", "a&b=c d"), "to=%2B316&body=a%26b%3Dc+d");
+    }
+
+    #[test]
+    fn phone_numbers_must_be_international() {
+        assert_eq!(phone_number("+31 6 1234-5678").unwrap(), "+31612345678");
+        for bad in ["0612345678", "+31", "+31abc45678", "+1234567890123456"] {
+            assert!(phone_number(bad).is_err(), "{bad}");
+        }
+    }
+}
