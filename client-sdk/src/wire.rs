@@ -131,6 +131,10 @@ pub struct Me {
     /// ([`crate::Session::privacy_notice`]).
     #[serde(default)]
     pub privacy_notice_pending: bool,
+    /// An organisation requires two-factor login and the account has not
+    /// set it up: only enrolment works until it has.
+    #[serde(default)]
+    pub two_factor_enrolment_required: bool,
 }
 
 /// The privacy notice: the user's rights, in their language.

@@ -35,6 +35,8 @@ pub struct Auth {
     pub session_id: String,
     /// How the token came.
     pub via: Via,
+    /// The account must set up two-factor login before anything else.
+    pub must_enrol_two_factor: bool,
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -60,6 +62,7 @@ impl FromRequestParts<AppState> for Auth {
             account_id: owner.account_id,
             session_id: owner.session_id,
             via,
+            must_enrol_two_factor: owner.must_enrol_two_factor,
         })
     }
 }

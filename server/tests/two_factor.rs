@@ -285,9 +285,12 @@ async fn an_organisation_can_require_two_factor_login(engine: Engine) {
     let (status, st) = s.get("/api/two-factor", Some(&coach)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(st["required_by_organisation"], true);
-    let (status, _) = s.get("/api/me", Some(&coach)).await;
+    let (status, me) = s.get("/api/me", Some(&coach)).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["two_factor_enrolment_required"], true);
     enrol(&s, &coach).await;
+    let (_, me) = s.get("/api/me", Some(&coach)).await;
+    assert_eq!(me["two_factor_enrolment_required"], false);
     let (status, _) = s.get(&relationships, Some(&coach)).await;
     assert_eq!(status, StatusCode::OK);
     // The manager, without two-factor login, is confined in turn.

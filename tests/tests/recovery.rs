@@ -157,6 +157,13 @@ async fn reset_then_recover_or_start_over(engine: Engine) {
     let fresh = pending.new_identity().await.unwrap();
     let mut client = fresh.session;
     assert_ne!(client.identity_bundle(), &before);
+    // The coach is told by e-mail to compare safety numbers, without a
+    // name.
+    let told = server.mail("coach@p.nl", "peer_key_changed").await;
+    assert!(
+        !told.contains("Kees") && !told.contains("kees@p.nl"),
+        "{told}"
+    );
     assert!(matches!(
         coach.rotate(rid).await,
         Err(Error::KeyChanged { user, .. }) if user == client_id

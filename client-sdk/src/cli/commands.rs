@@ -631,6 +631,12 @@ pub async fn run(cli: Cli) -> Outcome {
                 json!({"account_id": me.account_id, "email": me.email,
                        "privacy_notice_pending": me.privacy_notice_pending}),
             );
+            if me.two_factor_enrolment_required && !ctx.json {
+                eprintln!(
+                    "Your organisation requires two-factor login: run `kluis two-factor enable` \
+                     (or `kluis two-factor sms NUMBER`) before anything else."
+                );
+            }
             // The first login (and the first after the notice changed)
             // shows the user's rights.
             if me.privacy_notice_pending && !ctx.json {

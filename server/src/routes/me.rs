@@ -53,6 +53,9 @@ pub struct Me {
     /// The current privacy notice awaits my acknowledgement: show it
     /// (`GET /api/privacy-notice`) before anything else.
     pub privacy_notice_pending: bool,
+    /// An organisation of mine requires two-factor login and I have not
+    /// set it up: until I do, only enrolment and my own account work.
+    pub two_factor_enrolment_required: bool,
 }
 
 /// What to change of my preferences; absent fields stay.
@@ -91,6 +94,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiEr
         .is_none();
     Ok(Json(Me {
         privacy_notice_pending,
+        two_factor_enrolment_required: auth.must_enrol_two_factor,
         account_id: account.id,
         email: account.email,
         email_verified: account.email_verified,
