@@ -38,6 +38,9 @@ pub struct SmtpSettings {
     pub password: Option<SmtpPassword>,
     /// Gives up on a connection or command after this long.
     pub timeout: Duration,
+    /// A PEM file of extra root certificates to trust for the relay (an
+    /// internal CA), besides the public web PKI.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Transport security towards the relay.
@@ -86,6 +89,7 @@ pub(crate) struct FileMail {
     smtp_username: Option<String>,
     smtp_password: Option<String>,
     smtp_timeout_seconds: Option<u64>,
+    smtp_ca_file: Option<std::path::PathBuf>,
     activity_interval_seconds: Option<u64>,
 }
 
@@ -147,6 +151,9 @@ impl MailSettings {
                         pick(env, "KLUIS_SMTP_TIMEOUT_SECONDS", f.smtp_timeout_seconds)?
                             .unwrap_or(20),
                     ),
+                    ca_file: env("KLUIS_SMTP_CA_FILE")
+                        .map(std::path::PathBuf::from)
+                        .or(f.smtp_ca_file),
                 })
             }
         };
@@ -168,7 +175,7 @@ impl MailSettings {
             None => out.push_str("# no smtp_host: mail is written to <data_dir>/outbox/\n"),
             Some(s) => out.push_str(&format!(
                 "smtp_host = {:?}\nsmtp_port = {}\nsmtp_tls = {:?}\nsmtp_username = {:?}\n\
-                 smtp_password = {}\nsmtp_timeout_seconds = {}\n",
+                 smtp_password = {}\nsmtp_timeout_seconds = {}\nsmtp_ca_file = {:?}\n",
                 s.host,
                 s.port,
                 format!("{:?}", s.tls).to_lowercase(),
@@ -178,7 +185,10 @@ impl MailSettings {
                 } else {
                     "\"\""
                 },
-                s.timeout.as_secs()
+                s.timeout.as_secs(),
+                s.ca_file
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string())
             )),
         }
         out

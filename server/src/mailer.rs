@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::Config;
@@ -106,6 +107,21 @@ impl Mailer {
             }
         };
         let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
+        if let (Some(ca_file), true) = (&smtp.ca_file, smtp.tls != SmtpTls::None) {
+            let fail = |e: String| {
+                StartError::Config(format!("mail.smtp_ca_file {}: {e}", ca_file.display()))
+            };
+            let pem = std::fs::read(ca_file).map_err(|e| fail(e.to_string()))?;
+            let ca = Certificate::from_pem(&pem).map_err(|e| fail(e.to_string()))?;
+            let parameters = TlsParameters::builder(smtp.host.clone())
+                .add_root_certificate(ca)
+                .build_rustls()
+                .map_err(|e| fail(e.to_string()))?;
+            builder = builder.tls(match smtp.tls {
+                SmtpTls::Tls => Tls::Wrapper(parameters),
+                _ => Tls::Required(parameters),
+            });
+        }
         if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
             builder = builder.credentials(Credentials::new(user.clone(), password.0.clone()));
         }

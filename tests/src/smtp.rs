@@ -28,6 +28,8 @@ pub struct Received {
     pub text: Option<String>,
     /// The text/html part.
     pub html: Option<String>,
+    /// Whether the session was under STARTTLS.
+    pub tls: bool,
     /// The message as it came over the wire.
     #[serde(skip)]
     pub raw: Vec<u8>,
@@ -64,6 +66,8 @@ impl Received {
 pub struct SmtpSink {
     /// Where it listens (127.0.0.1).
     pub port: u16,
+    /// With STARTTLS required: the test CA's certificate (PEM file).
+    pub ca_file: Option<PathBuf>,
     dir: PathBuf,
     child: Option<Child>,
     read: Mutex<HashSet<PathBuf>>,
@@ -87,13 +91,29 @@ impl SmtpSink {
     /// Starts a sink on `port` that refuses the first `refuse` messages
     /// with 451.
     pub fn start_on(port: u16, refuse: u32) -> Self {
+        Self::spawn(port, refuse, false)
+    }
+
+    /// A sink that requires STARTTLS, with a certificate for `localhost`
+    /// from a test CA (in [`Self::ca_file`]).
+    pub fn start_tls() -> Self {
+        Self::spawn(free_port(), 0, true)
+    }
+
+    fn spawn(port: u16, refuse: u32, tls: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("kluis-smtp-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut child = Command::new(PYTHON)
-            .arg(SCRIPT)
+        let tls_dir = dir.with_extension("tls");
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg(SCRIPT)
             .args(["--port", &port.to_string(), "--refuse", &refuse.to_string()])
             .arg("--dir")
-            .arg(&dir)
+            .arg(&dir);
+        if tls {
+            std::fs::create_dir_all(&tls_dir).unwrap();
+            cmd.arg("--tls-dir").arg(&tls_dir);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .spawn()
             .expect("python with aiosmtpd in ./.venv (./scripts/test installs it)");
@@ -104,6 +124,7 @@ impl SmtpSink {
         assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
         Self {
             port,
+            ca_file: tls.then(|| tls_dir.join("ca.pem")),
             dir,
             child: Some(child),
             read: Mutex::default(),
@@ -181,5 +202,10 @@ impl Drop for SmtpSink {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(ca) = &self.ca_file {
+            if let Some(tls_dir) = ca.parent() {
+                let _ = std::fs::remove_dir_all(tls_dir);
+            }
+        }
     }
 }

@@ -4,8 +4,10 @@
 //! recipient's language, text and HTML parts, no content in any mail, a
 //! burst of messages batched per interval, opting out, a login from a new
 //! device; a relay that is down and then refuses is retried until the mail
-//! arrives, once; and two server instances on one PostgreSQL deliver each
-//! of 300 notifications exactly once.
+//! arrives, once; STARTTLS is verified against the configured CA (and
+//! nothing is sent when the certificate is not trusted); and two server
+//! instances on one PostgreSQL deliver each of 300 notifications exactly
+//! once.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -381,4 +383,67 @@ async fn two_instances_deliver_each_mail_once() {
     assert!(by_a > 0 && by_b > 0, "A sent {by_a}, B sent {by_b}");
     on_a.logout().await.unwrap();
     on_b.logout().await.unwrap();
+}
+
+/// STARTTLS to a relay whose certificate comes from a private CA: without
+/// that CA configured the certificate is refused and nothing is sent in
+/// the clear; with `KLUIS_SMTP_CA_FILE` the mail goes out under TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_is_required_and_verified() {
+    let sink = SmtpSink::start_tls();
+    let ca = sink.ca_file.clone().unwrap();
+    let port = sink.port.to_string();
+    let base = [
+        ("KLUIS_SMTP_HOST", "localhost"),
+        ("KLUIS_SMTP_PORT", port.as_str()),
+        ("KLUIS_SMTP_TLS", "starttls"),
+        ("KLUIS_MAIL_FROM", "Kluis <noreply@kluis.test>"),
+    ];
+    let untrusting = Server::start_with(Engine::Sqlite, BIN, &base);
+    sdk(&untrusting, "laptop")
+        .setup_organisation(
+            &untrusting.setup_link,
+            "Praktijk Es",
+            "els@es.nl",
+            "Els",
+            &password("Els"),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while !untrusting
+        .log()
+        .contains("mail delivery failed; will retry")
+    {
+        assert!(started.elapsed() < PATIENCE, "no failed attempt logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        untrusting.log().to_lowercase().contains("certificate"),
+        "{}",
+        untrusting.log()
+    );
+    assert!(
+        sink.all().is_empty(),
+        "nothing sent without a trusted TLS session"
+    );
+    drop(untrusting);
+
+    let ca = ca.to_str().unwrap();
+    let mut settings = base.to_vec();
+    settings.push(("KLUIS_SMTP_CA_FILE", ca));
+    let server = Server::start_with(Engine::Sqlite, BIN, &settings);
+    sdk(&server, "laptop")
+        .setup_organisation(
+            &server.setup_link,
+            "Praktijk Es",
+            "els@es.nl",
+            "Els",
+            &password("Els"),
+        )
+        .await
+        .unwrap();
+    let m = sink.next("els@es.nl", "verify_email", PATIENCE).await;
+    assert!(m.tls, "delivered under STARTTLS");
+    well_formed(&m, "els@es.nl", "nl");
 }
