@@ -106,14 +106,32 @@ pub async fn queue_reset_request(state: &AppState, email: &str) -> Result<(), Ap
     Ok(())
 }
 
-async fn housekeeping(state: &AppState) {
+/// How long a sent (or given-up) e-mail's row stays: its address and kind
+/// answer "did Kluis write to me?" for a while, then go (data
+/// minimisation; the body is gone at once).
+const SENT_MAIL_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Removes what has expired or is no longer needed (every minute; public
+/// for tests).
+pub async fn housekeeping(state: &AppState) {
     let now = now_ms();
-    if let Err(e) = sqlx::query("DELETE FROM login_attempts WHERE expires_ms < $1")
-        .bind(now)
-        .execute(state.store.pool())
-        .await
-    {
-        tracing::warn!(error = %e, "housekeeping");
+    let mail_cutoff = now.saturating_sub(i64::try_from(SENT_MAIL_KEPT.as_millis()).unwrap_or(0));
+    for (sql, bound) in [
+        ("DELETE FROM login_attempts WHERE expires_ms < $1", now),
+        ("DELETE FROM pending_logins WHERE expires_ms < $1", now),
+        ("DELETE FROM sms_codes WHERE expires_ms < $1", now),
+        (
+            "DELETE FROM outbox WHERE COALESCE(sent_ms, failed_ms) < $1",
+            mail_cutoff,
+        ),
+    ] {
+        if let Err(e) = sqlx::query(sql)
+            .bind(bound)
+            .execute(state.store.pool())
+            .await
+        {
+            tracing::warn!(error = %e, "housekeeping");
+        }
     }
     state.limits.forget_idle();
     match crate::attachments::remove_abandoned(&state.store).await {
