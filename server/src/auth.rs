@@ -56,7 +56,17 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         if owner.must_enrol_two_factor && !allowed_before_enrolment(parts.uri.path()) {
-            return Err(ApiError::TwoFactorEnrolmentRequired);
+            // A new account's first identity (sign-up into an organisation
+            // that requires two-factor login) may still be published; a
+            // replacement may not.
+            let first_identity = parts.method == Method::PUT
+                && parts.uri.path() == "/api/keys"
+                && crate::key_directory::own(&mut conn, &owner.account_id)
+                    .await?
+                    .is_none();
+            if !first_identity {
+                return Err(ApiError::TwoFactorEnrolmentRequired);
+            }
         }
         Ok(Self {
             account_id: owner.account_id,

@@ -72,8 +72,8 @@ pub struct AppState {
     pub worker_wake: Arc<tokio::sync::Notify>,
     /// Where the worker hands mail.
     pub mailer: Arc<mailer::Mailer>,
-    /// Where SMS codes go.
-    pub sms: Arc<dyn sms::SmsGateway>,
+    /// Where SMS codes go; `None` when SMS is not configured.
+    pub sms: Option<Arc<dyn sms::SmsGateway>>,
 }
 
 /// Connects, migrates, loads the server key and builds the router (with
@@ -92,7 +92,7 @@ pub async fn build(config: &config::Config) -> Result<(axum::Router, AppState), 
         metrics: Arc::new(metrics::Metrics::default()),
         worker_wake: Arc::new(tokio::sync::Notify::new()),
         mailer: Arc::new(mailer::Mailer::new(config)?),
-        sms: Arc::from(config.sms.gateway()?),
+        sms: config.sms.gateway()?.map(Arc::from),
     };
     Ok((router(state.clone()), state))
 }

@@ -297,8 +297,8 @@ pub fn two_factor_changed(lang: Language, change: TwoFactorChange) -> Mail {
             "two_factor_enabled",
             lang.pick("Tweestapsverificatie staat aan", "Two-factor login is on"),
             lang.pick(
-                "Voor uw Kluis-account is zojuist tweestapsverificatie met een authenticator-app ingesteld.",
-                "Two-factor login with an authenticator app was just set up for your Kluis account.",
+                "Voor uw Kluis-account is zojuist tweestapsverificatie ingesteld; andere sessies zijn afgemeld.",
+                "Two-factor login was just set up for your Kluis account; other sessions were logged out.",
             ),
         ),
         TwoFactorChange::Disabled => (

@@ -141,16 +141,22 @@ impl MailSettings {
                         "mail.smtp_username and the SMTP password must be set together".to_owned(),
                     ));
                 }
+                let timeout = Duration::from_secs(
+                    pick(env, "KLUIS_SMTP_TIMEOUT_SECONDS", f.smtp_timeout_seconds)?.unwrap_or(20),
+                );
+                if timeout.is_zero() || timeout > Duration::from_secs(30) {
+                    return Err(StartError::Config(
+                        "mail.smtp_timeout_seconds must be 1 to 30 (a delivery as a whole may take 60 s)"
+                            .to_owned(),
+                    ));
+                }
                 Some(SmtpSettings {
                     host,
                     port: pick(env, "KLUIS_SMTP_PORT", f.smtp_port)?.unwrap_or(default_port),
                     tls,
                     username,
                     password,
-                    timeout: Duration::from_secs(
-                        pick(env, "KLUIS_SMTP_TIMEOUT_SECONDS", f.smtp_timeout_seconds)?
-                            .unwrap_or(20),
-                    ),
+                    timeout,
                     ca_file: env("KLUIS_SMTP_CA_FILE")
                         .map(std::path::PathBuf::from)
                         .or(f.smtp_ca_file),

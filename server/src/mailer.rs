@@ -78,6 +78,11 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+/// The longest one SMTP delivery may take as a whole (lettre's timeout is
+/// per step); well under the outbox lease, so no other worker takes the
+/// row while this send may still be under way.
+pub const SEND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where the development transport writes.
 pub fn mail_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("outbox")
@@ -143,10 +148,14 @@ impl Mailer {
                 domain,
             } => {
                 let message = build_message(m, from, domain)?;
-                match transport.send(message).await {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
-                    Err(e) => Err(DeliveryError::Temporary(e.to_string())),
+                match tokio::time::timeout(SEND_DEADLINE, transport.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
+                    Ok(Err(e)) => Err(DeliveryError::Temporary(e.to_string())),
+                    Err(_) => Err(DeliveryError::Temporary(format!(
+                        "no answer within {} s",
+                        SEND_DEADLINE.as_secs()
+                    ))),
                 }
             }
         }

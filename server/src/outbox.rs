@@ -25,8 +25,9 @@ use crate::mail::Mail;
 use crate::mailer::{DeliveryError, Mailer, Outgoing};
 use crate::store::{Engine, Store};
 
-/// Longer than any SMTP exchange may take (the timeout is 20 s by
-/// default), so a lease never runs out under a send.
+/// Twice the longest an SMTP delivery may take as a whole
+/// ([`crate::mailer::SEND_DEADLINE`]), so a lease never runs out under a
+/// send.
 const LEASE: Duration = Duration::from_secs(120);
 const BATCH: i64 = 20;
 /// With the back-off below, about a day of trying before giving up.

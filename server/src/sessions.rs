@@ -177,6 +177,25 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes every session of an account but `current` (a password change,
+/// a second factor set up).
+pub async fn revoke_others(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    current: &str,
+    now: i64,
+) -> Result<u64, ApiError> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_ms = $1 WHERE account_id = $2 AND id <> $3 AND revoked_ms IS NULL",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(current)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Revokes every session of an account (log out everywhere, password
 /// reset, disabling); returns how many.
 pub async fn revoke_all(

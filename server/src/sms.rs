@@ -145,7 +145,11 @@ impl SmsGateway for HttpSms {
             if let Some(user) = &self.settings.username {
                 request = request.basic_auth(user, self.settings.password.as_ref().map(|p| &p.0));
             }
-            let response = request.send().await.map_err(|e| SmsError(e.to_string()))?;
+            // Without the URL: it may carry a provider's key.
+            let response = request
+                .send()
+                .await
+                .map_err(|e| SmsError(e.without_url().to_string()))?;
             if response.status().is_success() {
                 Ok(())
             } else {
@@ -158,7 +162,10 @@ impl SmsGateway for HttpSms {
 /// The `[sms]` settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SmsSettings {
-    /// Messages to standard output.
+    /// No SMS: the factor cannot be set up (the default, so that codes
+    /// never land in a production log by accident).
+    Disabled,
+    /// Messages to standard output (development; only when asked for).
     Console,
     /// A provider's HTTP API.
     Http(HttpSmsSettings),
@@ -199,7 +206,8 @@ impl SmsSettings {
     ) -> Result<Self, StartError> {
         let provider = pick(env, "KLUIS_SMS_PROVIDER", f.provider)?;
         match provider.as_deref() {
-            None | Some("console") => Ok(Self::Console),
+            None | Some("none") => Ok(Self::Disabled),
+            Some("console") => Ok(Self::Console),
             Some("http") => {
                 let url = env("KLUIS_SMS_HTTP_URL").or(f.http_url).ok_or_else(|| {
                     StartError::Config("sms.http_url is needed with provider = \"http\"".to_owned())
@@ -230,33 +238,49 @@ impl SmsSettings {
                 }))
             }
             Some(other) => Err(StartError::Config(format!(
-                "sms.provider: {other:?} is neither console nor http"
+                "sms.provider: {other:?} is none of none, console, http"
             ))),
         }
     }
 
-    /// The gateway these settings describe.
-    pub fn gateway(&self) -> Result<Box<dyn SmsGateway>, StartError> {
+    /// The gateway these settings describe; `None` without SMS.
+    pub fn gateway(&self) -> Result<Option<Box<dyn SmsGateway>>, StartError> {
         Ok(match self {
-            Self::Console => Box::new(ConsoleSms::new(Box::new(std::io::stdout()))),
-            Self::Http(s) => Box::new(HttpSms::new(s.clone())?),
+            Self::Disabled => None,
+            Self::Console => Some(Box::new(ConsoleSms::new(Box::new(std::io::stdout())))),
+            Self::Http(s) => Some(Box::new(HttpSms::new(s.clone())?)),
         })
     }
 
     /// As an operator reads it (no password).
     pub fn redacted(&self) -> String {
         match self {
+            Self::Disabled => "[sms]\nprovider = \"none\"\n".to_owned(),
             Self::Console => "[sms]\nprovider = \"console\"\n".to_owned(),
             Self::Http(s) => format!(
                 "[sms]\nprovider = \"http\"\nhttp_url = {:?}\nhttp_username = {:?}\nhttp_password = {}\n\
                  http_body = {:?}\nhttp_content_type = {:?}\n",
-                s.url,
+                redact_url(&s.url),
                 s.username.clone().unwrap_or_default(),
                 if s.password.is_some() { "\"[redacted]\"" } else { "\"\"" },
                 s.body,
                 s.content_type
             ),
         }
+    }
+}
+
+/// A URL without user info or query (either may hold a credential).
+fn redact_url(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) if !host.contains('/') || rest.find('@') < rest.find('/') => {
+                format!("{scheme}://[redacted]@{host}")
+            }
+            _ => without_query.to_owned(),
+        },
+        None => without_query.to_owned(),
     }
 }
 
@@ -347,30 +371,32 @@ pub async fn use_code(
     code: &str,
     now_ms: i64,
 ) -> Result<bool, ApiError> {
-    let Some(row) = sqlx::query(
-        "SELECT code_hash, expires_ms, attempts FROM sms_codes WHERE account_id = $1 AND purpose = $2",
+    // The try is counted first, conditionally, so parallel guesses cannot
+    // exceed the five.
+    let counted = sqlx::query(
+        "UPDATE sms_codes SET attempts = attempts + 1 \
+         WHERE account_id = $1 AND purpose = $2 AND attempts < $3 AND expires_ms > $4",
     )
     .bind(account_id)
     .bind(purpose.as_str())
-    .fetch_optional(&mut *conn)
-    .await?
+    .bind(CODE_ATTEMPTS)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    if counted.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let Some(row) =
+        sqlx::query("SELECT code_hash FROM sms_codes WHERE account_id = $1 AND purpose = $2")
+            .bind(account_id)
+            .bind(purpose.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
     else {
         return Ok(false);
     };
     let stored: Vec<u8> = row.try_get("code_hash")?;
-    let expires: i64 = row.try_get("expires_ms")?;
-    let attempts: i64 = row.try_get("attempts")?;
-    if now_ms >= expires || attempts >= CODE_ATTEMPTS {
-        return Ok(false);
-    }
     if stored != code_hash(account_id, purpose, code) {
-        sqlx::query(
-            "UPDATE sms_codes SET attempts = attempts + 1 WHERE account_id = $1 AND purpose = $2",
-        )
-        .bind(account_id)
-        .bind(purpose.as_str())
-        .execute(conn)
-        .await?;
         return Ok(false);
     }
     let taken = sqlx::query(
@@ -438,6 +464,44 @@ mod tests {
         })
         .unwrap();
         assert_eq!(form.body("+316", "a&b=c d"), "to=%2B316&body=a%26b%3Dc+d");
+    }
+
+    #[test]
+    fn sms_is_off_unless_configured_and_urls_are_shown_without_secrets() {
+        let load = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            SmsSettings::load(
+                &|k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+                FileSms::default(),
+            )
+        };
+        assert_eq!(load(&[]).unwrap(), SmsSettings::Disabled);
+        assert!(load(&[]).unwrap().gateway().unwrap().is_none());
+        assert_eq!(
+            load(&[("KLUIS_SMS_PROVIDER", "console")]).unwrap(),
+            SmsSettings::Console
+        );
+        assert!(load(&[("KLUIS_SMS_PROVIDER", "pigeon")]).is_err());
+        let http = load(&[
+            ("KLUIS_SMS_PROVIDER", "http"),
+            (
+                "KLUIS_SMS_HTTP_URL",
+                "https://user:pw@sms.example/send?apikey=s3cret",
+            ),
+        ])
+        .unwrap();
+        let shown = http.redacted();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("user:pw"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("https://[redacted]@sms.example/send"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub fn authenticator(secret: &[u8], email: &str) -> Result<TOTP, ApiError> {
         STEP,
         secret.to_vec(),
         Some("Kluis".to_owned()),
-        email.to_owned(),
+        // otpauth labels are "issuer:account"; a ':' in an address (legal
+        // in a local part) would make the parameters invalid.
+        email.replace(':', "_"),
     )
     .map_err(|e| ApiError::Internal(format!("TOTP parameters: {e:?}")))
 }
@@ -158,12 +160,7 @@ pub async fn begin_enrolment(
     secret: &[u8],
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    if let Some((_, true)) = stored_totp(&mut *conn, account_id).await? {
-        return Err(ApiError::conflict(
-            "two_factor_enabled",
-            "an authenticator is already set up: disable it first",
-        ));
-    }
+    refuse_if_enabled(&mut *conn, account_id).await?;
     sqlx::query("DELETE FROM totp_factors WHERE account_id = $1")
         .bind(account_id)
         .execute(&mut *conn)
@@ -172,6 +169,44 @@ pub async fn begin_enrolment(
         .bind(account_id)
         .bind(secret)
         .bind(now_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One second factor at a time: adding another while one is on would let
+/// a stolen session add the thief's own (turning off needs a code).
+pub async fn refuse_if_enabled(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
+    if factors(conn, account_id).await?.enabled() {
+        return Err(ApiError::conflict(
+            "two_factor_enabled",
+            "two-factor login is already on: turn it off first (with a code)",
+        ));
+    }
+    Ok(())
+}
+
+/// Once a factor is confirmed: every other session of the account ends
+/// (it never passed a second factor, and may be a thief's from before),
+/// and so do logins waiting for one.
+pub async fn sessions_end_at_enrolment(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    current_session: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    crate::sessions::revoke_others(&mut *conn, account_id, current_session, now_ms).await?;
+    end_pending_logins(conn, account_id).await
+}
+
+/// Logins waiting for a second factor end (the password or the factors
+/// changed).
+pub async fn end_pending_logins(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM pending_logins WHERE account_id = $1")
+        .bind(account_id)
         .execute(conn)
         .await?;
     Ok(())

@@ -135,7 +135,26 @@ async fn authenticator_codes_and_recovery_codes(engine: Engine) {
     assert_eq!(status, StatusCode::OK);
     assert!(s.login("manon@a.nl", PW).await.is_ok());
 
+    // A session from before the second factor existed (perhaps a thief's
+    // with a phished password) ends when it is set up.
+    let earlier = s.login("manon@a.nl", PW).await.unwrap();
     let (secret, used, recovery) = enrol(&s, &token).await;
+    let (status, _) = s.get("/api/me", Some(&earlier)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = s.get("/api/me", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "the enrolling session stays");
+    // One factor at a time: a stolen session cannot add the thief's own.
+    let (status, body) = s
+        .post(
+            "/api/two-factor/sms",
+            json!({"phone": "+31612345678"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("two_factor_enabled"))
+    );
     assert_eq!(recovery.len(), 10);
     let distinct: std::collections::HashSet<_> = recovery.iter().collect();
     assert_eq!(distinct.len(), 10);

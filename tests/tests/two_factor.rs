@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use kluis_e2e::{both_engines, Engine, Server};
 use kluis_sdk::state::MemoryStore;
-use kluis_sdk::{Error, Kluis, Login, SecondFactorMethod};
+use kluis_sdk::{Error, Kluis, Login, Role, SecondFactorMethod};
 use serde_json::Value;
 
 both_engines!(sdk_and_cli_log_in_with_a_second_factor);
@@ -85,6 +85,33 @@ async fn sdk_and_cli_log_in_with_a_second_factor(engine: Engine) {
         .unwrap();
     assert_eq!(recovery.len(), 10);
     assert!(session.two_factor().await.unwrap().totp);
+
+    // The manager requires it of everyone. A coach invited now signs up
+    // (the new identity is published) and can then only set it up.
+    let org = session.me().await.unwrap().memberships[0]
+        .organisation_id
+        .clone();
+    session.require_two_factor(&org, true).await.unwrap();
+    session
+        .invite(&org, "coen@twee.nl", Role::Coach)
+        .await
+        .unwrap();
+    let link = Server::link_in(&server.mail("coen@twee.nl", "invitation").await);
+    let mut coach = kluis()
+        .sign_up(
+            &link,
+            "Coen",
+            &format!("Coen-{}-Stappen9", rand::random::<u32>()),
+        )
+        .await
+        .unwrap()
+        .session;
+    assert!(coach.me().await.unwrap().two_factor_enrolment_required);
+    assert!(matches!(
+        coach.relationships().await,
+        Err(Error::Refused { status: 403, .. })
+    ));
+    assert!(coach.two_factor().await.unwrap().required_by_organisation);
 
     // The SDK: the password alone gives no session.
     let Login::SecondFactor(pending) = kluis().login("tess@twee.nl", &password).await.unwrap()

@@ -447,10 +447,7 @@ impl Context {
                 };
                 let code = code.trim();
                 Ok(pending
-                    .complete(
-                        SecondFactorMethod::of_code(code, &[SecondFactorMethod::Totp]),
-                        code,
-                    )
+                    .complete(SecondFactorMethod::of_code(code, offered), code)
                     .await?)
             }
             other => Ok(other),

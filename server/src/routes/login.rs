@@ -348,7 +348,7 @@ async fn login_finish(
             pending_login: token.as_str().to_owned(),
             methods: [
                 (factors.totp, SecondFactorMethod::Totp),
-                (factors.sms, SecondFactorMethod::Sms),
+                (factors.sms && state.sms.is_some(), SecondFactorMethod::Sms),
                 (true, SecondFactorMethod::RecoveryCode),
             ]
             .into_iter()
@@ -378,6 +378,21 @@ async fn login_second_factor(
     let (mut tx, pending) = Pending::open(&state, ip, &body.pending_login, now).await?;
     let (hash, account) = (pending.hash, pending.account);
     state.limits.login_by_account.check(&account.email)?;
+    // The try is counted before the code is looked at, in one conditional
+    // statement: parallel requests cannot all see "fewer than five".
+    let counted = sqlx::query(
+        "UPDATE pending_logins SET attempts = attempts + 1 \
+         WHERE token_hash = $1 AND attempts < $2 AND expires_ms > $3",
+    )
+    .bind(hash.to_vec())
+    .bind(PENDING_LOGIN_ATTEMPTS)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if counted.rows_affected() != 1 {
+        tx.commit().await?;
+        return Err(ApiError::SecondFactorFailed);
+    }
     let passed = match body.method {
         SecondFactorMethod::Totp => {
             two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, false, now)
@@ -391,10 +406,6 @@ async fn login_second_factor(
         }
     };
     if !passed {
-        sqlx::query("UPDATE pending_logins SET attempts = attempts + 1 WHERE token_hash = $1")
-            .bind(hash.to_vec())
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         state.metrics.login("second_factor_failure");
         return Err(ApiError::SecondFactorFailed);

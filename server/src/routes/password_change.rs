@@ -17,7 +17,7 @@ use crate::api_json::{ApiJson, B64};
 use crate::auth::{Auth, ClientAddr};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
-use crate::{accounts, email_token, key_directory, mail, outbox, AppState};
+use crate::{accounts, email_token, key_directory, mail, outbox, sessions, two_factor, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -126,12 +126,8 @@ async fn change_finish(
         .bind(&account.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE sessions SET revoked_ms = $1 WHERE account_id = $2 AND id <> $3 AND revoked_ms IS NULL")
-        .bind(now)
-        .bind(&account.id)
-        .bind(&auth.session_id)
-        .execute(&mut *tx)
-        .await?;
+    sessions::revoke_others(&mut tx, &account.id, &auth.session_id, now).await?;
+    two_factor::end_pending_logins(&mut tx, &account.id).await?;
     email_token::end_all(&mut tx, &account.id, now).await?;
     accounts::record_event(&mut tx, &account.id, "password_changed", now).await?;
     outbox::enqueue(

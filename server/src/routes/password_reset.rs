@@ -25,7 +25,7 @@ use crate::email_address::EmailAddress;
 use crate::email_token::{self, Purpose};
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::address_key;
-use crate::{accounts, mail, outbox, sessions, worker, AppState};
+use crate::{accounts, mail, outbox, sessions, two_factor, worker, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -115,6 +115,7 @@ async fn reset_finish(
         .bind(&subject.account_id)
         .execute(&mut *tx)
         .await?;
+    two_factor::end_pending_logins(&mut tx, &subject.account_id).await?;
     accounts::record_event(&mut tx, &subject.account_id, "password_reset", now).await?;
     let language = accounts::by_id(&mut tx, &subject.account_id)
         .await?

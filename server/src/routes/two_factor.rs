@@ -166,6 +166,7 @@ async fn confirm_totp(
         ));
     }
     two_factor::confirm_enrolment(&mut tx, &account.id, now).await?;
+    two_factor::sessions_end_at_enrolment(&mut tx, &account.id, &auth.session_id, now).await?;
     let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
     accounts::record_event(&mut tx, &account.id, "two_factor_enabled", now).await?;
     let message = mail::two_factor_changed(account.language, TwoFactorChange::Enabled);
@@ -346,7 +347,8 @@ pub(super) async fn deliver_sms(
     state: &AppState,
     (phone, text): &(String, String),
 ) -> Result<(), ApiError> {
-    state.sms.send(phone, text).await.map_err(|e| {
+    let gateway = state.sms.as_ref().ok_or(ApiError::SmsUnavailable)?;
+    gateway.send(phone, text).await.map_err(|e| {
         tracing::warn!(error = %e, "SMS gateway");
         ApiError::SmsUnavailable
     })
@@ -365,15 +367,16 @@ async fn enrol_sms(
     auth: Auth,
     ApiJson(body): ApiJson<Phone>,
 ) -> Result<Json<Status>, ApiError> {
+    if state.sms.is_none() {
+        return Err(ApiError::conflict(
+            "sms_not_configured",
+            "this server sends no text messages: use an authenticator app",
+        ));
+    }
     let phone = sms::phone_number(&body.phone)?;
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
-    if verified_phone(&mut tx, &account.id).await?.is_some() {
-        return Err(ApiError::conflict(
-            "two_factor_enabled",
-            "a phone number is already set up: disable two-factor login first",
-        ));
-    }
+    two_factor::refuse_if_enabled(&mut tx, &account.id).await?;
     sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
         .bind(&account.id)
         .execute(&mut *tx)
@@ -401,10 +404,13 @@ async fn enrol_sms(
 async fn confirm_sms(
     State(state): State<AppState>,
     auth: Auth,
+    ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<Code>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
+    state.limits.login_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
+    state.limits.login_by_account.check(&account.email)?;
     if !sms::use_code(
         &mut tx,
         &account.id,
@@ -425,6 +431,7 @@ async fn confirm_sms(
         .bind(&account.id)
         .execute(&mut *tx)
         .await?;
+    two_factor::sessions_end_at_enrolment(&mut tx, &account.id, &auth.session_id, now).await?;
     let codes = if two_factor::factors(&mut tx, &account.id)
         .await?
         .recovery_codes_left

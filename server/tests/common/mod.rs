@@ -123,6 +123,7 @@ impl TestDb {
             ("KLUIS_RESET_PER_ACCOUNT_PER_HOUR", "100000"),
             ("KLUIS_INVITATIONS_PER_ACCOUNT_PER_HOUR", "100000"),
             ("KLUIS_TOKENS_PER_ADDRESS_PER_MINUTE", "100000"),
+            ("KLUIS_SMS_PROVIDER", "console"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
