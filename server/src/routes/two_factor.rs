@@ -168,15 +168,9 @@ async fn confirm_totp(
     two_factor::confirm_enrolment(&mut tx, &account.id, now).await?;
     two_factor::sessions_end_at_enrolment(&mut tx, &account.id, &auth.session_id, now).await?;
     let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
-    accounts::record_event(&mut tx, &account.id, "two_factor_enabled", now).await?;
-    let message = mail::two_factor_changed(account.language, TwoFactorChange::Enabled);
-    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
-    tx.commit().await?;
-    state.worker_wake.notify_one();
+    tell_and_commit(&state, tx, &account, TwoFactorChange::Enabled, now).await?;
     tracing::info!(account = %account.id, "two-factor login enabled");
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
-    }))
+    Ok(shown(&codes))
 }
 
 /// A write transaction and the caller's account.
@@ -189,6 +183,37 @@ async fn my_account(
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     Ok((tx, account))
+}
+
+/// Ends a change of the account's factors: the event (if any) is
+/// recorded, the address told, and the transaction committed.
+async fn tell_and_commit(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    account: &accounts::Account,
+    change: TwoFactorChange,
+    now: i64,
+) -> Result<(), ApiError> {
+    let event = match change {
+        TwoFactorChange::Enabled => Some("two_factor_enabled"),
+        TwoFactorChange::Disabled => Some("two_factor_disabled"),
+        TwoFactorChange::NewRecoveryCodes => None,
+    };
+    if let Some(event) = event {
+        accounts::record_event(&mut tx, &account.id, event, now).await?;
+    }
+    let message = mail::two_factor_changed(account.language, change);
+    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    Ok(())
+}
+
+/// New codes as the answer shows them, once.
+fn shown(codes: &[zeroize::Zeroizing<String>]) -> Json<RecoveryCodes> {
+    Json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
+    })
 }
 
 /// Checks a code of either kind for the logged-in account (used up).
@@ -241,13 +266,8 @@ async fn renew_recovery_codes(
     let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
     let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
-    let message = mail::two_factor_changed(account.language, TwoFactorChange::NewRecoveryCodes);
-    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
-    tx.commit().await?;
-    state.worker_wake.notify_one();
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
-    }))
+    tell_and_commit(&state, tx, &account, TwoFactorChange::NewRecoveryCodes, now).await?;
+    Ok(shown(&codes))
 }
 
 /// Turns two-factor login off; only with a valid code.
@@ -266,11 +286,7 @@ async fn disable(
     let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
     two_factor::disable(&mut tx, &account.id).await?;
-    accounts::record_event(&mut tx, &account.id, "two_factor_disabled", now).await?;
-    let message = mail::two_factor_changed(account.language, TwoFactorChange::Disabled);
-    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
-    tx.commit().await?;
-    state.worker_wake.notify_one();
+    tell_and_commit(&state, tx, &account, TwoFactorChange::Disabled, now).await?;
     tracing::info!(account = %account.id, "two-factor login disabled");
     Ok(Status::json("two_factor_disabled"))
 }
@@ -441,14 +457,8 @@ async fn confirm_sms(
     } else {
         Vec::new()
     };
-    accounts::record_event(&mut tx, &account.id, "two_factor_enabled", now).await?;
-    let message = mail::two_factor_changed(account.language, TwoFactorChange::Enabled);
-    outbox::enqueue(&mut tx, &account.email, &message, now).await?;
-    tx.commit().await?;
-    state.worker_wake.notify_one();
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes.iter().map(|c| c.as_str().to_owned()).collect(),
-    }))
+    tell_and_commit(&state, tx, &account, TwoFactorChange::Enabled, now).await?;
+    Ok(shown(&codes))
 }
 
 /// A manager requires (or stops requiring) two-factor login of the
