@@ -17,7 +17,7 @@ mod common;
 use std::process::Command;
 
 use base64::Engine as _;
-use common::TestServer;
+use common::{token_of, TestServer};
 use kluis_server::store::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -307,7 +307,7 @@ async fn an_organisation_can_require_two_factor_login(engine: Engine) {
     let (status, me) = s.get("/api/me", Some(&coach)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["two_factor_enrolment_required"], true);
-    enrol(&s, &coach).await;
+    let (_, _, coach_codes) = enrol(&s, &coach).await;
     let (_, me) = s.get("/api/me", Some(&coach)).await;
     assert_eq!(me["two_factor_enrolment_required"], false);
     let (status, _) = s.get(&relationships, Some(&coach)).await;
@@ -315,5 +315,32 @@ async fn an_organisation_can_require_two_factor_login(engine: Engine) {
     // The manager, without two-factor login, is confined in turn.
     let (status, _) = s.get(&relationships, Some(&manager)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // A password reset ends a login waiting for its second factor.
+    let waiting = pending_login(&s, "coach@a.nl").await;
+    let (status, _) = s
+        .post("/api/password-reset", json!({"email": "coach@a.nl"}), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    s.run_worker_once().await;
+    let reset = token_of(&s.mail("coach@a.nl", "password_reset").await);
+    let (status, body) = s
+        .register(
+            "/api/password-reset",
+            &reset,
+            "Nieuw-Wachtwoord-7",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = second_factor(&s, &waiting, "recovery_code", &coach_codes[0]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let after = s
+        .login_with("coach@a.nl", "Nieuw-Wachtwoord-7", json!({}))
+        .await;
+    assert_eq!(
+        after.0,
+        StatusCode::ACCEPTED,
+        "two-factor login stays on after a reset"
+    );
     s.stop().await;
 }
