@@ -117,6 +117,17 @@ impl Default for Limits {
     }
 }
 
+/// A configured password (SMTP relay, SMS provider) that never appears in
+/// `Debug` output, logs or `admin show-config`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretSetting(pub String);
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// A password-reset link is valid for one hour (fixed: the issue and the
 /// privacy statement promise it).
 pub const RESET_LINK_LIFETIME: Duration = Duration::from_secs(3600);

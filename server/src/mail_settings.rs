@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::pick;
+use crate::config::{pick, SecretSetting};
 use crate::error::StartError;
 
 /// How mail leaves the server.
@@ -35,7 +35,7 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     /// Its password (only from `KLUIS_SMTP_PASSWORD` or the file; never
     /// shown).
-    pub password: Option<SmtpPassword>,
+    pub password: Option<SecretSetting>,
     /// Gives up on a connection or command after this long.
     pub timeout: Duration,
     /// A PEM file of extra root certificates to trust for the relay (an
@@ -65,16 +65,6 @@ impl std::str::FromStr for SmtpTls {
             "tls" => Ok(Self::Tls),
             _ => Err(()),
         }
-    }
-}
-
-/// A password that never appears in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpPassword(pub String);
-
-impl std::fmt::Debug for SmtpPassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 
@@ -135,7 +125,7 @@ impl MailSettings {
                 let username = env("KLUIS_SMTP_USERNAME").or(f.smtp_username);
                 let password = env("KLUIS_SMTP_PASSWORD")
                     .or(f.smtp_password)
-                    .map(SmtpPassword);
+                    .map(SecretSetting);
                 if username.is_some() != password.is_some() {
                     return Err(StartError::Config(
                         "mail.smtp_username and the SMTP password must be set together".to_owned(),

@@ -179,7 +179,7 @@ pub struct HttpSmsSettings {
     /// Basic-auth user, if any.
     pub username: Option<String>,
     /// Basic-auth password (never shown).
-    pub password: Option<crate::mail_settings::SmtpPassword>,
+    pub password: Option<crate::config::SecretSetting>,
     /// The body, with `{to}` and `{text}`.
     pub body: String,
     /// Its content type.
@@ -230,7 +230,7 @@ impl SmsSettings {
                     username: env("KLUIS_SMS_HTTP_USERNAME").or(f.http_username),
                     password: env("KLUIS_SMS_HTTP_PASSWORD")
                         .or(f.http_password)
-                        .map(crate::mail_settings::SmtpPassword),
+                        .map(crate::config::SecretSetting),
                     body,
                     content_type: env("KLUIS_SMS_HTTP_CONTENT_TYPE")
                         .or(f.http_content_type)

@@ -13,6 +13,7 @@
 
 use rand::rngs::OsRng;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use totp_rs::{Algorithm, TOTP};
@@ -61,6 +62,46 @@ pub fn matching_step(totp: &TOTP, code: &str, now_ms: i64) -> Option<i64> {
     .flatten()
     .find(|step| totp.check(code, step * STEP))
     .and_then(|step| i64::try_from(step).ok())
+}
+
+/// A kind of second factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorMethod {
+    /// A code from the authenticator app.
+    Totp,
+    /// One of the one-time recovery codes.
+    RecoveryCode,
+    /// A code sent by SMS to the verified phone number (ask for it with
+    /// `POST /api/login/second-factor/sms`).
+    Sms,
+}
+
+/// Checks and uses up a code of `method` of the account's confirmed
+/// factors: the one place every second-factor check goes through. SMS
+/// codes count only `in_login` (one asked for within a session has no
+/// pending login to belong to; renewing and disabling take the app's or a
+/// recovery code).
+pub async fn use_code(
+    conn: &mut AnyConnection,
+    account: &crate::accounts::Account,
+    method: SecondFactorMethod,
+    code: &str,
+    in_login: bool,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    match method {
+        SecondFactorMethod::Totp => {
+            use_totp_code(conn, &account.id, &account.email, code, false, now_ms).await
+        }
+        SecondFactorMethod::RecoveryCode => {
+            use_recovery_code(conn, &account.id, code, now_ms).await
+        }
+        SecondFactorMethod::Sms if in_login => {
+            crate::sms::use_code(conn, &account.id, crate::sms::Purpose::Login, code, now_ms).await
+        }
+        SecondFactorMethod::Sms => Ok(false),
+    }
 }
 
 /// A new TOTP secret (160 bits).

@@ -27,6 +27,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::address_key;
 use crate::sms;
 use crate::token::{Token, TokenHash};
+use crate::two_factor::SecondFactorMethod;
 use crate::{
     accounts, fields, mail, notifications, outbox, sessions as store_sessions, two_factor, AppState,
 };
@@ -246,19 +247,6 @@ pub struct SecondFactorRequired {
     pub expires_ms: i64,
 }
 
-/// A kind of second factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SecondFactorMethod {
-    /// A code from the authenticator app.
-    Totp,
-    /// One of the one-time recovery codes.
-    RecoveryCode,
-    /// A code sent by SMS to the verified phone number (ask for it with
-    /// `POST /api/login/second-factor/sms`).
-    Sms,
-}
-
 /// The second step of a login with two factors.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -393,18 +381,8 @@ async fn login_second_factor(
         tx.commit().await?;
         return Err(ApiError::SecondFactorFailed);
     }
-    let passed = match body.method {
-        SecondFactorMethod::Totp => {
-            two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, false, now)
-                .await?
-        }
-        SecondFactorMethod::RecoveryCode => {
-            two_factor::use_recovery_code(&mut tx, &account.id, &body.code, now).await?
-        }
-        SecondFactorMethod::Sms => {
-            sms::use_code(&mut tx, &account.id, sms::Purpose::Login, &body.code, now).await?
-        }
-    };
+    let passed =
+        two_factor::use_code(&mut tx, &account, body.method, &body.code, true, now).await?;
     if !passed {
         tx.commit().await?;
         state.metrics.login("second_factor_failure");

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::SecondFactorMethod;
 use super::Status;
 use crate::api_json::ApiJson;
 use crate::auth::{Auth, ClientAddr};
@@ -16,6 +15,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::mail::TwoFactorChange;
 use crate::rate_limit::address_key;
 use crate::role::Role;
+use crate::two_factor::SecondFactorMethod;
 use crate::{accounts, mail, outbox, sms, two_factor, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -227,20 +227,7 @@ async fn proven(
 ) -> Result<(), ApiError> {
     state.limits.login_by_address.check(&address_key(ip))?;
     state.limits.login_by_account.check(&account.email)?;
-    let ok = match body.method {
-        SecondFactorMethod::Totp => {
-            two_factor::use_totp_code(tx, &account.id, &account.email, &body.code, false, now)
-                .await?
-        }
-        SecondFactorMethod::RecoveryCode => {
-            two_factor::use_recovery_code(tx, &account.id, &body.code, now).await?
-        }
-        // An SMS code asked for within a session has no pending login to
-        // belong to; disabling and renewing take the app's or a recovery
-        // code.
-        SecondFactorMethod::Sms => false,
-    };
-    if ok {
+    if two_factor::use_code(tx, account, body.method, &body.code, false, now).await? {
         Ok(())
     } else {
         Err(ApiError::bad_request(
