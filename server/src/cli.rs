@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::auth::PeerAddr;
 use crate::config::{Config, LogFormat};
 use crate::error::StartError;
+use crate::http::extract::PeerAddr;
 use crate::store::Store;
-use crate::{admin, setup, tls, worker};
+use crate::{org::admin, org::setup, tls, worker};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::sms::{FileSms, SmsSettings};
 use crate::error::StartError;
-use crate::mail_settings::{FileMail, MailSettings};
-use crate::sms::{FileSms, SmsSettings};
+use crate::mail::settings::{FileMail, MailSettings};
 
 /// The server's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]

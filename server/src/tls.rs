@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::auth::PeerAddr;
 use crate::error::StartError;
+use crate::http::extract::PeerAddr;
 
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 

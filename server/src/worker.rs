@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use crate::auth::email_token::{self, Purpose};
 use crate::clock::{new_id, now_ms};
 use crate::config::RESET_LINK_LIFETIME;
-use crate::email_token::{self, Purpose};
 use crate::error::ApiError;
-use crate::{accounts, mail, notifications, outbox, AppState};
+use crate::{mail::notifications, mail::outbox, mail::templates, org::accounts, AppState};
 
 const TICK: Duration = Duration::from_secs(1);
 const HOUSEKEEPING_EVERY: u32 = 60;
@@ -82,7 +82,7 @@ pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
                 outbox::enqueue(
                     &mut tx,
                     &account.email,
-                    &mail::password_reset(account.language, &link),
+                    &templates::password_reset(account.language, &link),
                     now,
                 )
                 .await?;
@@ -134,7 +134,7 @@ pub async fn housekeeping(state: &AppState) {
         }
     }
     state.limits.forget_idle();
-    match crate::attachments::remove_abandoned(&state.store).await {
+    match crate::vault::attachments::remove_abandoned(&state.store).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(uploads = n, "abandoned attachment uploads removed"),
         Err(e) => tracing::warn!(error = %e, "housekeeping: attachments"),

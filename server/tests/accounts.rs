@@ -30,10 +30,10 @@ both_engines!(
 
 async fn setup_link_creates_the_first_organisation_once(engine: Engine) {
     let s = TestServer::start(engine).await;
-    let first = kluis_server::setup::issue_link(&s.state.store, &s.state.config)
+    let first = kluis_server::org::setup::issue_link(&s.state.store, &s.state.config)
         .await
         .unwrap();
-    let second = kluis_server::setup::issue_link(&s.state.store, &s.state.config)
+    let second = kluis_server::org::setup::issue_link(&s.state.store, &s.state.config)
         .await
         .unwrap();
     // A newer link voids the older one.
@@ -71,7 +71,7 @@ async fn setup_link_creates_the_first_organisation_once(engine: Engine) {
         (StatusCode::BAD_REQUEST, Some("invalid_token"))
     );
     // With an organisation present, even a newly issued link does nothing.
-    let third = kluis_server::setup::issue_link(&s.state.store, &s.state.config)
+    let third = kluis_server::org::setup::issue_link(&s.state.store, &s.state.config)
         .await
         .unwrap();
     let (status, _) = s
@@ -164,7 +164,7 @@ async fn invitations_roles_and_registration(engine: Engine) {
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let other_org = kluis_server::admin::create_organisation(
+    let other_org = kluis_server::org::admin::create_organisation(
         &s.state.store,
         &s.state.config,
         "Ander",
@@ -878,7 +878,7 @@ async fn disabled_accounts_and_memberships_are_refused_at_once(engine: Engine) {
     );
     // The operator disables the account itself: sessions end, login is
     // refused after the password proved right.
-    kluis_server::admin::set_account_disabled(&s.state.store, "coach@a.nl", true)
+    kluis_server::org::admin::set_account_disabled(&s.state.store, "coach@a.nl", true)
         .await
         .unwrap();
     assert_eq!(
@@ -895,13 +895,13 @@ async fn disabled_accounts_and_memberships_are_refused_at_once(engine: Engine) {
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("login_failed"))
     );
-    let listed = kluis_server::admin::list_accounts(&s.state.store)
+    let listed = kluis_server::org::admin::list_accounts(&s.state.store)
         .await
         .unwrap();
     let line = listed.iter().find(|a| a.email == "coach@a.nl").unwrap();
     assert!(line.disabled);
     assert_eq!(line.memberships, ["Praktijk De Linde:coach"]);
-    kluis_server::admin::set_account_disabled(&s.state.store, "coach@a.nl", false)
+    kluis_server::org::admin::set_account_disabled(&s.state.store, "coach@a.nl", false)
         .await
         .unwrap();
     s.login("coach@a.nl", PW).await.unwrap();

@@ -201,7 +201,7 @@ enum Body {
 /// elsewhere): straight into the database, as a login would.
 async fn token(s: &TestServer, account_id: &str) -> String {
     let mut conn = s.state.store.pool().acquire().await.unwrap();
-    kluis_server::sessions::create(
+    kluis_server::auth::sessions::create(
         &mut conn,
         account_id,
         "matrix",
@@ -299,7 +299,7 @@ async fn fixture(s: &TestServer) -> Fixture {
         ids.insert(name, id);
         tokens.insert(name, t);
     }
-    let other_org = kluis_server::admin::create_organisation(
+    let other_org = kluis_server::org::admin::create_organisation(
         &s.state.store,
         &s.state.config,
         "Ander",
@@ -577,7 +577,7 @@ async fn request(
         ("DELETE", "/api/sessions/{session_id}") => {
             let mut conn = s.state.store.pool().acquire().await.unwrap();
             let coach = f.actors["coach"].id.clone().unwrap();
-            let session = kluis_server::sessions::create(
+            let session = kluis_server::auth::sessions::create(
                 &mut conn,
                 &coach,
                 "victim",

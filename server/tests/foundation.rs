@@ -63,8 +63,8 @@ async fn health_and_key_persistence(engine: Engine) {
     let (_, again) = kluis_server::build(&config).await.unwrap();
     assert_eq!(again.opaque_setup.to_secret_bytes(), first);
     let (a, b) = tokio::join!(
-        kluis_server::server_key::load_or_create(&again.store),
-        kluis_server::server_key::load_or_create(&again.store)
+        kluis_server::auth::server_key::load_or_create(&again.store),
+        kluis_server::auth::server_key::load_or_create(&again.store)
     );
     assert_eq!(a.unwrap().to_secret_bytes(), first);
     assert_eq!(b.unwrap().to_secret_bytes(), first);

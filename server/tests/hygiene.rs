@@ -13,7 +13,7 @@ mod common;
 
 use axum::routing::get;
 use common::{b64, into_json, TestServer};
-use kluis_server::auth::PeerAddr;
+use kluis_server::http::extract::PeerAddr;
 use kluis_server::store::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -263,7 +263,7 @@ async fn bad_input_gets_a_clear_4xx(engine: Engine) {
     let routes = axum::Router::new()
         .route("/boom", get(boom))
         .route("/fine", get(|| async { "fine" }));
-    let app = kluis_server::with_layers(routes, s.state.clone());
+    let app = kluis_server::http::with_layers(routes, s.state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -12,7 +12,7 @@
 mod common;
 
 use common::{temp_dir, TestDb};
-use kluis_server::auth::PeerAddr;
+use kluis_server::http::extract::PeerAddr;
 use kluis_server::store::Engine;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 

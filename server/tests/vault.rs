@@ -478,7 +478,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let huge = vec![0u8; kluis_server::items::MAX_ITEM_ENVELOPE + 1];
+    let huge = vec![0u8; kluis_server::vault::items::MAX_ITEM_ENVELOPE + 1];
     assert_eq!(
         put_bytes(&s, &item_path(&rid, &json_id), huge, &client.token)
             .await
@@ -790,7 +790,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         "newest first: {seen:?}"
     );
     let first = seen[seen.len() - 1];
-    let cursor = kluis_server::items::encode_cursor(&rid.to_string(), first);
+    let cursor = kluis_server::vault::items::encode_cursor(&rid.to_string(), first);
     let (_, newer) = s
         .get(
             &format!("/api/relationships/{rid}/items?after={cursor}&limit=100"),
@@ -798,8 +798,10 @@ async fn relationships_epochs_and_items(engine: Engine) {
         )
         .await;
     assert_eq!(newer["items"].as_array().unwrap().len(), 8);
-    let foreign =
-        kluis_server::items::encode_cursor(&RelationshipId::random(&mut OsRng).to_string(), first);
+    let foreign = kluis_server::vault::items::encode_cursor(
+        &RelationshipId::random(&mut OsRng).to_string(),
+        first,
+    );
     let (status, body) = s
         .get(
             &format!("/api/relationships/{rid}/items?before={foreign}"),
@@ -1268,7 +1270,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(
-        kluis_server::attachments::remove_abandoned(&s.state.store)
+        kluis_server::vault::attachments::remove_abandoned(&s.state.store)
             .await
             .unwrap(),
         2

@@ -13,8 +13,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use kluis_crypto::opaque;
-use kluis_server::auth::PeerAddr;
 use kluis_server::config::Config;
+use kluis_server::http::extract::PeerAddr;
 use kluis_server::store::Engine;
 use kluis_server::AppState;
 use rand::rngs::OsRng;
@@ -200,7 +200,7 @@ impl TestServer {
         kluis_server::worker::process_reset_requests(&self.state)
             .await
             .unwrap();
-        kluis_server::outbox::deliver_due(&self.state.store, &self.state.mailer)
+        kluis_server::mail::outbox::deliver_due(&self.state.store, &self.state.mailer)
             .await
             .unwrap();
     }
@@ -212,7 +212,7 @@ impl TestServer {
         email: &str,
         password: &str,
     ) -> (String, String, String) {
-        let link = kluis_server::setup::issue_link(&self.state.store, &self.state.config)
+        let link = kluis_server::org::setup::issue_link(&self.state.store, &self.state.config)
             .await
             .unwrap();
         self.api.setup_from_link(&link, email, password).await

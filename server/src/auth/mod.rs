@@ -1,0 +1,10 @@
+//! Who you are: the OPAQUE login engine and the server's OPAQUE key,
+//! sessions and the tokens behind them, the second factor (TOTP, recovery
+//! codes, SMS), and the single-use tokens sent by e-mail.
+
+pub mod email_token;
+pub mod server_key;
+pub mod sessions;
+pub mod sms;
+pub mod token;
+pub mod two_factor;

@@ -1,0 +1,53 @@
+//! Confirming an e-mail address from the e-mailed link.
+
+use axum::extract::State;
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::invitations::TokenOnly;
+use super::Status;
+use crate::auth::email_token::{self, Purpose};
+use crate::clock::now_ms;
+use crate::error::{ApiError, ErrorBody};
+use crate::http::extract::ClientAddr;
+use crate::http::json::ApiJson;
+use crate::rate_limit::address_key;
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify_email))
+}
+
+/// Confirms the address the link was sent to (and makes it the account's
+/// address if it was a change).
+#[utoipa::path(post, path = "/api/email/verify", tag = "account",
+    request_body = TokenOnly,
+    responses((status = 200, body = Status), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn verify_email(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<TokenOnly>,
+) -> Result<Json<Status>, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let subject = email_token::consume(&mut tx, Purpose::VerifyEmail, &body.token, now).await?;
+    sqlx::query("UPDATE accounts SET email = $1, email_verified = 1 WHERE id = $2")
+        .bind(&subject.email)
+        .bind(&subject.account_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                ApiError::conflict("email_taken", "another account uses this e-mail address")
+            }
+            _ => ApiError::Storage(e),
+        })?;
+    // Links sent to any address before this change stop working.
+    email_token::end_all(&mut tx, &subject.account_id, now).await?;
+    tx.commit().await?;
+    tracing::info!(account = %subject.account_id, "e-mail address confirmed");
+    Ok(Status::json("email_verified"))
+}

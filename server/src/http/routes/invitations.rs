@@ -1,0 +1,424 @@
+//! Invitations: a manager invites coaches and managers, a coach invites
+//! clients. The link goes by e-mail only (the inviter never sees the token);
+//! accepting it is where a new invitee registers, or where an existing
+//! account (logged in, same e-mail) joins another organisation.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::setup::{RegistrationChallenge, TokenRegistrationStart};
+use super::{
+    grant, registration_record, registration_response, SessionGranted, SessionMode, Status,
+};
+use crate::auth::token::TokenHash;
+use crate::clock::now_ms;
+use crate::error::{ApiError, ErrorBody};
+use crate::http::extract::{Auth, ClientAddr};
+use crate::http::json::{ApiJson, B64};
+use crate::language::Language;
+use crate::mail::address::EmailAddress;
+use crate::org::accounts::{self, Account};
+use crate::org::invitation::{self, Offer};
+use crate::org::role::Role;
+use crate::rate_limit::address_key;
+use crate::{auth::sessions, fields, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_invitation))
+        .routes(routes!(lookup_invitation))
+        .routes(routes!(register_start))
+        .routes(routes!(register_finish))
+        .routes(routes!(accept_invitation))
+}
+
+/// Whom to invite.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    /// The invitee's e-mail address.
+    pub email: String,
+    /// Managers invite `manager` or `coach`; coaches invite `client`.
+    pub role: Role,
+    /// The invitation e-mail's language (and the new account's, until its
+    /// owner changes it); the inviter's own by default.
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+/// An invitation was sent.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvitationSent {
+    /// Its id.
+    pub invitation_id: String,
+    /// When the link stops working, Unix ms.
+    pub expires_ms: i64,
+}
+
+/// Sends an invitation by e-mail.
+#[utoipa::path(post, path = "/api/organisations/{organisation_id}/invitations", tag = "invitations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation")),
+    request_body = NewInvitation,
+    responses((status = 201, body = InvitationSent), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn create_invitation(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(organisation_id): Path<String>,
+    ApiJson(body): ApiJson<NewInvitation>,
+) -> Result<(StatusCode, Json<InvitationSent>), ApiError> {
+    let email = EmailAddress::parse(&body.email)?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let inviter = accounts::acting_member(&mut tx, &organisation_id, &auth.account_id).await?;
+    if !inviter.role.may_invite(body.role) {
+        return Err(ApiError::Forbidden);
+    }
+    state
+        .limits
+        .invitations_by_account
+        .check(&auth.account_id)?;
+    let existing = accounts::by_email(&mut tx, email.as_str()).await?;
+    if let Some(account) = &existing {
+        if let Some(m) = accounts::membership(&mut tx, &organisation_id, &account.id).await? {
+            let second_coach = m.role == Role::Client
+                && body.role == Role::Client
+                && !coach_has_client(&mut tx, &organisation_id, &auth.account_id, &account.id)
+                    .await?;
+            if !second_coach {
+                return Err(ApiError::conflict(
+                    "already_member",
+                    "this person already belongs to the organisation",
+                ));
+            }
+        }
+    }
+    let language = match body.language {
+        Some(l) => l,
+        None => {
+            accounts::by_id(&mut tx, &auth.account_id)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?
+                .language
+        }
+    };
+    let issued = invitation::issue(
+        &mut tx,
+        &state.config,
+        &Offer {
+            organisation_id: &organisation_id,
+            organisation_name: &inviter.organisation_name,
+            email: &email,
+            role: body.role,
+            invited_by: Some(&auth.account_id),
+            language,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    tracing::info!(organisation = %organisation_id, invitation = %issued.id, role = body.role.as_str(), "invitation sent");
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitationSent {
+            invitation_id: issued.id,
+            expires_ms: issued.expires_ms,
+        }),
+    ))
+}
+
+async fn coach_has_client(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+    coach_id: &str,
+    client_id: &str,
+) -> Result<bool, ApiError> {
+    let row = sqlx::query(
+        "SELECT 1 AS x FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2 AND client_id = $3",
+    )
+    .bind(organisation_id)
+    .bind(coach_id)
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// A link token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenOnly {
+    /// The token from the link.
+    pub token: String,
+}
+
+/// What an invitation offers, shown before accepting.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvitationInfo {
+    /// The organisation.
+    pub organisation_id: String,
+    /// Its name.
+    pub organisation_name: String,
+    /// The role offered.
+    pub role: Role,
+    /// The address it was sent to.
+    pub email: String,
+    /// Whether that address already has an account (then: log in and
+    /// accept, instead of registering).
+    pub account_exists: bool,
+}
+
+struct Invitation {
+    id: String,
+    organisation_id: String,
+    organisation_name: String,
+    email: String,
+    role: Role,
+    invited_by: Option<String>,
+    new_account_id: String,
+    language: Language,
+}
+
+async fn valid_invitation(
+    conn: &mut AnyConnection,
+    presented: &str,
+    now: i64,
+) -> Result<Invitation, ApiError> {
+    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
+    let row = sqlx::query(
+        "SELECT i.id, i.organisation_id, o.name, i.email, i.role, i.invited_by, i.new_account_id, \
+         i.language FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
+         WHERE i.token_hash = $1 AND i.accepted_ms IS NULL AND i.expires_ms > $2",
+    )
+    .bind(hash.to_vec())
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ApiError::InvalidToken)?;
+    let role: String = row.try_get("role")?;
+    let role = Role::from_stored(&role)
+        .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?;
+    let organisation_id: String = row.try_get("organisation_id")?;
+    let invited_by: Option<String> = row.try_get("invited_by")?;
+    // An invitation is only as good as its inviter's standing now: one sent
+    // by a member who has since been disabled (or lost the right to invite
+    // that role) no longer works. Operator invitations have no inviter.
+    if let Some(inviter) = &invited_by {
+        match accounts::membership(&mut *conn, &organisation_id, inviter).await? {
+            Some(m) if !m.disabled && m.role.may_invite(role) => {}
+            _ => return Err(ApiError::InvalidToken),
+        }
+    }
+    Ok(Invitation {
+        id: row.try_get("id")?,
+        organisation_id,
+        organisation_name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        role,
+        invited_by,
+        new_account_id: row.try_get("new_account_id")?,
+        language: Language::from_stored(&row.try_get::<String, _>("language")?)?,
+    })
+}
+
+/// Marks an invitation used; `InvalidToken` if another request won.
+async fn consume(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    account_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let done = sqlx::query(
+        "UPDATE invitations SET accepted_ms = $1, accepted_by = $2 \
+         WHERE id = $3 AND accepted_ms IS NULL AND expires_ms > $1",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(&invitation.id)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidToken)
+    }
+}
+
+/// Shows what an invitation offers.
+#[utoipa::path(post, path = "/api/invitations/lookup", tag = "invitations",
+    request_body = TokenOnly,
+    responses((status = 200, body = InvitationInfo), (status = 400, body = ErrorBody)))]
+async fn lookup_invitation(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<TokenOnly>,
+) -> Result<Json<InvitationInfo>, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let mut conn = state.store.pool().acquire().await?;
+    let invitation = valid_invitation(&mut conn, &body.token, now_ms()).await?;
+    let account_exists = accounts::by_email(&mut conn, &invitation.email)
+        .await?
+        .is_some();
+    Ok(Json(InvitationInfo {
+        organisation_id: invitation.organisation_id,
+        organisation_name: invitation.organisation_name,
+        role: invitation.role,
+        email: invitation.email,
+        account_exists,
+    }))
+}
+
+/// Registering from an invitation, step 1.
+#[utoipa::path(post, path = "/api/invitations/register/start", tag = "invitations",
+    request_body = TokenRegistrationStart,
+    responses((status = 200, body = RegistrationChallenge), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn register_start(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<TokenRegistrationStart>,
+) -> Result<Json<RegistrationChallenge>, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let mut conn = state.store.pool().acquire().await?;
+    let invitation = valid_invitation(&mut conn, &body.token, now_ms()).await?;
+    if accounts::by_email(&mut conn, &invitation.email)
+        .await?
+        .is_some()
+    {
+        return Err(account_exists());
+    }
+    Ok(Json(RegistrationChallenge {
+        response: registration_response(&state, &body.request, &invitation.new_account_id)?,
+    }))
+}
+
+fn account_exists() -> ApiError {
+    ApiError::conflict(
+        "account_exists",
+        "an account with this e-mail address exists; log in to accept",
+    )
+}
+
+/// Registering from an invitation, step 2.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRegisterFinish {
+    /// The token from the link.
+    pub token: String,
+    /// OPAQUE `RegistrationUpload`.
+    pub upload: B64,
+    /// The invitee's name.
+    pub display_name: String,
+    /// Shown in the session list.
+    #[serde(default)]
+    pub device_label: Option<String>,
+    /// Token or cookie.
+    #[serde(default)]
+    pub session: SessionMode,
+}
+
+/// Registering from an invitation, step 2: creates the account (its
+/// address is proven by the link), the membership, and a session.
+#[utoipa::path(post, path = "/api/invitations/register/finish", tag = "invitations",
+    request_body = InvitationRegisterFinish,
+    responses((status = 200, body = SessionGranted), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn register_finish(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<InvitationRegisterFinish>,
+) -> Result<Response, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let display_name = fields::name("display_name", &body.display_name, 100)?;
+    let device_label = fields::device_label(body.device_label.as_deref())?;
+    let record = registration_record(&body.upload)?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let invitation = valid_invitation(&mut tx, &body.token, now).await?;
+    if accounts::by_email(&mut tx, &invitation.email)
+        .await?
+        .is_some()
+    {
+        return Err(account_exists());
+    }
+    let account = Account {
+        id: invitation.new_account_id.clone(),
+        email: invitation.email.clone(),
+        display_name,
+        opaque_record: record,
+        email_verified: true,
+        disabled: false,
+        language: invitation.language,
+        notify_activity: true,
+    };
+    consume(&mut tx, &invitation, &account.id, now).await?;
+    accounts::insert(&mut tx, &account, now).await?;
+    accounts::join(
+        &mut tx,
+        &invitation.organisation_id,
+        &account.id,
+        invitation.role,
+        invitation.invited_by.as_deref(),
+        now,
+    )
+    .await?;
+    let session = sessions::create(
+        &mut tx,
+        &account.id,
+        &device_label,
+        state.config.session_lifetime,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(account = %account.id, organisation = %invitation.organisation_id, "invitation accepted by a new account");
+    Ok(grant(&state, account.id, session, body.session))
+}
+
+/// Accepts an invitation with an existing account (logged in, and the
+/// invitation was sent to this account's address).
+#[utoipa::path(post, path = "/api/invitations/accept", tag = "invitations",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = TokenOnly,
+    responses((status = 200, body = Status), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn accept_invitation(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<TokenOnly>,
+) -> Result<Json<Status>, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let invitation = valid_invitation(&mut tx, &body.token, now).await?;
+    let account = accounts::by_id(&mut tx, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    if account.email != invitation.email {
+        return Err(ApiError::Forbidden);
+    }
+    consume(&mut tx, &invitation, &account.id, now).await?;
+    accounts::join(
+        &mut tx,
+        &invitation.organisation_id,
+        &account.id,
+        invitation.role,
+        invitation.invited_by.as_deref(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(account = %account.id, organisation = %invitation.organisation_id, "invitation accepted");
+    Ok(Status::json("joined"))
+}

@@ -1,0 +1,143 @@
+//! The caller's own account.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::http::extract::Auth;
+use crate::http::json::ApiJson;
+use crate::language::Language;
+use crate::org::role::Role;
+use crate::{org::accounts, org::privacy_notice, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(set_preferences))
+}
+
+/// One organisation I belong to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MyMembership {
+    /// The organisation.
+    pub organisation_id: String,
+    /// Its name.
+    pub organisation_name: String,
+    /// My role there.
+    pub role: Role,
+    /// Disabled there by a manager.
+    pub disabled: bool,
+}
+
+/// My account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// My user id.
+    pub account_id: String,
+    /// My e-mail address.
+    pub email: String,
+    /// Whether it is confirmed.
+    pub email_verified: bool,
+    /// My name as others see it.
+    pub display_name: String,
+    /// My organisations.
+    pub memberships: Vec<MyMembership>,
+    /// The language of my e-mails and notices.
+    pub language: Language,
+    /// Whether I get an e-mail when a message or file arrives (at most one
+    /// per interval).
+    pub activity_emails: bool,
+    /// The current privacy notice awaits my acknowledgement: show it
+    /// (`GET /api/privacy-notice`) before anything else.
+    pub privacy_notice_pending: bool,
+    /// An organisation of mine requires two-factor login and I have not
+    /// set it up: until I do, only enrolment and my own account work.
+    pub two_factor_enrolment_required: bool,
+}
+
+/// What to change of my preferences; absent fields stay.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// `nl` or `en`.
+    #[serde(default)]
+    pub language: Option<Language>,
+    /// E-mails about new messages and files on or off.
+    #[serde(default)]
+    pub activity_emails: Option<bool>,
+}
+
+/// Who am I.
+#[utoipa::path(get, path = "/api/me", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let account = accounts::by_id(&mut conn, &auth.account_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let memberships = accounts::memberships(&mut conn, &auth.account_id)
+        .await?
+        .into_iter()
+        .map(|m| MyMembership {
+            organisation_id: m.organisation_id,
+            organisation_name: m.organisation_name,
+            role: m.role,
+            disabled: m.disabled,
+        })
+        .collect();
+    let privacy_notice_pending = privacy_notice::acknowledged(&mut conn, &auth.account_id)
+        .await?
+        .is_none();
+    Ok(Json(Me {
+        privacy_notice_pending,
+        two_factor_enrolment_required: auth.must_enrol_two_factor,
+        account_id: account.id,
+        email: account.email,
+        email_verified: account.email_verified,
+        display_name: account.display_name,
+        memberships,
+        language: account.language,
+        activity_emails: account.notify_activity,
+    }))
+}
+
+/// Changes my language or activity e-mails; answers with my account.
+#[utoipa::path(put, path = "/api/me/preferences", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = Preferences,
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+async fn set_preferences(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Preferences>,
+) -> Result<Json<Me>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    if let Some(language) = body.language {
+        sqlx::query("UPDATE accounts SET language = $1 WHERE id = $2")
+            .bind(language.code())
+            .bind(&auth.account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(on) = body.activity_emails {
+        sqlx::query("UPDATE accounts SET notify_activity = $1 WHERE id = $2")
+            .bind(i64::from(on))
+            .bind(&auth.account_id)
+            .execute(&mut *tx)
+            .await?;
+        if !on {
+            // Nothing already gathered goes out after the switch.
+            sqlx::query("DELETE FROM activity_pending WHERE account_id = $1")
+                .bind(&auth.account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    me(State(state), auth).await
+}

@@ -1,0 +1,328 @@
+//! Members of an organisation: who sees whom, and what a manager may change.
+//! A manager sees and edits every member's profile and may disable a
+//! membership; a coach sees their own clients; a client sees their coaches.
+//! Nobody here reaches dialogue, keys or files.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Status;
+use crate::auth::email_token::{self, Purpose};
+use crate::clock::now_ms;
+use crate::config::VERIFY_LINK_LIFETIME;
+use crate::error::{ApiError, ErrorBody};
+use crate::http::extract::Auth;
+use crate::mail::address::EmailAddress;
+use crate::org::role::Role;
+use crate::{auth::sessions, fields, mail::outbox, mail::templates, org::accounts, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members))
+        .routes(routes!(update_member))
+        .routes(routes!(disable_member))
+        .routes(routes!(enable_member))
+}
+
+/// A member as others in the organisation see them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    /// User id.
+    pub account_id: String,
+    /// Name.
+    pub display_name: String,
+    /// E-mail address.
+    pub email: String,
+    /// Role in this organisation.
+    pub role: Role,
+    /// Disabled here by a manager.
+    pub disabled: bool,
+    /// Coaches: end of the contract (YYYY-MM-DD).
+    pub contract_end: Option<String>,
+    /// Clients: start of the trajectory.
+    pub trajectory_start: Option<String>,
+    /// Clients: end of the trajectory.
+    pub trajectory_end: Option<String>,
+}
+
+const MEMBER_SELECT: &str = "SELECT a.id, a.display_name, a.email, m.role, m.disabled, \
+     m.contract_end, m.trajectory_start, m.trajectory_end \
+     FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.organisation_id = $1";
+
+fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, ApiError> {
+    let role: String = row.try_get("role")?;
+    Ok(Member {
+        account_id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        role: Role::from_stored(&role)
+            .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        contract_end: row.try_get("contract_end")?,
+        trajectory_start: row.try_get("trajectory_start")?,
+        trajectory_end: row.try_get("trajectory_end")?,
+    })
+}
+
+/// The members the caller may see.
+#[utoipa::path(get, path = "/api/organisations/{organisation_id}/members", tag = "members",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation")),
+    responses((status = 200, body = Vec<Member>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn list_members(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(organisation_id): Path<String>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let me = accounts::acting_member(&mut conn, &organisation_id, &auth.account_id).await?;
+    let sql = match me.role {
+        Role::Manager => format!("{MEMBER_SELECT} ORDER BY a.display_name"),
+        Role::Coach => format!(
+            "{MEMBER_SELECT} AND m.account_id IN (SELECT client_id FROM coach_clients \
+             WHERE organisation_id = $1 AND coach_id = $2) ORDER BY a.display_name"
+        ),
+        Role::Client => format!(
+            "{MEMBER_SELECT} AND m.account_id IN (SELECT coach_id FROM coach_clients \
+             WHERE organisation_id = $1 AND client_id = $2) ORDER BY a.display_name"
+        ),
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&organisation_id);
+    if me.role != Role::Manager {
+        query = query.bind(&auth.account_id);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut members = rows
+        .iter()
+        .map(member_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    if me.role != Role::Manager {
+        // Contract and trajectory dates are the organisation's business.
+        for m in &mut members {
+            m.contract_end = None;
+            m.trajectory_start = None;
+            m.trajectory_end = None;
+        }
+    }
+    Ok(Json(members))
+}
+
+/// Profile changes a manager may make; absent fields stay as they are, an
+/// empty date clears it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdate {
+    /// New name.
+    pub display_name: Option<String>,
+    /// New e-mail address: takes effect when the member confirms it from
+    /// the new mailbox; the old address is told.
+    pub email: Option<String>,
+    /// Coaches: contract end, YYYY-MM-DD or "".
+    pub contract_end: Option<String>,
+    /// Clients: trajectory start, YYYY-MM-DD or "".
+    pub trajectory_start: Option<String>,
+    /// Clients: trajectory end, YYYY-MM-DD or "".
+    pub trajectory_end: Option<String>,
+}
+
+async fn managed_member(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: &str,
+    manager_id: &str,
+    member_id: &str,
+) -> Result<accounts::Membership, ApiError> {
+    let me = accounts::acting_member(&mut *conn, organisation_id, manager_id).await?;
+    if me.role != Role::Manager {
+        return Err(ApiError::Forbidden);
+    }
+    accounts::membership(conn, organisation_id, member_id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Edits a member's profile (managers).
+#[utoipa::path(patch, path = "/api/organisations/{organisation_id}/members/{account_id}",
+    tag = "members", security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation"),
+           ("account_id" = String, Path, description = "the member")),
+    request_body = MemberUpdate,
+    responses((status = 200, body = Member), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_member(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((organisation_id, account_id)): Path<(String, String)>,
+    crate::http::json::ApiJson(body): crate::http::json::ApiJson<MemberUpdate>,
+) -> Result<Json<Member>, ApiError> {
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let member = managed_member(&mut tx, &organisation_id, &auth.account_id, &account_id).await?;
+    if let Some(name) = &body.display_name {
+        let name = fields::name("display_name", name, 100)?;
+        if accounts::memberships(&mut tx, &account_id).await?.len() > 1 {
+            return Err(ApiError::conflict(
+                "shared_account",
+                "this account belongs to other organisations too; only its owner can change its name",
+            ));
+        }
+        sqlx::query("UPDATE accounts SET display_name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(&account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let dates = [
+        ("contract_end", &body.contract_end, Role::Coach),
+        ("trajectory_start", &body.trajectory_start, Role::Client),
+        ("trajectory_end", &body.trajectory_end, Role::Client),
+    ];
+    for (column, value, role) in dates {
+        let Some(value) = value else { continue };
+        if member.role != role {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("{column} applies to a {} only", role.as_str()),
+            ));
+        }
+        let date = fields::optional_date(column, value)?;
+        let sql = format!(
+            "UPDATE memberships SET {column} = $1 WHERE organisation_id = $2 AND account_id = $3"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(date)
+            .bind(&organisation_id)
+            .bind(&account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(email) = &body.email {
+        let email = EmailAddress::parse(email)?;
+        let account = accounts::by_id(&mut tx, &account_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if email.as_str() != account.email {
+            // An account in several organisations belongs to none of their
+            // managers alone: its address is the user's to change.
+            let organisations = accounts::memberships(&mut tx, &account_id).await?.len();
+            if organisations > 1 {
+                return Err(ApiError::conflict(
+                    "shared_account",
+                    "this account belongs to other organisations too; only its owner can change its e-mail address",
+                ));
+            }
+            if accounts::by_email(&mut tx, email.as_str()).await?.is_some() {
+                return Err(ApiError::conflict(
+                    "email_taken",
+                    "another account uses this e-mail address",
+                ));
+            }
+            let token = email_token::issue(
+                &mut tx,
+                Purpose::VerifyEmail,
+                &account_id,
+                email.as_str(),
+                VERIFY_LINK_LIFETIME,
+                now,
+            )
+            .await?;
+            let link = email_token::link(&state.config.public_url, "verify", &token);
+            outbox::enqueue(
+                &mut tx,
+                email.as_str(),
+                &templates::verify_email(account.language, &link),
+                now,
+            )
+            .await?;
+            outbox::enqueue(
+                &mut tx,
+                &account.email,
+                &templates::email_change_notice(account.language),
+                now,
+            )
+            .await?;
+        }
+    }
+    let sql = format!("{MEMBER_SELECT} AND m.account_id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&organisation_id)
+        .bind(&account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let updated = member_from_row(&row)?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    tracing::info!(organisation = %organisation_id, member = %account_id, manager = %auth.account_id, "profile edited");
+    Ok(Json(updated))
+}
+
+async fn set_disabled(
+    state: &AppState,
+    auth: &Auth,
+    organisation_id: &str,
+    account_id: &str,
+    disabled: bool,
+) -> Result<Json<Status>, ApiError> {
+    if account_id == auth.account_id {
+        return Err(ApiError::conflict(
+            "self",
+            "a manager cannot disable or enable themself",
+        ));
+    }
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    managed_member(&mut tx, organisation_id, &auth.account_id, account_id).await?;
+    sqlx::query(
+        "UPDATE memberships SET disabled = $1 WHERE organisation_id = $2 AND account_id = $3",
+    )
+    .bind(i64::from(disabled))
+    .bind(organisation_id)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
+    if disabled {
+        // Ends what the member is doing now, not only what comes next.
+        sessions::revoke_all(&mut tx, account_id, now).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(organisation = %organisation_id, member = %account_id, manager = %auth.account_id, disabled, "membership status changed");
+    Ok(Status::json(if disabled { "disabled" } else { "enabled" }))
+}
+
+/// Disables a member in this organisation and ends their sessions
+/// (managers).
+#[utoipa::path(post, path = "/api/organisations/{organisation_id}/members/{account_id}/disable",
+    tag = "members", security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation"),
+           ("account_id" = String, Path, description = "the member")),
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn disable_member(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((organisation_id, account_id)): Path<(String, String)>,
+) -> Result<Json<Status>, ApiError> {
+    set_disabled(&state, &auth, &organisation_id, &account_id, true).await
+}
+
+/// Enables a disabled member again (managers).
+#[utoipa::path(post, path = "/api/organisations/{organisation_id}/members/{account_id}/enable",
+    tag = "members", security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation"),
+           ("account_id" = String, Path, description = "the member")),
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn enable_member(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((organisation_id, account_id)): Path<(String, String)>,
+) -> Result<Json<Status>, ApiError> {
+    set_disabled(&state, &auth, &organisation_id, &account_id, false).await
+}

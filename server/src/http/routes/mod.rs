@@ -1,0 +1,177 @@
+//! HTTP routes: thin handlers that check who asks, call the domain modules,
+//! and answer. Every route is registered through `utoipa-axum`, so the
+//! OpenAPI document (`/api/openapi.json`) lists exactly the routes the
+//! router serves — the authorization matrix test relies on that.
+
+mod account_deletion;
+mod attachments;
+mod email;
+mod health;
+mod invitations;
+mod items;
+mod keys;
+mod login;
+mod me;
+mod members;
+mod password_change;
+mod password_reset;
+mod privacy;
+mod relationships;
+mod sessions;
+mod setup;
+mod two_factor;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kluis_crypto::ids::UserId;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::sessions::NewSession;
+use crate::error::ApiError;
+use crate::http::extract::session_cookie;
+use crate::http::json::B64;
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kluis API",
+        description = "Accounts, organisations and OPAQUE login of the Kluis server. \
+                       Errors are `{ \"error\": code, \"message\": text }`."
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityScheme;
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::http::extract::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// Every route of the API and its OpenAPI document.
+pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(login::routes())
+        .merge(sessions::routes())
+        .merge(me::routes())
+        .merge(privacy::routes())
+        .merge(account_deletion::routes())
+        .merge(setup::routes())
+        .merge(invitations::routes())
+        .merge(members::routes())
+        .merge(email::routes())
+        .merge(password_change::routes())
+        .merge(password_reset::routes())
+        .merge(two_factor::routes())
+        .merge(keys::routes())
+        .merge(relationships::routes())
+        .merge(items::routes())
+        .merge(attachments::routes())
+        .split_for_parts()
+}
+
+/// How a client wants its session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionMode {
+    /// The token in the JSON answer, sent back as `Authorization: Bearer`.
+    #[default]
+    Bearer,
+    /// An HttpOnly cookie the page's script cannot read (browsers).
+    Cookie,
+}
+
+/// A session was started.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionGranted {
+    /// The account logged in.
+    pub account_id: String,
+    /// The new session.
+    pub session_id: String,
+    /// Its absolute end, Unix ms.
+    pub expires_ms: i64,
+    /// The bearer token (only in bearer mode; shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// The answer that hands out a new session, as token or cookie.
+pub(crate) fn grant(
+    state: &AppState,
+    account_id: String,
+    session: NewSession,
+    mode: SessionMode,
+) -> Response {
+    let body = SessionGranted {
+        account_id,
+        session_id: session.id,
+        expires_ms: session.expires_ms,
+        token: (mode == SessionMode::Bearer).then(|| session.token.as_str().to_owned()),
+    };
+    let mut response = Json(body).into_response();
+    if mode == SessionMode::Cookie {
+        if let Some(cookie) = session_cookie(
+            session.token.as_str(),
+            state.config.session_lifetime.as_secs(),
+        ) {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
+/// The server's OPAQUE registration response for an account id (the id is
+/// the credential identifier, RFC 9807 §6.3.1).
+pub(crate) fn registration_response(
+    state: &AppState,
+    request: &B64,
+    account_id: &str,
+) -> Result<B64, ApiError> {
+    let id: UserId = account_id
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("account id {account_id:?} is not a UUID")))?;
+    let response = kluis_crypto::opaque::server_registration_start(
+        &state.opaque_setup,
+        &request.0,
+        id.as_bytes(),
+    )?;
+    Ok(B64(response))
+}
+
+/// Checks a `RegistrationUpload` and returns the record to store.
+pub(crate) fn registration_record(upload: &B64) -> Result<Vec<u8>, ApiError> {
+    Ok(kluis_crypto::opaque::server_registration_finish(&upload.0)?)
+}
+
+/// `{ "status": … }`, the answer of actions with nothing else to say.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Status {
+    /// What happened.
+    pub status: &'static str,
+}
+
+impl Status {
+    pub(crate) fn json(status: &'static str) -> Json<Self> {
+        Json(Self { status })
+    }
+}

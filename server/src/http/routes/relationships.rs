@@ -1,0 +1,574 @@
+//! Relationships (trajectories): open one, change its members with a new
+//! epoch, read it and the wrapped keys addressed to me, set its dates.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::clock::now_ms;
+use crate::error::{ApiError, ErrorBody};
+use crate::http::extract::Auth;
+use crate::http::json::{ApiJson, B64};
+use crate::org::role::Role;
+use crate::vault::relationships::{self, Member, Relationship};
+use crate::{fields, org::accounts, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open_relationship))
+        .routes(routes!(organisation_relationships))
+        .routes(routes!(my_relationships))
+        .routes(routes!(get_relationship, update_relationship))
+        .routes(routes!(new_epoch))
+        .routes(routes!(my_wrapped_keys))
+}
+
+/// A member as shown with a relationship.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    /// The account.
+    pub account_id: String,
+    /// Name.
+    pub display_name: String,
+    /// Coach or client.
+    pub role: Role,
+    /// First epoch held.
+    pub joined_epoch: i64,
+    /// First epoch no longer held (removed members).
+    pub left_epoch: Option<i64>,
+}
+
+/// A relationship and its members.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RelationshipView {
+    /// Id.
+    pub relationship_id: String,
+    /// Organisation.
+    pub organisation_id: String,
+    /// Newest epoch.
+    pub current_epoch: i64,
+    /// Trajectory start.
+    pub trajectory_start: Option<String>,
+    /// Trajectory end.
+    pub trajectory_end: Option<String>,
+    /// Every member, current and former.
+    pub members: Vec<MemberView>,
+}
+
+async fn view(
+    conn: &mut AnyConnection,
+    r: Relationship,
+    members: Vec<Member>,
+) -> Result<RelationshipView, ApiError> {
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let name = accounts::by_id(&mut *conn, &m.account_id)
+            .await?
+            .map(|a| a.display_name)
+            .unwrap_or_default();
+        out.push(MemberView {
+            account_id: m.account_id,
+            display_name: name,
+            role: m.role,
+            joined_epoch: m.joined_epoch,
+            left_epoch: m.left_epoch,
+        });
+    }
+    Ok(RelationshipView {
+        relationship_id: r.id,
+        organisation_id: r.organisation_id,
+        current_epoch: r.current_epoch,
+        trajectory_start: r.trajectory_start,
+        trajectory_end: r.trajectory_end,
+        members: out,
+    })
+}
+
+/// Opening a relationship: its id (chosen by the coach's client, because
+/// the wrapped keys bind it), the client, and epoch 0's wrapped keys for
+/// the coach and the client.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRelationship {
+    /// New relationship id (UUID).
+    pub relationship_id: String,
+    /// The client (one the caller invited and who accepted).
+    pub client_id: String,
+    /// Wrapped relationship keys (0x03) of epoch 0, one per member.
+    pub wrapped_keys: Vec<B64>,
+}
+
+fn check_uuid(field: &'static str, text: &str) -> Result<(), ApiError> {
+    text.parse::<kluis_crypto::ids::RelationshipId>()
+        .map(|_| ())
+        .map_err(|_| ApiError::bad_request("invalid_field", format!("{field}: expected a UUID")))
+}
+
+/// Opens a relationship between the calling coach and one of their clients.
+#[utoipa::path(post, path = "/api/organisations/{organisation_id}/relationships",
+    tag = "relationships", security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation")),
+    request_body = OpenRelationship,
+    responses((status = 201, body = RelationshipView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn open_relationship(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(organisation_id): Path<String>,
+    ApiJson(body): ApiJson<OpenRelationship>,
+) -> Result<(StatusCode, Json<RelationshipView>), ApiError> {
+    check_uuid("relationship_id", &body.relationship_id)?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let me = accounts::acting_member(&mut tx, &organisation_id, &auth.account_id).await?;
+    if me.role != Role::Coach {
+        return Err(ApiError::Forbidden);
+    }
+    let linked = sqlx::query(
+        "SELECT 1 AS x FROM coach_clients c JOIN memberships m \
+         ON m.organisation_id = c.organisation_id AND m.account_id = c.client_id \
+         WHERE c.organisation_id = $1 AND c.coach_id = $2 AND c.client_id = $3 AND m.disabled = 0",
+    )
+    .bind(&organisation_id)
+    .bind(&auth.account_id)
+    .bind(&body.client_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if linked.is_none() {
+        return Err(ApiError::bad_request(
+            "not_your_client",
+            "a coach opens relationships with clients they invited",
+        ));
+    }
+    if relationships::load(&mut tx, &body.relationship_id)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::conflict(
+            "relationship_exists",
+            "this relationship id is taken",
+        ));
+    }
+    let recipients: BTreeSet<String> = [auth.account_id.clone(), body.client_id.clone()].into();
+    let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
+    let checked = relationships::check_epoch_keys(
+        &mut tx,
+        &body.relationship_id,
+        0,
+        &auth.account_id,
+        &recipients,
+        &keys,
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO relationships (id, organisation_id, created_by, current_epoch, created_ms) \
+         VALUES ($1, $2, $3, 0, $4)",
+    )
+    .bind(&body.relationship_id)
+    .bind(&organisation_id)
+    .bind(&auth.account_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    for (account, role) in [
+        (&auth.account_id, Role::Coach),
+        (&body.client_id, Role::Client),
+    ] {
+        sqlx::query(
+            "INSERT INTO relationship_members (relationship_id, account_id, role, joined_epoch) \
+             VALUES ($1, $2, $3, 0)",
+        )
+        .bind(&body.relationship_id)
+        .bind(account)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    relationships::store_epoch_keys(
+        &mut tx,
+        &body.relationship_id,
+        0,
+        &auth.account_id,
+        &checked,
+        now,
+    )
+    .await?;
+    let r = relationships::load(&mut tx, &body.relationship_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let members = relationships::members(&mut tx, &body.relationship_id).await?;
+    let shown = view(&mut tx, r, members).await?;
+    tx.commit().await?;
+    tracing::info!(relationship = %shown.relationship_id, coach = %auth.account_id, "relationship opened");
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// The organisation's relationships, for its managers: members and dates
+/// only — no keys, no items.
+#[utoipa::path(get, path = "/api/organisations/{organisation_id}/relationships",
+    tag = "relationships", security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation")),
+    responses((status = 200, body = Vec<RelationshipView>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn organisation_relationships(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(organisation_id): Path<String>,
+) -> Result<Json<Vec<RelationshipView>>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let me = accounts::acting_member(&mut conn, &organisation_id, &auth.account_id).await?;
+    if me.role != Role::Manager {
+        return Err(ApiError::Forbidden);
+    }
+    let ids: Vec<String> =
+        sqlx::query("SELECT id FROM relationships WHERE organisation_id = $1 ORDER BY created_ms")
+            .bind(&organisation_id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(r) = relationships::load(&mut conn, &id).await? {
+            let members = relationships::members(&mut conn, &id).await?;
+            out.push(view(&mut conn, r, members).await?);
+        }
+    }
+    Ok(Json(out))
+}
+
+/// The relationships I am or was a member of.
+#[utoipa::path(get, path = "/api/relationships", tag = "relationships",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<RelationshipView>), (status = 401, body = ErrorBody)))]
+async fn my_relationships(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<RelationshipView>>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let ids: Vec<String> = sqlx::query(
+        "SELECT rm.relationship_id FROM relationship_members rm \
+         JOIN relationships r ON r.id = rm.relationship_id \
+         JOIN memberships m ON m.organisation_id = r.organisation_id AND m.account_id = rm.account_id \
+         WHERE rm.account_id = $1 AND m.disabled = 0 ORDER BY r.created_ms",
+    )
+    .bind(&auth.account_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("relationship_id"))
+    .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let seen = relationships::as_member(&mut conn, &id, &auth.account_id).await?;
+        out.push(view(&mut conn, seen.relationship, seen.members).await?);
+    }
+    Ok(Json(out))
+}
+
+/// One relationship I am or was a member of.
+#[utoipa::path(get, path = "/api/relationships/{relationship_id}", tag = "relationships",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("relationship_id" = String, Path, description = "the relationship")),
+    responses((status = 200, body = RelationshipView), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_relationship(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(relationship_id): Path<String>,
+) -> Result<Json<RelationshipView>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    let seen = relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    Ok(Json(
+        view(&mut conn, seen.relationship, seen.members).await?,
+    ))
+}
+
+/// Trajectory dates; absent stays, `""` clears.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelationshipUpdate {
+    /// YYYY-MM-DD or "".
+    pub trajectory_start: Option<String>,
+    /// YYYY-MM-DD or "".
+    pub trajectory_end: Option<String>,
+}
+
+/// Sets the trajectory dates (a coach of the relationship, or a manager of
+/// its organisation).
+#[utoipa::path(patch, path = "/api/relationships/{relationship_id}", tag = "relationships",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("relationship_id" = String, Path, description = "the relationship")),
+    request_body = RelationshipUpdate,
+    responses((status = 200, body = RelationshipView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn update_relationship(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(relationship_id): Path<String>,
+    ApiJson(body): ApiJson<RelationshipUpdate>,
+) -> Result<Json<RelationshipView>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let r = relationships::load(&mut tx, &relationship_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let members = relationships::members(&mut tx, &relationship_id).await?;
+    let as_coach = members
+        .iter()
+        .any(|m| m.account_id == auth.account_id && m.is_current() && m.role == Role::Coach);
+    let membership = accounts::membership(&mut tx, &r.organisation_id, &auth.account_id).await?;
+    let as_manager = matches!(&membership, Some(m) if m.role == Role::Manager && !m.disabled);
+    let member_anyhow = members.iter().any(|m| m.account_id == auth.account_id);
+    if !(as_manager || member_anyhow) {
+        return Err(ApiError::NotFound);
+    }
+    if !(as_manager || (as_coach && matches!(&membership, Some(m) if !m.disabled))) {
+        return Err(ApiError::Forbidden);
+    }
+    for (column, value) in [
+        ("trajectory_start", &body.trajectory_start),
+        ("trajectory_end", &body.trajectory_end),
+    ] {
+        let Some(value) = value else { continue };
+        let date = fields::optional_date(column, value)?;
+        let sql = format!("UPDATE relationships SET {column} = $1 WHERE id = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(date)
+            .bind(&relationship_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let r = relationships::load(&mut tx, &relationship_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let shown = view(&mut tx, r, members).await?;
+    tx.commit().await?;
+    Ok(Json(shown))
+}
+
+/// A new epoch: who joins, who leaves, and the wrapped keys for everyone
+/// who is a member afterwards. With nobody joining or leaving it rotates the
+/// key (after a member's key change, say).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEpoch {
+    /// Must be the current epoch + 1.
+    pub epoch: i64,
+    /// Accounts joining (coaches of the organisation, or the caller's clients).
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Current members leaving.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Wrapped keys (0x03) of the new epoch, one per member after the change.
+    pub wrapped_keys: Vec<B64>,
+}
+
+/// Starts a new epoch (a current coach of the relationship).
+#[utoipa::path(post, path = "/api/relationships/{relationship_id}/epochs", tag = "relationships",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("relationship_id" = String, Path, description = "the relationship")),
+    request_body = NewEpoch,
+    responses((status = 201, body = RelationshipView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn new_epoch(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(relationship_id): Path<String>,
+    ApiJson(body): ApiJson<NewEpoch>,
+) -> Result<(StatusCode, Json<RelationshipView>), ApiError> {
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
+    if !(seen.me.is_current() && seen.me.role == Role::Coach) {
+        return Err(ApiError::Forbidden);
+    }
+    let current = seen.relationship.current_epoch;
+    if body.epoch != current + 1 {
+        return Err(ApiError::conflict(
+            "stale_epoch",
+            format!("the next epoch is {}", current + 1),
+        ));
+    }
+    let mut after: BTreeSet<String> = seen
+        .members
+        .iter()
+        .filter(|m| m.is_current())
+        .map(|m| m.account_id.clone())
+        .collect();
+    for gone in &body.remove {
+        if !after.remove(gone) {
+            return Err(ApiError::bad_request(
+                "not_a_member",
+                "only current members can be removed",
+            ));
+        }
+    }
+    let mut joining = Vec::new();
+    for new in &body.add {
+        if after.contains(new) {
+            return Err(ApiError::bad_request(
+                "already_member",
+                "this account is already a member",
+            ));
+        }
+        let role = match accounts::membership(&mut tx, &seen.relationship.organisation_id, new)
+            .await?
+        {
+            Some(m) if !m.disabled && m.role == Role::Coach => Role::Coach,
+            Some(m) if !m.disabled && m.role == Role::Client => {
+                let linked = sqlx::query(
+                    "SELECT 1 AS x FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2 AND client_id = $3",
+                )
+                .bind(&seen.relationship.organisation_id)
+                .bind(&auth.account_id)
+                .bind(new)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if linked.is_none() {
+                    return Err(ApiError::bad_request(
+                        "not_your_client",
+                        "a coach adds clients they invited",
+                    ));
+                }
+                Role::Client
+            }
+            // Managers, strangers, disabled members: never.
+            _ => {
+                return Err(ApiError::bad_request(
+                    "cannot_join",
+                    "only active coaches and clients of the organisation can join",
+                ))
+            }
+        };
+        after.insert(new.clone());
+        joining.push((new.clone(), role));
+    }
+    let coaches_left = seen
+        .members
+        .iter()
+        .filter(|m| m.is_current() && m.role == Role::Coach && after.contains(&m.account_id))
+        .count()
+        + joining.iter().filter(|(_, r)| *r == Role::Coach).count();
+    if coaches_left == 0 {
+        return Err(ApiError::conflict(
+            "no_coach_left",
+            "a relationship keeps at least one coach",
+        ));
+    }
+    let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
+    let checked = relationships::check_epoch_keys(
+        &mut tx,
+        &relationship_id,
+        body.epoch,
+        &auth.account_id,
+        &after,
+        &keys,
+    )
+    .await?;
+    let moved = sqlx::query(
+        "UPDATE relationships SET current_epoch = $1 WHERE id = $2 AND current_epoch = $3",
+    )
+    .bind(body.epoch)
+    .bind(&relationship_id)
+    .bind(current)
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(ApiError::conflict(
+            "stale_epoch",
+            "another epoch was made first",
+        ));
+    }
+    for gone in &body.remove {
+        sqlx::query(
+            "UPDATE relationship_members SET left_epoch = $1 WHERE relationship_id = $2 AND account_id = $3",
+        )
+        .bind(body.epoch)
+        .bind(&relationship_id)
+        .bind(gone)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (new, role) in &joining {
+        // A former member who comes back holds the new epochs again; the
+        // epochs missed in between stay unheld.
+        sqlx::query(
+            "DELETE FROM relationship_members WHERE relationship_id = $1 AND account_id = $2",
+        )
+        .bind(&relationship_id)
+        .bind(new)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO relationship_members (relationship_id, account_id, role, joined_epoch) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&relationship_id)
+        .bind(new)
+        .bind(role.as_str())
+        .bind(body.epoch)
+        .execute(&mut *tx)
+        .await?;
+    }
+    relationships::store_epoch_keys(
+        &mut tx,
+        &relationship_id,
+        body.epoch,
+        &auth.account_id,
+        &checked,
+        now,
+    )
+    .await?;
+    let r = relationships::load(&mut tx, &relationship_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let members = relationships::members(&mut tx, &relationship_id).await?;
+    let shown = view(&mut tx, r, members).await?;
+    tx.commit().await?;
+    tracing::info!(relationship = %relationship_id, epoch = body.epoch, "new epoch");
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// A wrapped key addressed to me.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WrappedKeyView {
+    /// Epoch.
+    pub epoch: i64,
+    /// The envelope (0x03).
+    pub envelope: B64,
+}
+
+/// The wrapped keys addressed to me, every epoch I hold.
+#[utoipa::path(get, path = "/api/relationships/{relationship_id}/keys", tag = "relationships",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("relationship_id" = String, Path, description = "the relationship")),
+    responses((status = 200, body = Vec<WrappedKeyView>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn my_wrapped_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(relationship_id): Path<String>,
+) -> Result<Json<Vec<WrappedKeyView>>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    let keys = relationships::keys_of(&mut conn, &relationship_id, &auth.account_id).await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|(epoch, envelope)| WrappedKeyView {
+                epoch,
+                envelope: B64(envelope),
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,196 @@
+//! The one-time setup link: creates the first organisation and its manager.
+//! Valid only while no organisation exists, once, until it expires.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{grant, registration_record, registration_response, SessionGranted, SessionMode};
+use crate::auth::email_token::{self, Purpose};
+use crate::auth::token::TokenHash;
+use crate::clock::{new_id, now_ms};
+use crate::config::VERIFY_LINK_LIFETIME;
+use crate::error::{ApiError, ErrorBody};
+use crate::http::extract::ClientAddr;
+use crate::http::json::{ApiJson, B64};
+use crate::language::Language;
+use crate::mail::address::EmailAddress;
+use crate::org::accounts::{self, Account};
+use crate::org::role::Role;
+use crate::rate_limit::address_key;
+use crate::{auth::sessions, fields, mail::outbox, mail::templates, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(setup_start))
+        .routes(routes!(setup_finish))
+}
+
+/// Registration step 1 with the setup link.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRegistrationStart {
+    /// The token from the link.
+    pub token: String,
+    /// OPAQUE `RegistrationRequest`.
+    pub request: B64,
+}
+
+/// The server's registration answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegistrationChallenge {
+    /// OPAQUE `RegistrationResponse`.
+    pub response: B64,
+}
+
+/// Registration step 2 with the setup link.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupFinish {
+    /// The token from the link.
+    pub token: String,
+    /// OPAQUE `RegistrationUpload`.
+    pub upload: B64,
+    /// The organisation's name.
+    pub organisation_name: String,
+    /// The manager's e-mail address (to be confirmed by e-mail).
+    pub email: String,
+    /// The manager's name.
+    pub display_name: String,
+    /// Shown in the session list.
+    #[serde(default)]
+    pub device_label: Option<String>,
+    /// Token or cookie.
+    #[serde(default)]
+    pub session: SessionMode,
+    /// The manager's language (Dutch by default).
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+async fn setup_account_id(state: &AppState, token: &str) -> Result<String, ApiError> {
+    let hash = TokenHash::of_presented(token).ok_or(ApiError::InvalidToken)?;
+    let row = sqlx::query(
+        "SELECT new_account_id FROM setup_tokens WHERE token_hash = $1 AND used_ms IS NULL \
+         AND expires_ms > $2",
+    )
+    .bind(hash.to_vec())
+    .bind(now_ms())
+    .fetch_optional(state.store.pool())
+    .await?
+    .ok_or(ApiError::InvalidToken)?;
+    Ok(row.try_get("new_account_id")?)
+}
+
+/// Setup step 1: OPAQUE registration response for the first manager.
+#[utoipa::path(post, path = "/api/setup/start", tag = "setup",
+    request_body = TokenRegistrationStart,
+    responses((status = 200, body = RegistrationChallenge), (status = 400, body = ErrorBody)))]
+async fn setup_start(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<TokenRegistrationStart>,
+) -> Result<Json<RegistrationChallenge>, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let account_id = setup_account_id(&state, &body.token).await?;
+    Ok(Json(RegistrationChallenge {
+        response: registration_response(&state, &body.request, &account_id)?,
+    }))
+}
+
+/// Setup step 2: creates the organisation, the manager and a session.
+#[utoipa::path(post, path = "/api/setup/finish", tag = "setup",
+    request_body = SetupFinish,
+    responses((status = 200, body = SessionGranted), (status = 400, body = ErrorBody)))]
+async fn setup_finish(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<SetupFinish>,
+) -> Result<Response, ApiError> {
+    state.limits.tokens_by_address.check(&address_key(ip))?;
+    let organisation_name = fields::name("organisation_name", &body.organisation_name, 200)?;
+    let display_name = fields::name("display_name", &body.display_name, 100)?;
+    let email = EmailAddress::parse(&body.email)?;
+    let device_label = fields::device_label(body.device_label.as_deref())?;
+    let record = registration_record(&body.upload)?;
+    let hash = TokenHash::of_presented(&body.token).ok_or(ApiError::InvalidToken)?;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let row = sqlx::query(
+        "UPDATE setup_tokens SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL \
+         AND expires_ms > $1 RETURNING new_account_id",
+    )
+    .bind(now)
+    .bind(hash.to_vec())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::InvalidToken)?;
+    let account_id: String = row.try_get("new_account_id")?;
+    let organisations: i64 = sqlx::query("SELECT COUNT(*) AS n FROM organisations")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    if organisations > 0 {
+        return Err(ApiError::InvalidToken);
+    }
+    let organisation_id = new_id();
+    sqlx::query("INSERT INTO organisations (id, name, created_ms) VALUES ($1, $2, $3)")
+        .bind(&organisation_id)
+        .bind(&organisation_name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let account = Account {
+        id: account_id,
+        email: email.as_str().to_owned(),
+        display_name,
+        opaque_record: record,
+        email_verified: false,
+        disabled: false,
+        language: body.language.unwrap_or_default(),
+        notify_activity: true,
+    };
+    accounts::insert(&mut tx, &account, now).await?;
+    accounts::join(
+        &mut tx,
+        &organisation_id,
+        &account.id,
+        Role::Manager,
+        None,
+        now,
+    )
+    .await?;
+    let token = email_token::issue(
+        &mut tx,
+        Purpose::VerifyEmail,
+        &account.id,
+        &account.email,
+        VERIFY_LINK_LIFETIME,
+        now,
+    )
+    .await?;
+    let link = email_token::link(&state.config.public_url, "verify", &token);
+    outbox::enqueue(
+        &mut tx,
+        &account.email,
+        &templates::verify_email(account.language, &link),
+        now,
+    )
+    .await?;
+    let session = sessions::create(
+        &mut tx,
+        &account.id,
+        &device_label,
+        state.config.session_lifetime,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.worker_wake.notify_one();
+    tracing::info!(organisation = %organisation_id, manager = %account.id, "first organisation set up");
+    Ok(grant(&state, account.id, session, body.session))
+}

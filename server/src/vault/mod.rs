@@ -1,0 +1,11 @@
+//! What coach and client keep, as ciphertext: the key directory and who
+//! may see whose keys, relationships and their epochs, items and
+//! attachments. The server checks shapes and membership; it never holds a
+//! key.
+
+pub mod attachments;
+pub mod envelope;
+pub mod items;
+pub mod key_directory;
+pub mod peers;
+pub mod relationships;

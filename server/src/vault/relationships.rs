@@ -1,0 +1,241 @@
+//! Relationships (trajectories) and their epochs. Each epoch has exactly
+//! one wrapped key per member of that epoch, addressed with the member's
+//! current key fingerprint and sent by the coach who made the epoch
+//! (PROTOCOL.md §7). Never a manager, never a non-member: the server
+//! refuses an epoch whose keys address anyone else, or not everyone.
+
+use std::collections::BTreeSet;
+
+use kluis_crypto::relationship::WrappedRelationshipKey;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::ApiError;
+use crate::org::role::Role;
+use crate::vault::envelope::{mismatch, rejected};
+use crate::vault::key_directory;
+
+/// A relationship.
+#[derive(Clone, Debug)]
+pub struct Relationship {
+    /// Id (chosen by the client that opened it).
+    pub id: String,
+    /// The organisation it belongs to.
+    pub organisation_id: String,
+    /// The newest epoch.
+    pub current_epoch: i64,
+    /// Trajectory start (YYYY-MM-DD).
+    pub trajectory_start: Option<String>,
+    /// Trajectory end (YYYY-MM-DD).
+    pub trajectory_end: Option<String>,
+}
+
+/// A member, over time.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// The account.
+    pub account_id: String,
+    /// Coach or client.
+    pub role: Role,
+    /// First epoch held.
+    pub joined_epoch: i64,
+    /// First epoch no longer held; `None` while a member.
+    pub left_epoch: Option<i64>,
+}
+
+impl Member {
+    /// Still a member.
+    pub fn is_current(&self) -> bool {
+        self.left_epoch.is_none()
+    }
+
+    /// Whether this member holds (was sent the key of) `epoch`.
+    pub fn holds(&self, epoch: i64) -> bool {
+        epoch >= self.joined_epoch && self.left_epoch.is_none_or(|left| epoch < left)
+    }
+}
+
+/// Loads a relationship.
+pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<Relationship>, ApiError> {
+    let row = sqlx::query(
+        "SELECT id, organisation_id, current_epoch, trajectory_start, trajectory_end \
+         FROM relationships WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(Relationship {
+            id: r.try_get("id")?,
+            organisation_id: r.try_get("organisation_id")?,
+            current_epoch: r.try_get("current_epoch")?,
+            trajectory_start: r.try_get("trajectory_start")?,
+            trajectory_end: r.try_get("trajectory_end")?,
+        })
+    })
+    .transpose()
+}
+
+/// Every member a relationship ever had.
+pub async fn members(conn: &mut AnyConnection, id: &str) -> Result<Vec<Member>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT account_id, role, joined_epoch, left_epoch FROM relationship_members \
+         WHERE relationship_id = $1 ORDER BY joined_epoch, account_id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(Member {
+                account_id: r.try_get("account_id")?,
+                role: Role::from_stored(&role)
+                    .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
+                joined_epoch: r.try_get("joined_epoch")?,
+                left_epoch: r.try_get("left_epoch")?,
+            })
+        })
+        .collect()
+}
+
+/// A relationship as one of its (current or former) members sees it.
+#[derive(Debug)]
+pub struct Seen {
+    /// The relationship.
+    pub relationship: Relationship,
+    /// All its members.
+    pub members: Vec<Member>,
+    /// The caller among them.
+    pub me: Member,
+}
+
+/// The relationship if the caller is or was a member of it, and only then
+/// (anyone else gets `404`: not even its existence is shown). A member
+/// whose account is disabled in the organisation gets `403`.
+pub async fn as_member(
+    conn: &mut AnyConnection,
+    id: &str,
+    account_id: &str,
+) -> Result<Seen, ApiError> {
+    let relationship = load(&mut *conn, id).await?.ok_or(ApiError::NotFound)?;
+    let members = members(&mut *conn, id).await?;
+    let me = members
+        .iter()
+        .find(|m| m.account_id == account_id)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    crate::org::accounts::acting_member(&mut *conn, &relationship.organisation_id, account_id)
+        .await?;
+    Ok(Seen {
+        relationship,
+        members,
+        me,
+    })
+}
+
+/// Checks the wrapped keys of one epoch: each decodes, names this
+/// relationship, this epoch and this sender, and addresses one of
+/// `recipients` with that recipient's current key fingerprint; together they
+/// address every recipient exactly once. Returns (recipient, envelope)
+/// pairs to store.
+pub async fn check_epoch_keys(
+    conn: &mut AnyConnection,
+    relationship_id: &str,
+    epoch: i64,
+    sender_id: &str,
+    recipients: &BTreeSet<String>,
+    keys: &[Vec<u8>],
+) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let mut addressed = BTreeSet::new();
+    let mut out = Vec::with_capacity(keys.len());
+    for bytes in keys {
+        let key = WrappedRelationshipKey::decode(bytes)
+            .map_err(|e| rejected("wrapped relationship key", e))?;
+        if key.relationship_id().to_string() != relationship_id {
+            return Err(mismatch("a wrapped key names another relationship"));
+        }
+        if i64::from(key.epoch().0) != epoch {
+            return Err(mismatch("a wrapped key names another epoch"));
+        }
+        if key.sender_id().to_string() != sender_id {
+            return Err(mismatch("a wrapped key names another sender"));
+        }
+        let recipient = key.recipient_id().to_string();
+        if !recipients.contains(&recipient) {
+            return Err(ApiError::bad_request(
+                "not_a_member",
+                "a wrapped key is addressed to someone who is not a member of this epoch",
+            ));
+        }
+        if !addressed.insert(recipient.clone()) {
+            return Err(ApiError::bad_request(
+                "duplicate_recipient",
+                "two wrapped keys address the same member",
+            ));
+        }
+        let current = key_directory::current_fingerprint(&mut *conn, &recipient)
+            .await?
+            .ok_or_else(|| {
+                ApiError::conflict("keys_missing", "a member has not published keys yet")
+            })?;
+        if current != key.recipient_fingerprint().0 {
+            return Err(ApiError::conflict(
+                "stale_fingerprint",
+                "a wrapped key is addressed to a member's old keys; fetch their current bundle",
+            ));
+        }
+        out.push((recipient, bytes.clone()));
+    }
+    if addressed.len() != recipients.len() {
+        return Err(ApiError::bad_request(
+            "missing_recipient",
+            "every member of the epoch needs a wrapped key",
+        ));
+    }
+    Ok(out)
+}
+
+/// Stores checked wrapped keys.
+pub async fn store_epoch_keys(
+    conn: &mut AnyConnection,
+    relationship_id: &str,
+    epoch: i64,
+    sender_id: &str,
+    keys: &[(String, Vec<u8>)],
+    now: i64,
+) -> Result<(), ApiError> {
+    for (recipient, envelope) in keys {
+        sqlx::query(
+            "INSERT INTO wrapped_keys (relationship_id, epoch, recipient_id, sender_id, envelope, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(relationship_id)
+        .bind(epoch)
+        .bind(recipient)
+        .bind(sender_id)
+        .bind(envelope)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The wrapped keys addressed to one member, every epoch they hold.
+pub async fn keys_of(
+    conn: &mut AnyConnection,
+    relationship_id: &str,
+    account_id: &str,
+) -> Result<Vec<(i64, Vec<u8>)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT epoch, envelope FROM wrapped_keys WHERE relationship_id = $1 AND recipient_id = $2 \
+         ORDER BY epoch",
+    )
+    .bind(relationship_id)
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("epoch")?, r.try_get("envelope")?)))
+        .collect()
+}
