@@ -7,10 +7,14 @@
 //! from `KLUIS_PASSWORD` / `--password-file` for scripts, never from an
 //! argument.
 
+mod args;
 mod commands;
+mod context;
+mod failure;
+mod output;
 mod profile;
 
-pub use commands::Cli;
+pub use args::Cli;
 
 use std::process::ExitCode;
 
@@ -18,7 +22,7 @@ use clap::Parser;
 
 /// Parses the command line, runs it, and says how it ended.
 pub fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
+    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,0 +1,63 @@
+//! What commands print: one JSON value per result with `--json`, a line
+//! for people otherwise; progress bars only for people (hidden with
+//! `--json`, so scripts read clean standard output).
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::{Entry, EntryContent};
+
+/// The human text, or with `--json` the machine value.
+pub(crate) fn print(json: bool, human: &str, machine: serde_json::Value) {
+    if json {
+        println!("{machine}");
+    } else {
+        println!("{human}");
+    }
+}
+
+/// One dialogue entry as a line, with the ids that other commands take.
+pub(crate) fn show_entry(e: &Entry) -> String {
+    let body = match &e.content {
+        EntryContent::Message { text } => text.clone(),
+        EntryContent::Note { text } => format!("[note] {text}"),
+        EntryContent::Document(d) => format!(
+            "[file] {} ({}, {} bytes) — kluis download … {}",
+            d.name, d.media_type, d.size, e.item_id
+        ),
+        EntryContent::Deleted => "[deleted]".into(),
+        EntryContent::Unreadable => {
+            "[unreadable: its key was lost with an earlier identity]".into()
+        }
+    };
+    format!("#{} {} {}: {}", e.seq, e.item_id, e.author, body)
+}
+
+pub(crate) fn progress_bar(total: Option<u64>, hidden: bool) -> ProgressBar {
+    let bar = match total {
+        _ if hidden => ProgressBar::hidden(),
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::no_length(),
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// New recovery codes: shown this once, so people are told to keep them.
+pub(crate) fn print_recovery_codes(json: bool, codes: &[String]) {
+    if json {
+        println!("{}", json!({"recovery_codes": codes}));
+    } else {
+        println!(
+            "Two-factor login is on. Your recovery codes — each works once, when your\n\
+             phone is not at hand. Keep them somewhere safe; they are shown only now:\n"
+        );
+        for code in codes {
+            println!("    {code}");
+        }
+    }
+}
