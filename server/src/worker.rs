@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
-
 use crate::auth::email_token::{self, Purpose};
-use crate::clock::{new_id, now_ms};
+use crate::auth::password_reset;
+use crate::clock::now_ms;
 use crate::config::RESET_LINK_LIFETIME;
 use crate::error::ApiError;
 use crate::{mail::notifications, mail::outbox, mail::templates, org::accounts, AppState};
@@ -47,26 +46,18 @@ pub async fn run(state: AppState) {
 /// Turns queued reset requests into reset e-mails, for accounts that exist
 /// and are enabled; requests for other addresses end here, silently.
 pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM reset_requests ORDER BY requested_ms LIMIT 20")
-            .fetch_all(state.store.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+    let ids = {
+        let mut conn = state.store.pool().acquire().await?;
+        password_reset::oldest(&mut conn, 20).await?
+    };
     for id in ids {
         // Taken out and acted on in one transaction: a failure leaves the
         // request for the next tick, and two workers cannot both take it.
         let now = now_ms();
         let mut tx = state.store.begin().await?;
-        let Some(row) = sqlx::query("DELETE FROM reset_requests WHERE id = $1 RETURNING email")
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(email) = password_reset::take(&mut tx, &id).await? else {
             continue;
         };
-        let email: String = row.try_get("email")?;
         if let Some(account) = accounts::by_email(&mut tx, &email).await? {
             if !account.disabled {
                 let token = email_token::issue(
@@ -96,12 +87,8 @@ pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
 /// Queues a reset request: the same single insert whether or not the
 /// address has an account.
 pub async fn queue_reset_request(state: &AppState, email: &str) -> Result<(), ApiError> {
-    sqlx::query("INSERT INTO reset_requests (id, email, requested_ms) VALUES ($1, $2, $3)")
-        .bind(new_id())
-        .bind(email)
-        .bind(now_ms())
-        .execute(state.store.pool())
-        .await?;
+    let mut conn = state.store.pool().acquire().await?;
+    password_reset::queue(&mut conn, email, now_ms()).await?;
     state.worker_wake.notify_one();
     Ok(())
 }

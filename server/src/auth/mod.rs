@@ -3,6 +3,8 @@
 //! codes, SMS), and the single-use tokens sent by e-mail.
 
 pub mod email_token;
+pub(crate) mod login;
+pub(crate) mod password_reset;
 pub mod server_key;
 pub mod sessions;
 pub mod sms;

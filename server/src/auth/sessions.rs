@@ -7,8 +7,39 @@ use std::time::Duration;
 use sqlx::{AnyConnection, Row};
 
 use crate::auth::token::{Token, TokenHash};
+use serde::Deserialize;
+
 use crate::clock::{ms_after, new_id};
 use crate::error::ApiError;
+
+/// How a client wants its session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionMode {
+    /// The token in the JSON answer, sent back as `Authorization: Bearer`.
+    #[default]
+    Bearer,
+    /// An HttpOnly cookie the page's script cannot read (browsers).
+    Cookie,
+}
+
+impl SessionMode {
+    /// As stored with a pending login.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Cookie => "cookie",
+        }
+    }
+
+    /// From [`as_str`](Self::as_str); anything else is a bearer session.
+    pub(crate) fn from_stored(stored: &str) -> Self {
+        match stored {
+            "cookie" => Self::Cookie,
+            _ => Self::Bearer,
+        }
+    }
+}
 
 /// `last_seen` is written at most this often per session, so that a busy
 /// client does not turn every read into a write. The idle timeout is

@@ -22,6 +22,7 @@ use crate::clock::ms_after;
 use crate::config::pick;
 use crate::error::{ApiError, StartError};
 use crate::language::Language;
+use crate::org::accounts::Account;
 
 /// How long a code works.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(300);
@@ -511,4 +512,102 @@ mod tests {
             assert!(phone_number(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// The account's verified phone number, if any.
+pub(crate) async fn verified_phone(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let row = sqlx::query(
+        "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL",
+    )
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.try_get("phone")).transpose()?)
+}
+
+/// Sets up `phone` (already checked by [`phone_number`]) as the account's
+/// number, unverified, replacing any earlier one.
+pub(crate) async fn set_up_phone(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    phone: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO sms_factors (account_id, phone, created_ms) VALUES ($1, $2, $3)")
+        .bind(account_id)
+        .bind(phone)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The number being set up came back with its code: it counts from now.
+pub(crate) async fn phone_verified(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE sms_factors SET verified_ms = $1 WHERE account_id = $2")
+        .bind(now)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A code for `purpose` to the account's phone (verified, or for
+/// verification the one being set up), inside the caller's transaction,
+/// after the per-account sending limit; returns (number, text) for
+/// [`deliver`] after the commit, so no transaction waits on the gateway.
+pub(crate) async fn prepare_code(
+    tx: &mut AnyConnection,
+    limit: &crate::rate_limit::Limit,
+    account: &Account,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(String, String), ApiError> {
+    limit.check(&account.id)?;
+    let sql = match purpose {
+        Purpose::Login => {
+            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
+        }
+        Purpose::VerifyPhone => {
+            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NULL"
+        }
+    };
+    let phone: String = match sqlx::query(sql)
+        .bind(&account.id)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(row) => row.try_get("phone")?,
+        None => {
+            return Err(ApiError::conflict(
+                "no_phone",
+                "no phone number is set up for this",
+            ))
+        }
+    };
+    let code = new_code(tx, &account.id, purpose, now).await?;
+    Ok((phone, code_text(account.language, &code)))
+}
+
+/// Hands a prepared text to the gateway (`None`: SMS is not configured).
+pub(crate) async fn deliver(
+    gateway: Option<&dyn SmsGateway>,
+    (phone, text): &(String, String),
+) -> Result<(), ApiError> {
+    let gateway = gateway.ok_or(ApiError::SmsUnavailable)?;
+    gateway.send(phone, text).await.map_err(|e| {
+        tracing::warn!(error = %e, "SMS gateway");
+        ApiError::SmsUnavailable
+    })
 }

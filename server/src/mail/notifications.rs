@@ -153,3 +153,16 @@ pub async fn login_from_new_device(
     }
     Ok(())
 }
+
+/// Drops the activity gathered for an account and not yet told (it opted
+/// out).
+pub(crate) async fn forget_pending_activity(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM activity_pending WHERE account_id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

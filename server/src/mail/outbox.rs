@@ -196,6 +196,18 @@ pub async fn deliver_due(store: &Store, mailer: &Mailer) -> Result<Delivered, sq
     Ok(done)
 }
 
+/// Forgets every message to an address, sent or not (the account is erased).
+pub(crate) async fn forget_recipient(
+    conn: &mut sqlx::AnyConnection,
+    recipient: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM outbox WHERE recipient = $1")
+        .bind(recipient)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -238,3 +238,152 @@ pub async fn acting_member(
         _ => Err(ApiError::Forbidden),
     }
 }
+
+/// Whether `client_id` is a client `coach_id` invited into the
+/// organisation.
+pub(crate) async fn is_client_of(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+    coach_id: &str,
+    client_id: &str,
+) -> Result<bool, ApiError> {
+    coach_link(conn, organisation_id, coach_id, client_id, false).await
+}
+
+/// [`is_client_of`], and the client's membership is not disabled.
+pub(crate) async fn is_active_client_of(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+    coach_id: &str,
+    client_id: &str,
+) -> Result<bool, ApiError> {
+    coach_link(conn, organisation_id, coach_id, client_id, true).await
+}
+
+async fn coach_link(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+    coach_id: &str,
+    client_id: &str,
+    active: bool,
+) -> Result<bool, ApiError> {
+    let sql = if active {
+        "SELECT 1 AS x FROM coach_clients c JOIN memberships m \
+         ON m.organisation_id = c.organisation_id AND m.account_id = c.client_id \
+         WHERE c.organisation_id = $1 AND c.coach_id = $2 AND c.client_id = $3 AND m.disabled = 0"
+    } else {
+        "SELECT 1 AS x FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2 AND client_id = $3"
+    };
+    let row = sqlx::query(sql)
+        .bind(organisation_id)
+        .bind(coach_id)
+        .bind(client_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Enables or disables a membership.
+pub(crate) async fn set_membership_disabled(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+    account_id: &str,
+    disabled: bool,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE memberships SET disabled = $1 WHERE organisation_id = $2 AND account_id = $3",
+    )
+    .bind(i64::from(disabled))
+    .bind(organisation_id)
+    .bind(account_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the account's OPAQUE record (a new password).
+pub(crate) async fn set_opaque_record(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    record: &[u8],
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE accounts SET opaque_record = $1 WHERE id = $2")
+        .bind(record)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes `email` the account's address, proven. Another account with the
+/// address is a `409 email_taken`.
+pub(crate) async fn set_verified_email(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    email: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE accounts SET email = $1, email_verified = 1 WHERE id = $2")
+        .bind(email)
+        .bind(account_id)
+        .execute(conn)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                ApiError::conflict("email_taken", "another account uses this e-mail address")
+            }
+            _ => ApiError::Storage(e),
+        })?;
+    Ok(())
+}
+
+/// Deletes the account row; keys, sessions, memberships, coach links,
+/// e-mailed links and events go with it (ON DELETE CASCADE).
+pub(crate) async fn delete(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Renames the account.
+pub(crate) async fn set_display_name(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE accounts SET display_name = $1 WHERE id = $2")
+        .bind(name)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the language of the account's e-mails and notices.
+pub(crate) async fn set_language(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    language: Language,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE accounts SET language = $1 WHERE id = $2")
+        .bind(language.code())
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the account wants an e-mail when a message or file arrives.
+pub(crate) async fn set_notify_activity(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    on: bool,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE accounts SET notify_activity = $1 WHERE id = $2")
+        .bind(i64::from(on))
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -3,12 +3,13 @@
 
 use sqlx::Row;
 
-use crate::clock::{new_id, now_ms};
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::invitation::{self, Issued, Offer};
+use crate::org::organisations;
 use crate::org::role::Role;
 use crate::store::Store;
 use crate::{auth::sessions, fields};
@@ -23,14 +24,8 @@ pub async fn create_organisation(
     let name = fields::name("name", name, 200)?;
     let email = EmailAddress::parse(manager_email)?;
     let now = now_ms();
-    let id = new_id();
     let mut tx = store.begin().await?;
-    sqlx::query("INSERT INTO organisations (id, name, created_ms) VALUES ($1, $2, $3)")
-        .bind(&id)
-        .bind(&name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let id = organisations::create(&mut tx, &name, now).await?;
     let issued = invitation::issue(
         &mut tx,
         config,

@@ -2,9 +2,9 @@
 //! in the caller's transaction. Used by the API and by `admin
 //! create-organisation`.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
-use crate::auth::token::Token;
+use crate::auth::token::{Token, TokenHash};
 use crate::clock::{ms_after, new_id};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -83,4 +83,96 @@ pub async fn issue(
         expires_ms,
         link,
     })
+}
+
+/// Forgets every invitation to an address (the account is erased).
+pub(crate) async fn forget_address(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM invitations WHERE email = $1")
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A live invitation, as its link presents it.
+#[derive(Debug)]
+pub(crate) struct Invitation {
+    pub(crate) id: String,
+    pub(crate) organisation_id: String,
+    pub(crate) organisation_name: String,
+    pub(crate) email: String,
+    pub(crate) role: Role,
+    pub(crate) invited_by: Option<String>,
+    pub(crate) new_account_id: String,
+    pub(crate) language: Language,
+}
+
+/// The live invitation a presented link token names: unused, unexpired,
+/// and its inviter still allowed to invite that role.
+pub(crate) async fn valid(
+    conn: &mut AnyConnection,
+    presented: &str,
+    now: i64,
+) -> Result<Invitation, ApiError> {
+    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
+    let row = sqlx::query(
+        "SELECT i.id, i.organisation_id, o.name, i.email, i.role, i.invited_by, i.new_account_id, \
+         i.language FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
+         WHERE i.token_hash = $1 AND i.accepted_ms IS NULL AND i.expires_ms > $2",
+    )
+    .bind(hash.to_vec())
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ApiError::InvalidToken)?;
+    let role: String = row.try_get("role")?;
+    let role = Role::from_stored(&role)
+        .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?;
+    let organisation_id: String = row.try_get("organisation_id")?;
+    let invited_by: Option<String> = row.try_get("invited_by")?;
+    // An invitation is only as good as its inviter's standing now: one sent
+    // by a member who has since been disabled (or lost the right to invite
+    // that role) no longer works. Operator invitations have no inviter.
+    if let Some(inviter) = &invited_by {
+        match accounts::membership(&mut *conn, &organisation_id, inviter).await? {
+            Some(m) if !m.disabled && m.role.may_invite(role) => {}
+            _ => return Err(ApiError::InvalidToken),
+        }
+    }
+    Ok(Invitation {
+        id: row.try_get("id")?,
+        organisation_id,
+        organisation_name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        role,
+        invited_by,
+        new_account_id: row.try_get("new_account_id")?,
+        language: Language::from_stored(&row.try_get::<String, _>("language")?)?,
+    })
+}
+
+/// Marks an invitation used; `InvalidToken` if another request won.
+pub(crate) async fn consume(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    account_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let done = sqlx::query(
+        "UPDATE invitations SET accepted_ms = $1, accepted_by = $2 \
+         WHERE id = $3 AND accepted_ms IS NULL AND expires_ms > $1",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(&invitation.id)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidToken)
+    }
 }

@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod invitation;
+pub(crate) mod members;
+pub(crate) mod organisations;
 pub mod privacy_notice;
 pub mod role;
 pub mod setup;

@@ -3,9 +3,9 @@
 //! Issuing a new link voids every earlier one, so only the link printed
 //! last works; the token is shown once and never logged.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use crate::auth::token::Token;
+use crate::auth::token::{Token, TokenHash};
 use crate::clock::{ms_after, new_id, now_ms};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -13,10 +13,8 @@ use crate::store::Store;
 
 /// Whether any organisation exists.
 pub async fn has_organisation(store: &Store) -> Result<bool, ApiError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM organisations")
-        .fetch_one(store.pool())
-        .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
+    let mut conn = store.pool().acquire().await?;
+    Ok(crate::org::organisations::count(&mut conn).await? > 0)
 }
 
 /// Issues a setup link (voiding earlier ones) and returns it.
@@ -39,6 +37,46 @@ pub async fn issue_link(store: &Store, config: &Config) -> Result<String, ApiErr
     .await?;
     tx.commit().await?;
     Ok(link(config, &token))
+}
+
+/// The account id a live setup link will give the first manager (the
+/// OPAQUE credential identifier of their registration).
+pub(crate) async fn account_id_of(
+    conn: &mut AnyConnection,
+    hash: &TokenHash,
+    now: i64,
+) -> Result<Option<String>, ApiError> {
+    let row = sqlx::query(
+        "SELECT new_account_id FROM setup_tokens WHERE token_hash = $1 AND used_ms IS NULL \
+         AND expires_ms > $2",
+    )
+    .bind(hash.to_vec())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| r.try_get("new_account_id"))
+        .transpose()
+        .map_err(Into::into)
+}
+
+/// Uses up a live setup link, once: the account id it gives, or `None`
+/// for a used, expired or unknown link.
+pub(crate) async fn consume(
+    conn: &mut AnyConnection,
+    hash: &TokenHash,
+    now: i64,
+) -> Result<Option<String>, ApiError> {
+    let row = sqlx::query(
+        "UPDATE setup_tokens SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL \
+         AND expires_ms > $1 RETURNING new_account_id",
+    )
+    .bind(now)
+    .bind(hash.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| r.try_get("new_account_id"))
+        .transpose()
+        .map_err(Into::into)
 }
 
 fn link(config: &Config, token: &Token) -> String {

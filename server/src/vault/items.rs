@@ -16,6 +16,7 @@ use sqlx::{AnyConnection, Row};
 use crate::error::ApiError;
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
+use crate::vault::notes_keys;
 use crate::vault::relationships::Seen;
 
 /// The largest item envelope: 163 bytes of framing + 8 MiB of content.
@@ -106,14 +107,7 @@ pub async fn put(
             if seen.me.role != Role::Coach {
                 return Err(ApiError::Forbidden);
             }
-            let generation = sqlx::query(
-                "SELECT 1 AS x FROM notes_keys WHERE coach_id = $1 AND generation = $2",
-            )
-            .bind(&seen.me.account_id)
-            .bind(epoch)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if generation.is_none() {
+            if !notes_keys::exists(&mut *conn, &seen.me.account_id, epoch).await? {
                 return Err(ApiError::conflict(
                     "unknown_notes_generation",
                     "publish the notes key of this generation first",

@@ -7,5 +7,7 @@ pub mod attachments;
 pub mod envelope;
 pub mod items;
 pub mod key_directory;
+pub(crate) mod membership;
+pub(crate) mod notes_keys;
 pub mod peers;
 pub mod relationships;

@@ -10,9 +10,11 @@ use kluis_crypto::relationship::WrappedRelationshipKey;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiError;
+use crate::org::accounts;
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::key_directory;
+use crate::vault::membership::Candidate;
 
 /// A relationship.
 #[derive(Clone, Debug)]
@@ -238,4 +240,209 @@ pub async fn keys_of(
     rows.iter()
         .map(|r| Ok((r.try_get("epoch")?, r.try_get("envelope")?)))
         .collect()
+}
+
+/// Deletes the relationships in which the account is the client, with
+/// everything in them (items, notes, wrapped keys, files: ON DELETE
+/// CASCADE).
+pub(crate) async fn delete_where_client(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "DELETE FROM relationships WHERE id IN (SELECT relationship_id FROM relationship_members \
+         WHERE account_id = $1 AND role = 'client')",
+    )
+    .bind(account_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens a relationship at epoch 0 with its coach and client.
+pub(crate) async fn create(
+    conn: &mut AnyConnection,
+    id: &str,
+    organisation_id: &str,
+    coach_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO relationships (id, organisation_id, created_by, current_epoch, created_ms) \
+         VALUES ($1, $2, $3, 0, $4)",
+    )
+    .bind(id)
+    .bind(organisation_id)
+    .bind(coach_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    for (account, role) in [(coach_id, Role::Coach), (client_id, Role::Client)] {
+        add_member(&mut *conn, id, account, role, 0).await?;
+    }
+    Ok(())
+}
+
+async fn add_member(
+    conn: &mut AnyConnection,
+    relationship_id: &str,
+    account_id: &str,
+    role: Role,
+    epoch: i64,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO relationship_members (relationship_id, account_id, role, joined_epoch) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(relationship_id)
+    .bind(account_id)
+    .bind(role.as_str())
+    .bind(epoch)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The ids of an organisation's relationships, oldest first.
+pub(crate) async fn ids_in_organisation(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+) -> Result<Vec<String>, ApiError> {
+    sqlx::query("SELECT id FROM relationships WHERE organisation_id = $1 ORDER BY created_ms")
+        .bind(organisation_id)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id").map_err(Into::into))
+        .collect()
+}
+
+/// The ids of the relationships an account is or was a member of, in
+/// organisations where its membership is not disabled; oldest first.
+pub(crate) async fn ids_of_member(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Vec<String>, ApiError> {
+    sqlx::query(
+        "SELECT rm.relationship_id FROM relationship_members rm \
+         JOIN relationships r ON r.id = rm.relationship_id \
+         JOIN memberships m ON m.organisation_id = r.organisation_id AND m.account_id = rm.account_id \
+         WHERE rm.account_id = $1 AND m.disabled = 0 ORDER BY r.created_ms",
+    )
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("relationship_id").map_err(Into::into))
+    .collect()
+}
+
+/// A trajectory date of a relationship.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrajectoryDate {
+    /// When the trajectory started.
+    Start,
+    /// When it ended.
+    End,
+}
+
+impl TrajectoryDate {
+    /// The field's name, in the API and as a column.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Start => "trajectory_start",
+            Self::End => "trajectory_end",
+        }
+    }
+}
+
+/// Sets (or with `None` clears) a trajectory date.
+pub(crate) async fn set_date(
+    conn: &mut AnyConnection,
+    id: &str,
+    which: TrajectoryDate,
+    date: Option<String>,
+) -> Result<(), ApiError> {
+    // The column comes from the enum, never from input.
+    let sql = format!(
+        "UPDATE relationships SET {} = $1 WHERE id = $2",
+        which.name()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(date)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves the relationship from epoch `current` to `current + 1` with the
+/// planned members, compare-and-set: `false` (and nothing changed) when
+/// another epoch was made first.
+pub(crate) async fn advance_epoch(
+    conn: &mut AnyConnection,
+    id: &str,
+    current: i64,
+    remove: &[String],
+    joining: &[(String, Role)],
+) -> Result<bool, ApiError> {
+    let epoch = current + 1;
+    let moved = sqlx::query(
+        "UPDATE relationships SET current_epoch = $1 WHERE id = $2 AND current_epoch = $3",
+    )
+    .bind(epoch)
+    .bind(id)
+    .bind(current)
+    .execute(&mut *conn)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Ok(false);
+    }
+    for gone in remove {
+        sqlx::query(
+            "UPDATE relationship_members SET left_epoch = $1 WHERE relationship_id = $2 AND account_id = $3",
+        )
+        .bind(epoch)
+        .bind(id)
+        .bind(gone)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (new, role) in joining {
+        // A former member who comes back holds the new epochs again; the
+        // epochs missed in between stay unheld.
+        sqlx::query(
+            "DELETE FROM relationship_members WHERE relationship_id = $1 AND account_id = $2",
+        )
+        .bind(id)
+        .bind(new)
+        .execute(&mut *conn)
+        .await?;
+        add_member(&mut *conn, id, new, *role, epoch).await?;
+    }
+    Ok(true)
+}
+
+/// What `account_id` would join a relationship of the organisation as,
+/// when `coach_id` adds them.
+pub(crate) async fn candidate(
+    conn: &mut AnyConnection,
+    organisation_id: &str,
+    coach_id: &str,
+    account_id: &str,
+) -> Result<Candidate, ApiError> {
+    Ok(
+        match accounts::membership(&mut *conn, organisation_id, account_id).await? {
+            Some(m) if !m.disabled && m.role == Role::Coach => Candidate::Coach,
+            Some(m) if !m.disabled && m.role == Role::Client => {
+                if accounts::is_client_of(conn, organisation_id, coach_id, account_id).await? {
+                    Candidate::OwnClient
+                } else {
+                    Candidate::OtherClient
+                }
+            }
+            _ => Candidate::Refused,
+        },
+    )
 }

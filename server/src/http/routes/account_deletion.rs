@@ -14,13 +14,18 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::{begin_for_self, reauthenticating, verify, LoginChallenge};
+use super::login::LoginChallenge;
 use super::Status;
+use crate::auth::login::{begin_for_self, reauthenticating, verify};
+use crate::auth::password_reset;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::{ApiJson, B64};
+use crate::mail::outbox;
+use crate::org::invitation;
 use crate::org::role::Role;
+use crate::vault::relationships;
 use crate::{org::accounts, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -78,7 +83,7 @@ async fn delete_start(
     let account = reauthenticating(&state, &mut conn, &auth.account_id, ip).await?;
     require_client_only(&mut conn, &account.id).await?;
     let challenge = begin_for_self(&state, &mut conn, &account, &body.request.0).await?;
-    Ok(Json(challenge))
+    Ok(Json(challenge.into()))
 }
 
 /// Verifies the password and erases the account and everything of it.
@@ -103,30 +108,11 @@ async fn delete_finish(
     let account = accounts::by_id(&mut tx, &auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    // Relationships in which the account is the client, with everything in
-    // them (items, notes, wrapped keys, files: ON DELETE CASCADE).
-    sqlx::query(
-        "DELETE FROM relationships WHERE id IN (SELECT relationship_id FROM relationship_members \
-         WHERE account_id = $1 AND role = 'client')",
-    )
-    .bind(&account.id)
-    .execute(&mut *tx)
-    .await?;
-    for sql in [
-        "DELETE FROM invitations WHERE email = $1",
-        "DELETE FROM reset_requests WHERE email = $1",
-        "DELETE FROM outbox WHERE recipient = $1",
-    ] {
-        sqlx::query(sql)
-            .bind(&account.email)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Keys, sessions, memberships, coach links, e-mailed links, events.
-    sqlx::query("DELETE FROM accounts WHERE id = $1")
-        .bind(&account.id)
-        .execute(&mut *tx)
-        .await?;
+    relationships::delete_where_client(&mut tx, &account.id).await?;
+    invitation::forget_address(&mut tx, &account.email).await?;
+    password_reset::forget_address(&mut tx, &account.email).await?;
+    outbox::forget_recipient(&mut tx, &account.email).await?;
+    accounts::delete(&mut tx, &account.id).await?;
     tx.commit().await?;
     tracing::info!(account = %account.id, "account deleted by its owner");
     Ok(Status::json("deleted"))

@@ -12,6 +12,7 @@ use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::ClientAddr;
 use crate::http::json::ApiJson;
+use crate::org::accounts;
 use crate::rate_limit::address_key;
 use crate::AppState;
 
@@ -34,17 +35,7 @@ async fn verify_email(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let subject = email_token::consume(&mut tx, Purpose::VerifyEmail, &body.token, now).await?;
-    sqlx::query("UPDATE accounts SET email = $1, email_verified = 1 WHERE id = $2")
-        .bind(&subject.email)
-        .bind(&subject.account_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                ApiError::conflict("email_taken", "another account uses this e-mail address")
-            }
-            _ => ApiError::Storage(e),
-        })?;
+    accounts::set_verified_email(&mut tx, &subject.account_id, &subject.email).await?;
     // Links sent to any address before this change stop working.
     email_token::end_all(&mut tx, &subject.account_id, now).await?;
     tx.commit().await?;

@@ -29,7 +29,7 @@ async fn healthz() -> Json<Status> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Status), (status = 503, body = crate::error::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    sqlx::query("SELECT 1").execute(state.store.pool()).await?;
+    state.store.ping().await?;
     Ok(Status::json("ready"))
 }
 

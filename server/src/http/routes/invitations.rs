@@ -8,15 +8,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::setup::{RegistrationChallenge, TokenRegistrationStart};
-use super::{
-    grant, registration_record, registration_response, SessionGranted, SessionMode, Status,
-};
-use crate::auth::token::TokenHash;
+use super::{grant, registration_record, registration_response, SessionGranted, Status};
+use crate::auth::sessions::SessionMode;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
@@ -91,8 +88,13 @@ async fn create_invitation(
         if let Some(m) = accounts::membership(&mut tx, &organisation_id, &account.id).await? {
             let second_coach = m.role == Role::Client
                 && body.role == Role::Client
-                && !coach_has_client(&mut tx, &organisation_id, &auth.account_id, &account.id)
-                    .await?;
+                && !accounts::is_client_of(
+                    &mut tx,
+                    &organisation_id,
+                    &auth.account_id,
+                    &account.id,
+                )
+                .await?;
             if !second_coach {
                 return Err(ApiError::conflict(
                     "already_member",
@@ -136,23 +138,6 @@ async fn create_invitation(
     ))
 }
 
-async fn coach_has_client(
-    conn: &mut AnyConnection,
-    organisation_id: &str,
-    coach_id: &str,
-    client_id: &str,
-) -> Result<bool, ApiError> {
-    let row = sqlx::query(
-        "SELECT 1 AS x FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2 AND client_id = $3",
-    )
-    .bind(organisation_id)
-    .bind(coach_id)
-    .bind(client_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.is_some())
-}
-
 /// A link token.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -177,82 +162,6 @@ pub struct InvitationInfo {
     pub account_exists: bool,
 }
 
-struct Invitation {
-    id: String,
-    organisation_id: String,
-    organisation_name: String,
-    email: String,
-    role: Role,
-    invited_by: Option<String>,
-    new_account_id: String,
-    language: Language,
-}
-
-async fn valid_invitation(
-    conn: &mut AnyConnection,
-    presented: &str,
-    now: i64,
-) -> Result<Invitation, ApiError> {
-    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
-    let row = sqlx::query(
-        "SELECT i.id, i.organisation_id, o.name, i.email, i.role, i.invited_by, i.new_account_id, \
-         i.language FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
-         WHERE i.token_hash = $1 AND i.accepted_ms IS NULL AND i.expires_ms > $2",
-    )
-    .bind(hash.to_vec())
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(ApiError::InvalidToken)?;
-    let role: String = row.try_get("role")?;
-    let role = Role::from_stored(&role)
-        .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?;
-    let organisation_id: String = row.try_get("organisation_id")?;
-    let invited_by: Option<String> = row.try_get("invited_by")?;
-    // An invitation is only as good as its inviter's standing now: one sent
-    // by a member who has since been disabled (or lost the right to invite
-    // that role) no longer works. Operator invitations have no inviter.
-    if let Some(inviter) = &invited_by {
-        match accounts::membership(&mut *conn, &organisation_id, inviter).await? {
-            Some(m) if !m.disabled && m.role.may_invite(role) => {}
-            _ => return Err(ApiError::InvalidToken),
-        }
-    }
-    Ok(Invitation {
-        id: row.try_get("id")?,
-        organisation_id,
-        organisation_name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        role,
-        invited_by,
-        new_account_id: row.try_get("new_account_id")?,
-        language: Language::from_stored(&row.try_get::<String, _>("language")?)?,
-    })
-}
-
-/// Marks an invitation used; `InvalidToken` if another request won.
-async fn consume(
-    conn: &mut AnyConnection,
-    invitation: &Invitation,
-    account_id: &str,
-    now: i64,
-) -> Result<(), ApiError> {
-    let done = sqlx::query(
-        "UPDATE invitations SET accepted_ms = $1, accepted_by = $2 \
-         WHERE id = $3 AND accepted_ms IS NULL AND expires_ms > $1",
-    )
-    .bind(now)
-    .bind(account_id)
-    .bind(&invitation.id)
-    .execute(conn)
-    .await?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidToken)
-    }
-}
-
 /// Shows what an invitation offers.
 #[utoipa::path(post, path = "/api/invitations/lookup", tag = "invitations",
     request_body = TokenOnly,
@@ -264,7 +173,7 @@ async fn lookup_invitation(
 ) -> Result<Json<InvitationInfo>, ApiError> {
     state.limits.tokens_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
-    let invitation = valid_invitation(&mut conn, &body.token, now_ms()).await?;
+    let invitation = invitation::valid(&mut conn, &body.token, now_ms()).await?;
     let account_exists = accounts::by_email(&mut conn, &invitation.email)
         .await?
         .is_some();
@@ -289,7 +198,7 @@ async fn register_start(
 ) -> Result<Json<RegistrationChallenge>, ApiError> {
     state.limits.tokens_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
-    let invitation = valid_invitation(&mut conn, &body.token, now_ms()).await?;
+    let invitation = invitation::valid(&mut conn, &body.token, now_ms()).await?;
     if accounts::by_email(&mut conn, &invitation.email)
         .await?
         .is_some()
@@ -343,7 +252,7 @@ async fn register_finish(
     let record = registration_record(&body.upload)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let invitation = valid_invitation(&mut tx, &body.token, now).await?;
+    let invitation = invitation::valid(&mut tx, &body.token, now).await?;
     if accounts::by_email(&mut tx, &invitation.email)
         .await?
         .is_some()
@@ -360,7 +269,7 @@ async fn register_finish(
         language: invitation.language,
         notify_activity: true,
     };
-    consume(&mut tx, &invitation, &account.id, now).await?;
+    invitation::consume(&mut tx, &invitation, &account.id, now).await?;
     accounts::insert(&mut tx, &account, now).await?;
     accounts::join(
         &mut tx,
@@ -401,14 +310,14 @@ async fn accept_invitation(
     state.limits.tokens_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let invitation = valid_invitation(&mut tx, &body.token, now).await?;
+    let invitation = invitation::valid(&mut tx, &body.token, now).await?;
     let account = accounts::by_id(&mut tx, &auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     if account.email != invitation.email {
         return Err(ApiError::Forbidden);
     }
-    consume(&mut tx, &invitation, &account.id, now).await?;
+    invitation::consume(&mut tx, &invitation, &account.id, now).await?;
     accounts::join(
         &mut tx,
         &invitation.organisation_id,

@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,7 +12,7 @@ use crate::http::extract::Auth;
 use crate::http::json::{hex, ApiJson, B64};
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
-use crate::{mail::notifications, vault::key_directory, vault::peers, AppState};
+use crate::{mail::notifications, vault::key_directory, vault::notes_keys, vault::peers, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -220,33 +219,19 @@ async fn put_notes_key(
     if !is_coach {
         return Err(ApiError::Forbidden);
     }
-    let existing =
-        sqlx::query("SELECT envelope FROM notes_keys WHERE coach_id = $1 AND generation = $2")
-            .bind(&auth.account_id)
-            .bind(generation)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match existing {
-        Some(row) => {
-            let stored: Vec<u8> = row.try_get("envelope")?;
-            if stored != body.envelope.0 {
-                return Err(ApiError::conflict(
-                    "generation_exists",
-                    "this generation already has another notes key",
-                ));
-            }
-        }
-        None => {
-            sqlx::query(
-                "INSERT INTO notes_keys (coach_id, generation, envelope, created_ms) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&auth.account_id)
-            .bind(generation)
-            .bind(&body.envelope.0)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
+    let stored = notes_keys::store(
+        &mut tx,
+        &auth.account_id,
+        generation,
+        &body.envelope.0,
+        now_ms(),
+    )
+    .await?;
+    if stored == notes_keys::Stored::Conflict {
+        return Err(ApiError::conflict(
+            "generation_exists",
+            "this generation already has another notes key",
+        ));
     }
     tx.commit().await?;
     Ok(Json(NotesKeyView {
@@ -263,19 +248,14 @@ async fn my_notes_keys(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Json<Vec<NotesKeyView>>, ApiError> {
-    let rows = sqlx::query(
-        "SELECT generation, envelope FROM notes_keys WHERE coach_id = $1 ORDER BY generation",
-    )
-    .bind(&auth.account_id)
-    .fetch_all(state.store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(NotesKeyView {
-                generation: r.try_get("generation")?,
-                envelope: B64(r.try_get("envelope")?),
+    let mut conn = state.store.pool().acquire().await?;
+    let keys = notes_keys::all_of(&mut conn, &auth.account_id).await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|(generation, envelope)| NotesKeyView {
+                generation,
+                envelope: B64(envelope),
             })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()
-        .map(Json)
+            .collect(),
+    ))
 }

@@ -9,20 +9,15 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kluis_crypto::ids::UserId;
-use kluis_crypto::opaque::{server_login_start, ServerLoginState};
-use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use sqlx::Row;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{grant, SessionGranted, SessionMode, Status};
+use crate::auth::login;
 use crate::auth::sms;
-use crate::auth::token::{Token, TokenHash};
 use crate::auth::two_factor::SecondFactorMethod;
-use crate::clock::{ms_after, new_id, now_ms};
+use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{clear_session_cookie, Auth, ClientAddr};
 use crate::http::json::{ApiJson, B64};
@@ -32,9 +27,6 @@ use crate::{
     auth::sessions as store_sessions, auth::two_factor, fields, mail::notifications, mail::outbox,
     mail::templates, org::accounts, AppState,
 };
-
-/// How long the server keeps its half of a login between the two steps.
-const LOGIN_STATE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -65,6 +57,15 @@ pub struct LoginChallenge {
     pub response: B64,
 }
 
+impl From<login::Challenge> for LoginChallenge {
+    fn from(c: login::Challenge) -> Self {
+        Self {
+            login_id: c.login_id,
+            response: B64(c.response),
+        }
+    }
+}
+
 /// Step 2 of a login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -81,20 +82,6 @@ pub struct LoginFinish {
     pub session: SessionMode,
 }
 
-/// The OPAQUE credential identifier of an e-mail without an account. It
-/// must be stable, so that asking twice gives answers derived from the same
-/// (fake) OPRF key, as for a real account; it need not be secret, because
-/// the OPRF key also depends on the server's secret seed.
-fn unknown_account_credential_id(email: &EmailAddress) -> [u8; 16] {
-    let digest = Sha256::new()
-        .chain_update(b"kluis/v1/unknown-account-credential-id\0")
-        .chain_update(email.as_str().as_bytes())
-        .finalize();
-    let mut id = [0u8; 16];
-    id.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
-    id
-}
-
 /// Login step 1: answers KE1 with KE2.
 #[utoipa::path(post, path = "/api/login/start", tag = "login",
     request_body = LoginStart,
@@ -109,132 +96,9 @@ async fn login_start(
     let email = EmailAddress::parse(&body.email)?;
     state.limits.login_by_account.check(email.as_str())?;
     let mut conn = state.store.pool().acquire().await?;
-    let account = accounts::by_email(&mut conn, email.as_str()).await?;
-    let credential_id = match &account {
-        Some(a) => *a
-            .id
-            .parse::<UserId>()
-            .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
-            .as_bytes(),
-        None => unknown_account_credential_id(&email),
-    };
-    let challenge = begin(
-        &state,
-        &mut conn,
-        account
-            .as_ref()
-            .map(|a| (a.id.as_str(), a.opaque_record.as_slice())),
-        &credential_id,
-        &body.request.0,
-    )
-    .await?;
-    Ok(Json(challenge))
+    let challenge = login::begin_by_email(&state, &mut conn, &email, &body.request.0).await?;
+    Ok(Json(challenge.into()))
 }
-
-/// OPAQUE's first server step for `account` (id and record; `None` for
-/// the fake record), its state kept for [`verify`] under a new login id.
-pub(crate) async fn begin(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    account: Option<(&str, &[u8])>,
-    credential_id: &[u8],
-    request: &[u8],
-) -> Result<LoginChallenge, ApiError> {
-    let (response, server_state) = server_login_start(
-        &mut OsRng,
-        &state.opaque_setup,
-        account.map(|(_, record)| record),
-        request,
-        credential_id,
-    )?;
-    let login_id = new_id();
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO login_attempts (id, account_id, state, expires_ms) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&login_id)
-    .bind(account.map(|(id, _)| id.to_owned()))
-    .bind(server_state.to_secret_bytes().to_vec())
-    .bind(ms_after(now, LOGIN_STATE_LIFETIME))
-    .execute(&mut *conn)
-    .await?;
-    Ok(LoginChallenge {
-        login_id,
-        response: B64(response),
-    })
-}
-
-/// The logged-in caller's account, after the login rate limits (per
-/// address and per account) that proving the password again falls under.
-pub(crate) async fn reauthenticating(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    account_id: &str,
-    ip: std::net::IpAddr,
-) -> Result<accounts::Account, ApiError> {
-    state.limits.login_by_address.check(&address_key(ip))?;
-    let account = accounts::by_id(conn, account_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    state.limits.login_by_account.check(&account.email)?;
-    Ok(account)
-}
-
-/// [`begin`] for the logged-in caller's own account: proving the password
-/// again before changing it or deleting the account.
-pub(crate) async fn begin_for_self(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    account: &accounts::Account,
-    request: &[u8],
-) -> Result<LoginChallenge, ApiError> {
-    let credential_id = *account
-        .id
-        .parse::<UserId>()
-        .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
-        .as_bytes();
-    begin(
-        state,
-        conn,
-        Some((account.id.as_str(), account.opaque_record.as_slice())),
-        &credential_id,
-        request,
-    )
-    .await
-}
-
-/// OPAQUE's last server step: the account whose password the client just
-/// proved, or `None` (wrong password, unknown account, expired or used
-/// login id — indistinguishable). The attempt is used up either way.
-pub(crate) async fn verify(
-    tx: &mut sqlx::AnyConnection,
-    login_id: &str,
-    finalization: &[u8],
-    now: i64,
-) -> Result<Option<String>, ApiError> {
-    // Taken out in one statement: a login attempt finishes at most once.
-    let row = sqlx::query(
-        "DELETE FROM login_attempts WHERE id = $1 RETURNING account_id, state, expires_ms",
-    )
-    .bind(login_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let expires: i64 = row.try_get("expires_ms")?;
-    let account_id: Option<String> = row.try_get("account_id")?;
-    let stored = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("state")?);
-    let server_state = ServerLoginState::from_secret_bytes(&stored)
-        .map_err(|e| ApiError::Internal(format!("stored login state: {e}")))?;
-    let verified = now < expires && server_state.finish(finalization).is_ok();
-    Ok(account_id.filter(|_| verified))
-}
-
-/// How long a login may wait for its second factor.
-const PENDING_LOGIN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
-/// Wrong codes one pending login may try before it ends.
-const PENDING_LOGIN_ATTEMPTS: i64 = 5;
 
 /// The password was right; the session waits for a second factor.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -300,7 +164,9 @@ async fn login_finish(
     let device_label = fields::device_label(body.device_label.as_deref())?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let Some(account_id) = verify(&mut tx, &body.login_id, &body.finalization.0, now).await? else {
+    let Some(account_id) =
+        login::verify(&mut tx, &body.login_id, &body.finalization.0, now).await?
+    else {
         tx.commit().await?;
         state.metrics.login("failure");
         return Err(ApiError::LoginFailed);
@@ -315,22 +181,9 @@ async fn login_finish(
     }
     let factors = two_factor::factors(&mut tx, &account.id).await?;
     if factors.enabled() {
-        let (token, hash) = Token::generate();
-        let expires_ms = ms_after(now, PENDING_LOGIN_LIFETIME);
-        sqlx::query(
-            "INSERT INTO pending_logins (token_hash, account_id, device_label, session_mode, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(hash.to_vec())
-        .bind(&account.id)
-        .bind(&device_label)
-        .bind(match body.session {
-            SessionMode::Bearer => "bearer",
-            SessionMode::Cookie => "cookie",
-        })
-        .bind(expires_ms)
-        .execute(&mut *tx)
-        .await?;
+        let (token, expires_ms) =
+            login::wait_for_second_factor(&mut tx, &account.id, &device_label, body.session, now)
+                .await?;
         tx.commit().await?;
         state.metrics.login("second_factor_required");
         let answer = SecondFactorRequired {
@@ -364,37 +217,20 @@ async fn login_second_factor(
     ApiJson(body): ApiJson<SecondFactor>,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
-    let (mut tx, pending) = Pending::open(&state, ip, &body.pending_login, now).await?;
-    let (hash, account) = (pending.hash, pending.account);
+    let (mut tx, pending) = login::Pending::open(&state, ip, &body.pending_login, now).await?;
+    let account = &pending.account;
     state.limits.login_by_account.check(&account.email)?;
-    // The try is counted before the code is looked at, in one conditional
-    // statement: parallel requests cannot all see "fewer than five".
-    let counted = sqlx::query(
-        "UPDATE pending_logins SET attempts = attempts + 1 \
-         WHERE token_hash = $1 AND attempts < $2 AND expires_ms > $3",
-    )
-    .bind(hash.to_vec())
-    .bind(PENDING_LOGIN_ATTEMPTS)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if counted.rows_affected() != 1 {
+    if !pending.count_try(&mut tx, now).await? {
         tx.commit().await?;
         return Err(ApiError::SecondFactorFailed);
     }
-    let passed =
-        two_factor::use_code(&mut tx, &account, body.method, &body.code, true, now).await?;
+    let passed = two_factor::use_code(&mut tx, account, body.method, &body.code, true, now).await?;
     if !passed {
         tx.commit().await?;
         state.metrics.login("second_factor_failure");
         return Err(ApiError::SecondFactorFailed);
     }
-    // Taken out in the transaction that starts the session: it finishes once.
-    let taken = sqlx::query("DELETE FROM pending_logins WHERE token_hash = $1")
-        .bind(hash.to_vec())
-        .execute(&mut *tx)
-        .await?;
-    if taken.rows_affected() != 1 {
+    if !pending.take(&mut tx).await? {
         return Err(ApiError::SecondFactorFailed);
     }
     if body.method == SecondFactorMethod::RecoveryCode {
@@ -409,88 +245,12 @@ async fn login_second_factor(
     start_session(
         &state,
         tx,
-        &account,
+        account,
         &pending.device_label,
         pending.mode,
         now,
     )
     .await
-}
-
-/// A login waiting for its second factor.
-struct Pending {
-    hash: TokenHash,
-    account: accounts::Account,
-    device_label: String,
-    mode: SessionMode,
-}
-
-impl Pending {
-    /// After the per-address limit: a write transaction and the live
-    /// pending login `presented` names (an ended one is removed, and the
-    /// answer is `SecondFactorFailed`).
-    async fn open(
-        state: &AppState,
-        ip: std::net::IpAddr,
-        presented: &str,
-        now: i64,
-    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Self), ApiError> {
-        state.limits.login_by_address.check(&address_key(ip))?;
-        let mut tx = state.store.begin().await?;
-        match Self::load(&mut tx, presented, now).await? {
-            Ok(pending) => Ok((tx, pending)),
-            Err(ended) => {
-                tx.commit().await?;
-                Err(ended)
-            }
-        }
-    }
-
-    /// The live pending login `presented` names. `Ok(Err(…))` when it is
-    /// unknown or has ended (expired, too many wrong codes, account
-    /// disabled); an ended one is removed, so commit either way.
-    async fn load(
-        tx: &mut sqlx::AnyConnection,
-        presented: &str,
-        now: i64,
-    ) -> Result<Result<Self, ApiError>, ApiError> {
-        let Some(hash) = TokenHash::of_presented(presented) else {
-            return Ok(Err(ApiError::SecondFactorFailed));
-        };
-        let Some(row) = sqlx::query(
-            "SELECT account_id, device_label, session_mode, attempts, expires_ms FROM pending_logins \
-             WHERE token_hash = $1",
-        )
-        .bind(hash.to_vec())
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(Err(ApiError::SecondFactorFailed));
-        };
-        let account_id: String = row.try_get("account_id")?;
-        let account = accounts::by_id(&mut *tx, &account_id).await?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let expires_ms: i64 = row.try_get("expires_ms")?;
-        let live = now < expires_ms && attempts < PENDING_LOGIN_ATTEMPTS;
-        match account {
-            Some(account) if live && !account.disabled => Ok(Ok(Self {
-                hash,
-                account,
-                device_label: row.try_get("device_label")?,
-                mode: match row.try_get::<String, _>("session_mode")?.as_str() {
-                    "cookie" => SessionMode::Cookie,
-                    _ => SessionMode::Bearer,
-                },
-            })),
-            _ => {
-                sqlx::query("DELETE FROM pending_logins WHERE token_hash = $1")
-                    .bind(hash.to_vec())
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(Err(ApiError::SecondFactorFailed))
-            }
-        }
-    }
 }
 
 /// Which pending login wants its SMS code.
@@ -515,17 +275,12 @@ async fn login_sms_code(
     ApiJson(body): ApiJson<PendingOnly>,
 ) -> Result<Json<Status>, ApiError> {
     let now = now_ms();
-    let (mut tx, pending) = Pending::open(&state, ip, &body.pending_login, now).await?;
-    let text = super::two_factor::prepare_sms_code(
-        &state,
-        &mut tx,
-        &pending.account,
-        sms::Purpose::Login,
-        now,
-    )
-    .await?;
+    let (mut tx, pending) = login::Pending::open(&state, ip, &body.pending_login, now).await?;
+    let limit = &state.limits.sms_by_account;
+    let text =
+        sms::prepare_code(&mut tx, limit, &pending.account, sms::Purpose::Login, now).await?;
     tx.commit().await?;
-    super::two_factor::deliver_sms(&state, &text).await?;
+    sms::deliver(state.sms.as_deref(), &text).await?;
     Ok(Status::json("sms_sent"))
 }
 

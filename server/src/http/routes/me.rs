@@ -10,6 +10,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
 use crate::http::json::ApiJson;
 use crate::language::Language;
+use crate::mail::notifications;
 use crate::org::role::Role;
 use crate::{org::accounts, org::privacy_notice, AppState};
 
@@ -118,24 +119,13 @@ async fn set_preferences(
 ) -> Result<Json<Me>, ApiError> {
     let mut tx = state.store.begin().await?;
     if let Some(language) = body.language {
-        sqlx::query("UPDATE accounts SET language = $1 WHERE id = $2")
-            .bind(language.code())
-            .bind(&auth.account_id)
-            .execute(&mut *tx)
-            .await?;
+        accounts::set_language(&mut tx, &auth.account_id, language).await?;
     }
     if let Some(on) = body.activity_emails {
-        sqlx::query("UPDATE accounts SET notify_activity = $1 WHERE id = $2")
-            .bind(i64::from(on))
-            .bind(&auth.account_id)
-            .execute(&mut *tx)
-            .await?;
+        accounts::set_notify_activity(&mut tx, &auth.account_id, on).await?;
         if !on {
             // Nothing already gathered goes out after the switch.
-            sqlx::query("DELETE FROM activity_pending WHERE account_id = $1")
-                .bind(&auth.account_id)
-                .execute(&mut *tx)
-                .await?;
+            notifications::forget_pending_activity(&mut tx, &auth.account_id).await?;
         }
     }
     tx.commit().await?;

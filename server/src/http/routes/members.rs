@@ -5,8 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,7 +15,9 @@ use crate::clock::now_ms;
 use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
+use crate::http::json::ApiJson;
 use crate::mail::address::EmailAddress;
+use crate::org::members::{self, Member, MemberDate};
 use crate::org::role::Role;
 use crate::{auth::sessions, fields, mail::outbox, mail::templates, org::accounts, AppState};
 
@@ -26,46 +27,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(update_member))
         .routes(routes!(disable_member))
         .routes(routes!(enable_member))
-}
-
-/// A member as others in the organisation see them.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Member {
-    /// User id.
-    pub account_id: String,
-    /// Name.
-    pub display_name: String,
-    /// E-mail address.
-    pub email: String,
-    /// Role in this organisation.
-    pub role: Role,
-    /// Disabled here by a manager.
-    pub disabled: bool,
-    /// Coaches: end of the contract (YYYY-MM-DD).
-    pub contract_end: Option<String>,
-    /// Clients: start of the trajectory.
-    pub trajectory_start: Option<String>,
-    /// Clients: end of the trajectory.
-    pub trajectory_end: Option<String>,
-}
-
-const MEMBER_SELECT: &str = "SELECT a.id, a.display_name, a.email, m.role, m.disabled, \
-     m.contract_end, m.trajectory_start, m.trajectory_end \
-     FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.organisation_id = $1";
-
-fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, ApiError> {
-    let role: String = row.try_get("role")?;
-    Ok(Member {
-        account_id: row.try_get("id")?,
-        display_name: row.try_get("display_name")?,
-        email: row.try_get("email")?,
-        role: Role::from_stored(&role)
-            .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
-        contract_end: row.try_get("contract_end")?,
-        trajectory_start: row.try_get("trajectory_start")?,
-        trajectory_end: row.try_get("trajectory_end")?,
-    })
 }
 
 /// The members the caller may see.
@@ -81,34 +42,7 @@ async fn list_members(
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
     let me = accounts::acting_member(&mut conn, &organisation_id, &auth.account_id).await?;
-    let sql = match me.role {
-        Role::Manager => format!("{MEMBER_SELECT} ORDER BY a.display_name"),
-        Role::Coach => format!(
-            "{MEMBER_SELECT} AND m.account_id IN (SELECT client_id FROM coach_clients \
-             WHERE organisation_id = $1 AND coach_id = $2) ORDER BY a.display_name"
-        ),
-        Role::Client => format!(
-            "{MEMBER_SELECT} AND m.account_id IN (SELECT coach_id FROM coach_clients \
-             WHERE organisation_id = $1 AND client_id = $2) ORDER BY a.display_name"
-        ),
-    };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&organisation_id);
-    if me.role != Role::Manager {
-        query = query.bind(&auth.account_id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    let mut members = rows
-        .iter()
-        .map(member_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    if me.role != Role::Manager {
-        // Contract and trajectory dates are the organisation's business.
-        for m in &mut members {
-            m.contract_end = None;
-            m.trajectory_start = None;
-            m.trajectory_end = None;
-        }
-    }
+    let members = members::visible_to(&mut conn, &organisation_id, &me, &auth.account_id).await?;
     Ok(Json(members))
 }
 
@@ -158,7 +92,7 @@ async fn update_member(
     State(state): State<AppState>,
     auth: Auth,
     Path((organisation_id, account_id)): Path<(String, String)>,
-    crate::http::json::ApiJson(body): crate::http::json::ApiJson<MemberUpdate>,
+    ApiJson(body): ApiJson<MemberUpdate>,
 ) -> Result<Json<Member>, ApiError> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
@@ -171,35 +105,27 @@ async fn update_member(
                 "this account belongs to other organisations too; only its owner can change its name",
             ));
         }
-        sqlx::query("UPDATE accounts SET display_name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(&account_id)
-            .execute(&mut *tx)
-            .await?;
+        accounts::set_display_name(&mut tx, &account_id, &name).await?;
     }
     let dates = [
-        ("contract_end", &body.contract_end, Role::Coach),
-        ("trajectory_start", &body.trajectory_start, Role::Client),
-        ("trajectory_end", &body.trajectory_end, Role::Client),
+        (MemberDate::ContractEnd, &body.contract_end),
+        (MemberDate::TrajectoryStart, &body.trajectory_start),
+        (MemberDate::TrajectoryEnd, &body.trajectory_end),
     ];
-    for (column, value, role) in dates {
+    for (which, value) in dates {
         let Some(value) = value else { continue };
-        if member.role != role {
+        if member.role != which.role() {
             return Err(ApiError::bad_request(
                 "invalid_field",
-                format!("{column} applies to a {} only", role.as_str()),
+                format!(
+                    "{} applies to a {} only",
+                    which.name(),
+                    which.role().as_str()
+                ),
             ));
         }
-        let date = fields::optional_date(column, value)?;
-        let sql = format!(
-            "UPDATE memberships SET {column} = $1 WHERE organisation_id = $2 AND account_id = $3"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(date)
-            .bind(&organisation_id)
-            .bind(&account_id)
-            .execute(&mut *tx)
-            .await?;
+        let date = fields::optional_date(which.name(), value)?;
+        members::set_date(&mut tx, &organisation_id, &account_id, which, date).await?;
     }
     if let Some(email) = &body.email {
         let email = EmailAddress::parse(email)?;
@@ -248,13 +174,7 @@ async fn update_member(
             .await?;
         }
     }
-    let sql = format!("{MEMBER_SELECT} AND m.account_id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&organisation_id)
-        .bind(&account_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let updated = member_from_row(&row)?;
+    let updated = members::one(&mut tx, &organisation_id, &account_id).await?;
     tx.commit().await?;
     state.worker_wake.notify_one();
     tracing::info!(organisation = %organisation_id, member = %account_id, manager = %auth.account_id, "profile edited");
@@ -277,14 +197,7 @@ async fn set_disabled(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     managed_member(&mut tx, organisation_id, &auth.account_id, account_id).await?;
-    sqlx::query(
-        "UPDATE memberships SET disabled = $1 WHERE organisation_id = $2 AND account_id = $3",
-    )
-    .bind(i64::from(disabled))
-    .bind(organisation_id)
-    .bind(account_id)
-    .execute(&mut *tx)
-    .await?;
+    accounts::set_membership_disabled(&mut tx, organisation_id, account_id, disabled).await?;
     if disabled {
         // Ends what the member is doing now, not only what comes next.
         sessions::revoke_all(&mut tx, account_id, now).await?;

@@ -25,11 +25,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kluis_crypto::ids::UserId;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::sessions::NewSession;
+use crate::auth::sessions::{NewSession, SessionMode};
 use crate::error::ApiError;
 use crate::http::extract::session_cookie;
 use crate::http::json::B64;
@@ -88,17 +88,6 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
         .merge(items::routes())
         .merge(attachments::routes())
         .split_for_parts()
-}
-
-/// How a client wants its session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SessionMode {
-    /// The token in the JSON answer, sent back as `Authorization: Bearer`.
-    #[default]
-    Bearer,
-    /// An HttpOnly cookie the page's script cannot read (browsers).
-    Cookie,
 }
 
 /// A session was started.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::login::{begin_for_self, reauthenticating, verify};
 use super::{registration_record, registration_response, Status};
+use crate::auth::login::{begin_for_self, reauthenticating, verify};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
@@ -80,7 +80,7 @@ async fn change_start(
     let login = begin_for_self(&state, &mut conn, &account, &body.login_request.0).await?;
     Ok(Json(ChangeChallenge {
         login_id: login.login_id,
-        login_response: login.response,
+        login_response: B64(login.response),
         registration_response: registration_response(
             &state,
             &body.registration_request,
@@ -124,11 +124,7 @@ async fn change_finish(
         )
         .await?;
     }
-    sqlx::query("UPDATE accounts SET opaque_record = $1 WHERE id = $2")
-        .bind(record)
-        .bind(&account.id)
-        .execute(&mut *tx)
-        .await?;
+    accounts::set_opaque_record(&mut tx, &account.id, &record).await?;
     sessions::revoke_others(&mut tx, &account.id, &auth.session_id, now).await?;
     two_factor::end_pending_logins(&mut tx, &account.id).await?;
     email_token::end_all(&mut tx, &account.id, now).await?;

@@ -106,18 +106,11 @@ async fn reset_finish(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let subject = email_token::consume(&mut tx, Purpose::PasswordReset, &body.token, now).await?;
-    sqlx::query("UPDATE accounts SET opaque_record = $1 WHERE id = $2")
-        .bind(record)
-        .bind(&subject.account_id)
-        .execute(&mut *tx)
-        .await?;
+    accounts::set_opaque_record(&mut tx, &subject.account_id, &record).await?;
     sessions::revoke_all(&mut tx, &subject.account_id, now).await?;
     // Every other outstanding link of the account ends with this one.
     email_token::end_all(&mut tx, &subject.account_id, now).await?;
-    sqlx::query("DELETE FROM login_attempts WHERE account_id = $1")
-        .bind(&subject.account_id)
-        .execute(&mut *tx)
-        .await?;
+    crate::auth::login::end_attempts(&mut tx, &subject.account_id).await?;
     two_factor::end_pending_logins(&mut tx, &subject.account_id).await?;
     accounts::record_event(&mut tx, &subject.account_id, "password_reset", now).await?;
     let language = accounts::by_id(&mut tx, &subject.account_id)

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,7 +16,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
 use crate::http::json::{ApiJson, B64};
 use crate::org::role::Role;
-use crate::vault::relationships::{self, Member, Relationship};
+use crate::vault::membership;
+use crate::vault::relationships::{self, Member, Relationship, TrajectoryDate};
 use crate::{fields, org::accounts, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -131,17 +132,9 @@ async fn open_relationship(
     if me.role != Role::Coach {
         return Err(ApiError::Forbidden);
     }
-    let linked = sqlx::query(
-        "SELECT 1 AS x FROM coach_clients c JOIN memberships m \
-         ON m.organisation_id = c.organisation_id AND m.account_id = c.client_id \
-         WHERE c.organisation_id = $1 AND c.coach_id = $2 AND c.client_id = $3 AND m.disabled = 0",
-    )
-    .bind(&organisation_id)
-    .bind(&auth.account_id)
-    .bind(&body.client_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if linked.is_none() {
+    if !accounts::is_active_client_of(&mut tx, &organisation_id, &auth.account_id, &body.client_id)
+        .await?
+    {
         return Err(ApiError::bad_request(
             "not_your_client",
             "a coach opens relationships with clients they invited",
@@ -167,30 +160,15 @@ async fn open_relationship(
         &keys,
     )
     .await?;
-    sqlx::query(
-        "INSERT INTO relationships (id, organisation_id, created_by, current_epoch, created_ms) \
-         VALUES ($1, $2, $3, 0, $4)",
+    relationships::create(
+        &mut tx,
+        &body.relationship_id,
+        &organisation_id,
+        &auth.account_id,
+        &body.client_id,
+        now,
     )
-    .bind(&body.relationship_id)
-    .bind(&organisation_id)
-    .bind(&auth.account_id)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
-    for (account, role) in [
-        (&auth.account_id, Role::Coach),
-        (&body.client_id, Role::Client),
-    ] {
-        sqlx::query(
-            "INSERT INTO relationship_members (relationship_id, account_id, role, joined_epoch) \
-             VALUES ($1, $2, $3, 0)",
-        )
-        .bind(&body.relationship_id)
-        .bind(account)
-        .bind(role.as_str())
-        .execute(&mut *tx)
-        .await?;
-    }
     relationships::store_epoch_keys(
         &mut tx,
         &body.relationship_id,
@@ -227,14 +205,7 @@ async fn organisation_relationships(
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM relationships WHERE organisation_id = $1 ORDER BY created_ms")
-            .bind(&organisation_id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+    let ids = relationships::ids_in_organisation(&mut conn, &organisation_id).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(r) = relationships::load(&mut conn, &id).await? {
@@ -254,18 +225,7 @@ async fn my_relationships(
     auth: Auth,
 ) -> Result<Json<Vec<RelationshipView>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let ids: Vec<String> = sqlx::query(
-        "SELECT rm.relationship_id FROM relationship_members rm \
-         JOIN relationships r ON r.id = rm.relationship_id \
-         JOIN memberships m ON m.organisation_id = r.organisation_id AND m.account_id = rm.account_id \
-         WHERE rm.account_id = $1 AND m.disabled = 0 ORDER BY r.created_ms",
-    )
-    .bind(&auth.account_id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| r.try_get("relationship_id"))
-    .collect::<Result<_, _>>()?;
+    let ids = relationships::ids_of_member(&mut conn, &auth.account_id).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let seen = relationships::as_member(&mut conn, &id, &auth.account_id).await?;
@@ -334,18 +294,13 @@ async fn update_relationship(
     if !(as_manager || (as_coach && matches!(&membership, Some(m) if !m.disabled))) {
         return Err(ApiError::Forbidden);
     }
-    for (column, value) in [
-        ("trajectory_start", &body.trajectory_start),
-        ("trajectory_end", &body.trajectory_end),
+    for (which, value) in [
+        (TrajectoryDate::Start, &body.trajectory_start),
+        (TrajectoryDate::End, &body.trajectory_end),
     ] {
         let Some(value) = value else { continue };
-        let date = fields::optional_date(column, value)?;
-        let sql = format!("UPDATE relationships SET {column} = $1 WHERE id = $2");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(date)
-            .bind(&relationship_id)
-            .execute(&mut *tx)
-            .await?;
+        let date = fields::optional_date(which.name(), value)?;
+        relationships::set_date(&mut tx, &relationship_id, which, date).await?;
     }
     let r = relationships::load(&mut tx, &relationship_id)
         .await?
@@ -400,126 +355,37 @@ async fn new_epoch(
             format!("the next epoch is {}", current + 1),
         ));
     }
-    let mut after: BTreeSet<String> = seen
-        .members
-        .iter()
-        .filter(|m| m.is_current())
-        .map(|m| m.account_id.clone())
-        .collect();
-    for gone in &body.remove {
-        if !after.remove(gone) {
-            return Err(ApiError::bad_request(
-                "not_a_member",
-                "only current members can be removed",
-            ));
-        }
-    }
-    let mut joining = Vec::new();
+    let organisation_id = &seen.relationship.organisation_id;
+    let mut candidates = Vec::with_capacity(body.add.len());
     for new in &body.add {
-        if after.contains(new) {
-            return Err(ApiError::bad_request(
-                "already_member",
-                "this account is already a member",
-            ));
-        }
-        let role = match accounts::membership(&mut tx, &seen.relationship.organisation_id, new)
-            .await?
-        {
-            Some(m) if !m.disabled && m.role == Role::Coach => Role::Coach,
-            Some(m) if !m.disabled && m.role == Role::Client => {
-                let linked = sqlx::query(
-                    "SELECT 1 AS x FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2 AND client_id = $3",
-                )
-                .bind(&seen.relationship.organisation_id)
-                .bind(&auth.account_id)
-                .bind(new)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if linked.is_none() {
-                    return Err(ApiError::bad_request(
-                        "not_your_client",
-                        "a coach adds clients they invited",
-                    ));
-                }
-                Role::Client
-            }
-            // Managers, strangers, disabled members: never.
-            _ => {
-                return Err(ApiError::bad_request(
-                    "cannot_join",
-                    "only active coaches and clients of the organisation can join",
-                ))
-            }
-        };
-        after.insert(new.clone());
-        joining.push((new.clone(), role));
+        let candidate =
+            relationships::candidate(&mut tx, organisation_id, &auth.account_id, new).await?;
+        candidates.push((new.clone(), candidate));
     }
-    let coaches_left = seen
-        .members
-        .iter()
-        .filter(|m| m.is_current() && m.role == Role::Coach && after.contains(&m.account_id))
-        .count()
-        + joining.iter().filter(|(_, r)| *r == Role::Coach).count();
-    if coaches_left == 0 {
-        return Err(ApiError::conflict(
-            "no_coach_left",
-            "a relationship keeps at least one coach",
-        ));
-    }
+    let plan = membership::plan_epoch(&seen.members, &body.remove, &candidates)?;
     let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
     let checked = relationships::check_epoch_keys(
         &mut tx,
         &relationship_id,
         body.epoch,
         &auth.account_id,
-        &after,
+        &plan.after,
         &keys,
     )
     .await?;
-    let moved = sqlx::query(
-        "UPDATE relationships SET current_epoch = $1 WHERE id = $2 AND current_epoch = $3",
+    let moved = relationships::advance_epoch(
+        &mut tx,
+        &relationship_id,
+        current,
+        &body.remove,
+        &plan.joining,
     )
-    .bind(body.epoch)
-    .bind(&relationship_id)
-    .bind(current)
-    .execute(&mut *tx)
     .await?;
-    if moved.rows_affected() != 1 {
+    if !moved {
         return Err(ApiError::conflict(
             "stale_epoch",
             "another epoch was made first",
         ));
-    }
-    for gone in &body.remove {
-        sqlx::query(
-            "UPDATE relationship_members SET left_epoch = $1 WHERE relationship_id = $2 AND account_id = $3",
-        )
-        .bind(body.epoch)
-        .bind(&relationship_id)
-        .bind(gone)
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (new, role) in &joining {
-        // A former member who comes back holds the new epochs again; the
-        // epochs missed in between stay unheld.
-        sqlx::query(
-            "DELETE FROM relationship_members WHERE relationship_id = $1 AND account_id = $2",
-        )
-        .bind(&relationship_id)
-        .bind(new)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO relationship_members (relationship_id, account_id, role, joined_epoch) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&relationship_id)
-        .bind(new)
-        .bind(role.as_str())
-        .bind(body.epoch)
-        .execute(&mut *tx)
-        .await?;
     }
     relationships::store_epoch_keys(
         &mut tx,

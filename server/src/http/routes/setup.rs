@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{grant, registration_record, registration_response, SessionGranted, SessionMode};
+use super::{grant, registration_record, registration_response, SessionGranted};
 use crate::auth::email_token::{self, Purpose};
+use crate::auth::sessions::SessionMode;
 use crate::auth::token::TokenHash;
-use crate::clock::{new_id, now_ms};
+use crate::clock::now_ms;
 use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::ClientAddr;
@@ -21,6 +21,7 @@ use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::accounts::{self, Account};
 use crate::org::role::Role;
+use crate::org::{organisations, setup};
 use crate::rate_limit::address_key;
 use crate::{auth::sessions, fields, mail::outbox, mail::templates, AppState};
 
@@ -74,16 +75,10 @@ pub struct SetupFinish {
 
 async fn setup_account_id(state: &AppState, token: &str) -> Result<String, ApiError> {
     let hash = TokenHash::of_presented(token).ok_or(ApiError::InvalidToken)?;
-    let row = sqlx::query(
-        "SELECT new_account_id FROM setup_tokens WHERE token_hash = $1 AND used_ms IS NULL \
-         AND expires_ms > $2",
-    )
-    .bind(hash.to_vec())
-    .bind(now_ms())
-    .fetch_optional(state.store.pool())
-    .await?
-    .ok_or(ApiError::InvalidToken)?;
-    Ok(row.try_get("new_account_id")?)
+    let mut conn = state.store.pool().acquire().await?;
+    setup::account_id_of(&mut conn, &hash, now_ms())
+        .await?
+        .ok_or(ApiError::InvalidToken)
 }
 
 /// Setup step 1: OPAQUE registration response for the first manager.
@@ -120,30 +115,13 @@ async fn setup_finish(
     let hash = TokenHash::of_presented(&body.token).ok_or(ApiError::InvalidToken)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let row = sqlx::query(
-        "UPDATE setup_tokens SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL \
-         AND expires_ms > $1 RETURNING new_account_id",
-    )
-    .bind(now)
-    .bind(hash.to_vec())
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ApiError::InvalidToken)?;
-    let account_id: String = row.try_get("new_account_id")?;
-    let organisations: i64 = sqlx::query("SELECT COUNT(*) AS n FROM organisations")
-        .fetch_one(&mut *tx)
+    let account_id = setup::consume(&mut tx, &hash, now)
         .await?
-        .try_get("n")?;
-    if organisations > 0 {
+        .ok_or(ApiError::InvalidToken)?;
+    if organisations::count(&mut tx).await? > 0 {
         return Err(ApiError::InvalidToken);
     }
-    let organisation_id = new_id();
-    sqlx::query("INSERT INTO organisations (id, name, created_ms) VALUES ($1, $2, $3)")
-        .bind(&organisation_id)
-        .bind(&organisation_name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let organisation_id = organisations::create(&mut tx, &organisation_name, now).await?;
     let account = Account {
         id: account_id,
         email: email.as_str().to_owned(),

@@ -14,6 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::ApiJson;
 use crate::mail::templates::TwoFactorChange;
+use crate::org::organisations;
 use crate::org::role::Role;
 use crate::rate_limit::address_key;
 use crate::{auth::sms, auth::two_factor, mail::outbox, mail::templates, org::accounts, AppState};
@@ -84,20 +85,6 @@ pub struct TwoFactorPolicy {
     pub required: bool,
 }
 
-async fn required_by_organisation(
-    conn: &mut sqlx::AnyConnection,
-    account_id: &str,
-) -> Result<bool, ApiError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
-         WHERE m.account_id = $1 AND m.disabled = 0 AND o.require_two_factor = 1",
-    )
-    .bind(account_id)
-    .fetch_one(conn)
-    .await?;
-    Ok(sqlx::Row::try_get::<i64, _>(&row, "n")? > 0)
-}
-
 /// Whether I use two-factor login.
 #[utoipa::path(get, path = "/api/two-factor", tag = "two-factor",
     security(("bearer" = []), ("cookie" = [])),
@@ -108,12 +95,13 @@ async fn status(
 ) -> Result<Json<TwoFactorStatus>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
     let factors = two_factor::factors(&mut conn, &auth.account_id).await?;
-    let phone = verified_phone(&mut conn, &auth.account_id).await?;
+    let phone = sms::verified_phone(&mut conn, &auth.account_id).await?;
     Ok(Json(TwoFactorStatus {
         totp: factors.totp,
         sms_phone: phone.map(|p| mask(&p)),
         recovery_codes_left: factors.recovery_codes_left,
-        required_by_organisation: required_by_organisation(&mut conn, &auth.account_id).await?,
+        required_by_organisation: organisations::require_two_factor_of(&mut conn, &auth.account_id)
+            .await?,
     }))
 }
 
@@ -295,68 +283,6 @@ fn mask(phone: &str) -> String {
         .collect()
 }
 
-async fn verified_phone(
-    conn: &mut sqlx::AnyConnection,
-    account_id: &str,
-) -> Result<Option<String>, ApiError> {
-    let row = sqlx::query(
-        "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL",
-    )
-    .bind(account_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| sqlx::Row::try_get(&r, "phone")).transpose()?)
-}
-
-/// A code for `purpose` to the account's phone (verified, or for
-/// verification the one being set up), inside the caller's transaction;
-/// returns (number, text) for [`deliver_sms`] after the commit, so no
-/// transaction waits on the gateway.
-pub(super) async fn prepare_sms_code(
-    state: &AppState,
-    tx: &mut sqlx::AnyConnection,
-    account: &accounts::Account,
-    purpose: sms::Purpose,
-    now: i64,
-) -> Result<(String, String), ApiError> {
-    state.limits.sms_by_account.check(&account.id)?;
-    let sql = match purpose {
-        sms::Purpose::Login => {
-            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
-        }
-        sms::Purpose::VerifyPhone => {
-            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NULL"
-        }
-    };
-    let phone: String = match sqlx::query(sql)
-        .bind(&account.id)
-        .fetch_optional(&mut *tx)
-        .await?
-    {
-        Some(row) => sqlx::Row::try_get(&row, "phone")?,
-        None => {
-            return Err(ApiError::conflict(
-                "no_phone",
-                "no phone number is set up for this",
-            ))
-        }
-    };
-    let code = sms::new_code(tx, &account.id, purpose, now).await?;
-    Ok((phone, sms::code_text(account.language, &code)))
-}
-
-/// Hands a prepared text to the gateway.
-pub(super) async fn deliver_sms(
-    state: &AppState,
-    (phone, text): &(String, String),
-) -> Result<(), ApiError> {
-    let gateway = state.sms.as_ref().ok_or(ApiError::SmsUnavailable)?;
-    gateway.send(phone, text).await.map_err(|e| {
-        tracing::warn!(error = %e, "SMS gateway");
-        ApiError::SmsUnavailable
-    })
-}
-
 /// Sets up a phone number for SMS codes: a code is sent to it, and the
 /// number counts once [`confirm_sms`] got that code back.
 #[utoipa::path(post, path = "/api/two-factor/sms", tag = "two-factor",
@@ -380,19 +306,11 @@ async fn enrol_sms(
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
     two_factor::refuse_if_enabled(&mut tx, &account.id).await?;
-    sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
-        .bind(&account.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO sms_factors (account_id, phone, created_ms) VALUES ($1, $2, $3)")
-        .bind(&account.id)
-        .bind(&phone)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let text = prepare_sms_code(&state, &mut tx, &account, sms::Purpose::VerifyPhone, now).await?;
+    sms::set_up_phone(&mut tx, &account.id, &phone, now).await?;
+    let limit = &state.limits.sms_by_account;
+    let text = sms::prepare_code(&mut tx, limit, &account, sms::Purpose::VerifyPhone, now).await?;
     tx.commit().await?;
-    deliver_sms(&state, &text).await?;
+    sms::deliver(state.sms.as_deref(), &text).await?;
     Ok(Status::json("sms_sent"))
 }
 
@@ -429,11 +347,7 @@ async fn confirm_sms(
             "this is not the code sent to the phone",
         ));
     }
-    sqlx::query("UPDATE sms_factors SET verified_ms = $1 WHERE account_id = $2")
-        .bind(now)
-        .bind(&account.id)
-        .execute(&mut *tx)
-        .await?;
+    sms::phone_verified(&mut tx, &account.id, now).await?;
     two_factor::sessions_end_at_enrolment(&mut tx, &account.id, &auth.session_id, now).await?;
     let codes = if two_factor::factors(&mut tx, &account.id)
         .await?
@@ -468,11 +382,7 @@ async fn set_policy(
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
-    sqlx::query("UPDATE organisations SET require_two_factor = $1 WHERE id = $2")
-        .bind(i64::from(body.required))
-        .bind(&organisation_id)
-        .execute(&mut *tx)
-        .await?;
+    organisations::set_require_two_factor(&mut tx, &organisation_id, body.required).await?;
     tx.commit().await?;
     tracing::info!(organisation = %organisation_id, required = body.required, "two-factor policy");
     Ok(Status::json(if body.required {
