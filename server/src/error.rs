@@ -9,6 +9,178 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+/// The stable, machine-readable codes of error answers: clients match on
+/// them, so a code is never renamed or reused. The OpenAPI document lists
+/// them (schema `ErrorCode`).
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// A stable error code (the `error` of every error answer).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $code)] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order declared.
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant,)*];
+
+            /// The code as clients see it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+// Written by hand rather than derived: the derive does not see the codes
+// through the macro, and the document must list exactly `ErrorCode::ALL`.
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A stable, machine-readable error code; clients match on it.",
+            ))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+error_codes! {
+    /// An invitation to register went to an address that already has an account (log in and accept instead).
+    AccountExists = "account_exists",
+    /// The attachment is already complete.
+    AlreadyComplete = "already_complete",
+    /// The account is already a member.
+    AlreadyMember = "already_member",
+    /// An attachment with this id exists with other contents.
+    AttachmentExists = "attachment_exists",
+    /// Only active coaches and clients of the organisation can join a relationship.
+    CannotJoin = "cannot_join",
+    /// A concurrent request changed this; read it again and retry.
+    ConcurrentChange = "concurrent_change",
+    /// The uploaded attachment does not match its declared digest.
+    DigestMismatch = "digest_mismatch",
+    /// Two wrapped keys address the same member.
+    DuplicateRecipient = "duplicate_recipient",
+    /// Another account uses this e-mail address.
+    EmailTaken = "email_taken",
+    /// This notes-key generation already holds another key.
+    GenerationExists = "generation_exists",
+    /// An envelope's clear header disagrees with the request.
+    HeaderMismatch = "header_mismatch",
+    /// The attachment is not completely uploaded.
+    Incomplete = "incomplete",
+    /// The request body could not be read.
+    InvalidBody = "invalid_body",
+    /// A second-factor or SMS code is wrong or used.
+    InvalidCode = "invalid_code",
+    /// A paging cursor is malformed.
+    InvalidCursor = "invalid_cursor",
+    /// An e-mail address is malformed.
+    InvalidEmail = "invalid_email",
+    /// An envelope does not decode.
+    InvalidEnvelope = "invalid_envelope",
+    /// A field is missing or invalid.
+    InvalidField = "invalid_field",
+    /// The request body is not valid JSON.
+    InvalidJson = "invalid_json",
+    /// An OPAQUE message is malformed.
+    InvalidMessage = "invalid_message",
+    /// A phone number is malformed.
+    InvalidPhone = "invalid_phone",
+    /// A query parameter is invalid.
+    InvalidQuery = "invalid_query",
+    /// An item with this id exists with other contents.
+    ItemConflict = "item_conflict",
+    /// A member has not published keys yet.
+    KeysMissing = "keys_missing",
+    /// A member of the epoch has no wrapped key.
+    MissingRecipient = "missing_recipient",
+    /// A relationship keeps at least one coach.
+    NoCoachLeft = "no_coach_left",
+    /// No phone number is set up for this.
+    NoPhone = "no_phone",
+    /// Only clients delete their own account.
+    NotAClient = "not_a_client",
+    /// The account is not a current member.
+    NotAMember = "not_a_member",
+    /// A coach works only with clients they invited.
+    NotYourClient = "not_your_client",
+    /// The privacy notice acknowledged is not the current one.
+    NoticeChanged = "notice_changed",
+    /// The privacy notice was not shown before it was acknowledged.
+    NoticeNotShown = "notice_not_shown",
+    /// The account already belongs to the organisation with another role.
+    OtherRole = "other_role",
+    /// This relationship id is taken.
+    RelationshipExists = "relationship_exists",
+    /// A manager cannot disable or enable themself.
+    SelfAction = "self",
+    /// The account belongs to other organisations too; only its owner may change it.
+    SharedAccount = "shared_account",
+    /// This server sends no text messages.
+    SmsNotConfigured = "sms_not_configured",
+    /// The epoch is not (or no longer) the next or the current one.
+    StaleEpoch = "stale_epoch",
+    /// A wrapped key is addressed to a member's old keys.
+    StaleFingerprint = "stale_fingerprint",
+    /// Two-factor login is already on (one factor at a time).
+    TwoFactorEnabled = "two_factor_enabled",
+    /// No such account.
+    UnknownAccount = "unknown_account",
+    /// The notes key of this generation is not published yet.
+    UnknownNotesGeneration = "unknown_notes_generation",
+    /// An envelope of an unsupported protocol version.
+    UnsupportedVersion = "unsupported_version",
+    /// The upload broke off; resume at the reported offset.
+    UploadInterrupted = "upload_interrupted",
+    /// The upload sent nothing for too long.
+    UploadStalled = "upload_stalled",
+    /// An upload resumed at another offset than the server holds.
+    WrongOffset = "wrong_offset",
+    /// A setup, invitation, verification or reset link that is unknown, expired or used.
+    InvalidToken = "invalid_token",
+    /// No valid session.
+    Unauthenticated = "unauthenticated",
+    /// Wrong e-mail address or password (indistinguishable).
+    LoginFailed = "login_failed",
+    /// A second-factor code is wrong, used, or for an ended login.
+    SecondFactorFailed = "second_factor_failed",
+    /// The organisation requires two-factor login; set it up first.
+    TwoFactorEnrolmentRequired = "two_factor_enrolment_required",
+    /// The account is disabled.
+    AccountDisabled = "account_disabled",
+    /// Logged in, but not allowed.
+    Forbidden = "forbidden",
+    /// A cookie request that changes state came from another origin.
+    CrossSite = "cross_site",
+    /// Nothing there (or nothing the caller may know of).
+    NotFound = "not_found",
+    /// The route exists, the method does not.
+    MethodNotAllowed = "method_not_allowed",
+    /// The body is larger than allowed.
+    PayloadTooLarge = "payload_too_large",
+    /// The body is not JSON.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// Too many requests; retry after Retry-After.
+    RateLimited = "rate_limited",
+    /// The request took too long.
+    Timeout = "timeout",
+    /// The SMS gateway did not take the message.
+    SmsUnavailable = "sms_unavailable",
+    /// The database failed.
+    StorageUnavailable = "storage_unavailable",
+    /// A bug; details are in the server log.
+    Internal = "internal",
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -44,7 +216,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// What was wrong.
         message: String,
     },
@@ -86,7 +258,7 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// What conflicts.
         message: String,
     },
@@ -118,7 +290,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// A 400 with a code and a message.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
@@ -126,7 +298,7 @@ impl ApiError {
     }
 
     /// A 409 with a code and a message.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
@@ -134,31 +306,35 @@ impl ApiError {
     }
 
     /// The status code and stable error code.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Self::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
-            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Self::LoginFailed => (StatusCode::UNAUTHORIZED, "login_failed"),
-            Self::SecondFactorFailed => (StatusCode::UNAUTHORIZED, "second_factor_failed"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            Self::InvalidToken => (StatusCode::BAD_REQUEST, ErrorCode::InvalidToken),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            Self::LoginFailed => (StatusCode::UNAUTHORIZED, ErrorCode::LoginFailed),
+            Self::SecondFactorFailed => (StatusCode::UNAUTHORIZED, ErrorCode::SecondFactorFailed),
             Self::TwoFactorEnrolmentRequired => {
-                (StatusCode::FORBIDDEN, "two_factor_enrolment_required")
+                (StatusCode::FORBIDDEN, ErrorCode::TwoFactorEnrolmentRequired)
             }
-            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::CrossSite => (StatusCode::FORBIDDEN, "cross_site"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
-            Self::SmsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "sms_unavailable"),
-            Self::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
+            Self::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            Self::CrossSite => (StatusCode::FORBIDDEN, ErrorCode::CrossSite),
+            Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Timeout),
+            Self::SmsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::SmsUnavailable),
+            Self::Storage(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StorageUnavailable,
+            ),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
@@ -170,7 +346,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => Self::conflict(
-                "concurrent_change",
+                ErrorCode::ConcurrentChange,
                 "a concurrent request changed this; read it again and retry",
             ),
             _ => Self::Storage(e),
@@ -184,7 +360,7 @@ impl From<kluis_crypto::Error> for ApiError {
     fn from(e: kluis_crypto::Error) -> Self {
         match e {
             kluis_crypto::Error::LoginFailed => Self::LoginFailed,
-            other => Self::bad_request("invalid_message", other.to_string()),
+            other => Self::bad_request(ErrorCode::InvalidMessage, other.to_string()),
         }
     }
 }
@@ -193,7 +369,7 @@ impl From<kluis_crypto::Error> for ApiError {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable code.
-    pub error: &'static str,
+    pub error: ErrorCode,
     /// A sentence for people.
     pub message: String,
 }
@@ -218,5 +394,37 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_serialize_as_themselves() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{} twice", code.as_str());
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::String(code.as_str().to_owned())
+            );
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn an_answer_carries_its_code() {
+        let (status, code) =
+            ApiError::conflict(ErrorCode::StaleEpoch, "the next epoch is 3").status_and_code();
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::CONFLICT, "stale_epoch")
+        );
+        assert_eq!(ApiError::NotFound.status_and_code().1, ErrorCode::NotFound);
     }
 }

@@ -2,7 +2,7 @@
 //! dates. Pure functions, so every route refuses the same things the same
 //! way.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A name shown to others (person or organisation): trimmed, 1 to `max`
 /// characters, no control characters.
@@ -10,7 +10,7 @@ pub fn name(field: &'static str, input: &str, max: usize) -> Result<String, ApiE
     let text = input.trim();
     if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("{field}: 1 to {max} characters, no control characters"),
         ));
     }
@@ -34,7 +34,10 @@ pub fn optional_date(field: &'static str, input: &str) -> Result<Option<String>,
     time::Date::parse(input, &format)
         .map(|d| Some(d.to_string()))
         .map_err(|_| {
-            ApiError::bad_request("invalid_field", format!("{field}: expected YYYY-MM-DD"))
+            ApiError::bad_request(
+                ErrorCode::InvalidField,
+                format!("{field}: expected YYYY-MM-DD"),
+            )
         })
 }
 

@@ -20,7 +20,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::ms_after;
 use crate::config::pick;
-use crate::error::{ApiError, StartError};
+use crate::error::{ApiError, ErrorCode, StartError};
 use crate::language::Language;
 use crate::org::accounts::Account;
 
@@ -294,7 +294,7 @@ pub fn phone_number(typed: &str) -> Result<String, ApiError> {
         Ok(compact)
     } else {
         Err(ApiError::bad_request(
-            "invalid_phone",
+            ErrorCode::InvalidPhone,
             "give the number in international form, such as +31612345678",
         ))
     }
@@ -591,7 +591,7 @@ pub(crate) async fn prepare_code(
         Some(row) => row.try_get("phone")?,
         None => {
             return Err(ApiError::conflict(
-                "no_phone",
+                ErrorCode::NoPhone,
                 "no phone number is set up for this",
             ))
         }

@@ -19,7 +19,7 @@ use sqlx::{AnyConnection, Row};
 use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Seconds per TOTP step.
 const STEP: u64 = 30;
@@ -227,7 +227,7 @@ pub async fn begin_enrolment(
 pub async fn refuse_if_enabled(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
     if factors(conn, account_id).await?.enabled() {
         return Err(ApiError::conflict(
-            "two_factor_enabled",
+            ErrorCode::TwoFactorEnabled,
             "two-factor login is already on: turn it off first (with a code)",
         ));
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::RefOr;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A JSON request body.
 #[derive(Debug)]
@@ -40,16 +40,16 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => {
             // serde's message names the field and what was expected; it
             // never echoes the value.
-            ApiError::bad_request("invalid_field", e.body_text())
+            ApiError::bad_request(ErrorCode::InvalidField, e.body_text())
         }
         JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("invalid_json", "the request body is not valid JSON")
+            ApiError::bad_request(ErrorCode::InvalidJson, "the request body is not valid JSON")
         }
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge
         }
-        other => ApiError::bad_request("invalid_body", other.body_text()),
+        other => ApiError::bad_request(ErrorCode::InvalidBody, other.body_text()),
     }
 }
 

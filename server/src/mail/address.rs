@@ -3,7 +3,7 @@
 //! characters, at most 254 bytes). Deliverability is proved by the e-mailed
 //! link, not here.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A normalised e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +13,8 @@ impl EmailAddress {
     /// Normalises and checks an address typed by a person.
     pub fn parse(input: &str) -> Result<Self, ApiError> {
         let text = input.trim().to_lowercase();
-        let invalid = || ApiError::bad_request("invalid_email", "not a valid e-mail address");
+        let invalid =
+            || ApiError::bad_request(ErrorCode::InvalidEmail, "not a valid e-mail address");
         if text.is_empty() || text.len() > 254 {
             return Err(invalid());
         }

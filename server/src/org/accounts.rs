@@ -3,7 +3,7 @@
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::new_id;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::language::Language;
 use crate::org::role::Role;
 
@@ -85,7 +85,7 @@ pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Re
     .await
     .map_err(|e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict(
-            "account_exists",
+            ErrorCode::AccountExists,
             "an account with this e-mail address exists; log in to accept",
         ),
         _ => ApiError::Storage(e),
@@ -185,7 +185,7 @@ pub async fn join(
     match membership(&mut *conn, organisation_id, account_id).await? {
         Some(existing) if existing.role != role => {
             return Err(ApiError::conflict(
-                "other_role",
+                ErrorCode::OtherRole,
                 "this account already belongs to the organisation with another role",
             ))
         }
@@ -328,9 +328,10 @@ pub(crate) async fn set_verified_email(
         .execute(conn)
         .await
         .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                ApiError::conflict("email_taken", "another account uses this e-mail address")
-            }
+            sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict(
+                ErrorCode::EmailTaken,
+                "another account uses this e-mail address",
+            ),
             _ => ApiError::Storage(e),
         })?;
     Ok(())

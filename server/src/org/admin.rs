@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::invitation::{self, Issued, Offer};
@@ -107,7 +107,10 @@ pub async fn set_account_disabled(
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| {
-            ApiError::bad_request("unknown_account", "no account with this e-mail address")
+            ApiError::bad_request(
+                ErrorCode::UnknownAccount,
+                "no account with this e-mail address",
+            )
         })?;
     let id: String = row.try_get("id")?;
     if disabled {

@@ -7,7 +7,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::language::Language;
 
 /// The current version. Raise it whenever the text changes in substance:
@@ -71,7 +71,7 @@ pub async fn acknowledge(
 ) -> Result<i64, ApiError> {
     if version != VERSION {
         return Err(ApiError::conflict(
-            "notice_changed",
+            ErrorCode::NoticeChanged,
             format!("the privacy notice is now version {VERSION}: read it again"),
         ));
     }
@@ -86,7 +86,7 @@ pub async fn acknowledge(
     .await?;
     if done.rows_affected() != 1 {
         return Err(ApiError::conflict(
-            "notice_not_shown",
+            ErrorCode::NoticeNotShown,
             "fetch the privacy notice before acknowledging it",
         ));
     }

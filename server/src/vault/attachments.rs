@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::relationships::Seen;
@@ -110,7 +110,9 @@ pub async fn begin(
 ) -> Result<(bool, Attachment), ApiError> {
     attachment_id
         .parse::<kluis_crypto::ids::AttachmentId>()
-        .map_err(|_| ApiError::bad_request("invalid_field", "attachment_id: expected a UUID"))?;
+        .map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidField, "attachment_id: expected a UUID")
+        })?;
     if !seen.me.is_current() {
         return Err(ApiError::Forbidden);
     }
@@ -119,7 +121,7 @@ pub async fn begin(
             Ok((false, existing))
         } else {
             Err(ApiError::conflict(
-                "attachment_exists",
+                ErrorCode::AttachmentExists,
                 "this attachment id is taken",
             ))
         };
@@ -217,13 +219,13 @@ pub async fn append(
     }
     if a.is_complete() {
         return Err(ApiError::conflict(
-            "already_complete",
+            ErrorCode::AlreadyComplete,
             "this upload is complete",
         ));
     }
     if offset != a.length {
         return Err(ApiError::conflict(
-            "wrong_offset",
+            ErrorCode::WrongOffset,
             format!("the upload continues at offset {}", a.length),
         ));
     }
@@ -244,13 +246,16 @@ pub async fn append(
     loop {
         let frame = match tokio::time::timeout(IDLE, stream.next()).await {
             Err(_) => {
-                failure = Some(ApiError::bad_request("upload_stalled", "no data for 60 s"));
+                failure = Some(ApiError::bad_request(
+                    ErrorCode::UploadStalled,
+                    "no data for 60 s",
+                ));
                 break;
             }
             Ok(None) => break,
             Ok(Some(Err(_))) => {
                 failure = Some(ApiError::bad_request(
-                    "upload_interrupted",
+                    ErrorCode::UploadInterrupted,
                     "the upload was cut off",
                 ));
                 break;
@@ -278,7 +283,7 @@ pub async fn append(
             .await?
             {
                 return Err(ApiError::conflict(
-                    "wrong_offset",
+                    ErrorCode::WrongOffset,
                     "another request is uploading",
                 ));
             }
@@ -376,20 +381,20 @@ pub async fn complete(
             Ok(a)
         } else {
             Err(ApiError::conflict(
-                "already_complete",
+                ErrorCode::AlreadyComplete,
                 "this upload is complete",
             ))
         };
     }
     if a.length != length {
         return Err(ApiError::conflict(
-            "incomplete",
+            ErrorCode::Incomplete,
             format!("{} of {length} bytes stored", a.length),
         ));
     }
     if !plausible_length(length) {
         return Err(ApiError::bad_request(
-            "invalid_envelope",
+            ErrorCode::InvalidEnvelope,
             "attachment stream: not a whole number of chunks",
         ));
     }
@@ -415,7 +420,7 @@ pub async fn complete(
     }
     if hasher.finalize().as_slice() != sha256 {
         return Err(ApiError::bad_request(
-            "digest_mismatch",
+            ErrorCode::DigestMismatch,
             "the stored stream has another SHA-256; delete the upload and start again",
         ));
     }
@@ -432,7 +437,7 @@ pub async fn complete(
     .await?;
     if done.rows_affected() != 1 {
         return Err(ApiError::conflict(
-            "wrong_offset",
+            ErrorCode::WrongOffset,
             "the upload changed meanwhile",
         ));
     }

@@ -13,7 +13,7 @@ use kluis_crypto::item::{ItemKind, SealedItem};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::notes_keys;
@@ -98,7 +98,7 @@ pub async fn put(
         ItemKind::Message | ItemKind::Document => {
             if epoch != seen.relationship.current_epoch {
                 return Err(ApiError::conflict(
-                    "stale_epoch",
+                    ErrorCode::StaleEpoch,
                     "items are sealed under the relationship's current epoch",
                 ));
             }
@@ -109,7 +109,7 @@ pub async fn put(
             }
             if !notes_keys::exists(&mut *conn, &seen.me.account_id, epoch).await? {
                 return Err(ApiError::conflict(
-                    "unknown_notes_generation",
+                    ErrorCode::UnknownNotesGeneration,
                     "publish the notes key of this generation first",
                 ));
             }
@@ -129,7 +129,7 @@ pub async fn put(
             Ok((false, from_row(&row)?))
         } else {
             Err(ApiError::conflict(
-                "item_conflict",
+                ErrorCode::ItemConflict,
                 "an item with this id exists with other content",
             ))
         };
@@ -160,7 +160,7 @@ pub async fn put(
         .await?
         .ok_or_else(|| {
             ApiError::conflict(
-                "stale_epoch",
+                ErrorCode::StaleEpoch,
                 "items are sealed under the relationship's current epoch",
             )
         })?;
@@ -219,8 +219,12 @@ pub fn encode_cursor(relationship_id: &str, seq: i64) -> String {
 }
 
 fn decode_cursor(relationship_id: &str, cursor: &str) -> Result<i64, ApiError> {
-    let invalid =
-        || ApiError::bad_request("invalid_cursor", "this cursor is not for this relationship");
+    let invalid = || {
+        ApiError::bad_request(
+            ErrorCode::InvalidCursor,
+            "this cursor is not for this relationship",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (rid, seq) = text.rsplit_once(':').ok_or_else(invalid)?;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::org::role::Role;
 use crate::vault::relationships::Member;
 
@@ -48,7 +48,7 @@ pub(crate) fn plan_epoch(
     for gone in remove {
         if !after.remove(gone) {
             return Err(ApiError::bad_request(
-                "not_a_member",
+                ErrorCode::NotAMember,
                 "only current members can be removed",
             ));
         }
@@ -57,7 +57,7 @@ pub(crate) fn plan_epoch(
     for (new, candidate) in add {
         if after.contains(new) {
             return Err(ApiError::bad_request(
-                "already_member",
+                ErrorCode::AlreadyMember,
                 "this account is already a member",
             ));
         }
@@ -66,13 +66,13 @@ pub(crate) fn plan_epoch(
             Candidate::OwnClient => Role::Client,
             Candidate::OtherClient => {
                 return Err(ApiError::bad_request(
-                    "not_your_client",
+                    ErrorCode::NotYourClient,
                     "a coach adds clients they invited",
                 ))
             }
             Candidate::Refused => {
                 return Err(ApiError::bad_request(
-                    "cannot_join",
+                    ErrorCode::CannotJoin,
                     "only active coaches and clients of the organisation can join",
                 ))
             }
@@ -87,7 +87,7 @@ pub(crate) fn plan_epoch(
         + joining.iter().filter(|(_, r)| *r == Role::Coach).count();
     if coaches_left == 0 {
         return Err(ApiError::conflict(
-            "no_coach_left",
+            ErrorCode::NoCoachLeft,
             "a relationship keeps at least one coach",
         ));
     }
@@ -122,7 +122,7 @@ mod tests {
 
     fn code(result: Result<EpochPlan, ApiError>) -> &'static str {
         match result {
-            Err(e) => e.status_and_code().1,
+            Err(e) => e.status_and_code().1.as_str(),
             Ok(_) => "ok",
         }
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use kluis_crypto::relationship::WrappedRelationshipKey;
 use sqlx::{AnyConnection, Row};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::org::accounts;
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
@@ -165,24 +165,27 @@ pub async fn check_epoch_keys(
         let recipient = key.recipient_id().to_string();
         if !recipients.contains(&recipient) {
             return Err(ApiError::bad_request(
-                "not_a_member",
+                ErrorCode::NotAMember,
                 "a wrapped key is addressed to someone who is not a member of this epoch",
             ));
         }
         if !addressed.insert(recipient.clone()) {
             return Err(ApiError::bad_request(
-                "duplicate_recipient",
+                ErrorCode::DuplicateRecipient,
                 "two wrapped keys address the same member",
             ));
         }
         let current = key_directory::current_fingerprint(&mut *conn, &recipient)
             .await?
             .ok_or_else(|| {
-                ApiError::conflict("keys_missing", "a member has not published keys yet")
+                ApiError::conflict(
+                    ErrorCode::KeysMissing,
+                    "a member has not published keys yet",
+                )
             })?;
         if current != key.recipient_fingerprint().0 {
             return Err(ApiError::conflict(
-                "stale_fingerprint",
+                ErrorCode::StaleFingerprint,
                 "a wrapped key is addressed to a member's old keys; fetch their current bundle",
             ));
         }
@@ -190,7 +193,7 @@ pub async fn check_epoch_keys(
     }
     if addressed.len() != recipients.len() {
         return Err(ApiError::bad_request(
-            "missing_recipient",
+            ErrorCode::MissingRecipient,
             "every member of the epoch needs a wrapped key",
         ));
     }

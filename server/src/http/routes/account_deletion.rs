@@ -19,7 +19,7 @@ use super::Status;
 use crate::auth::login::{begin_for_self, reauthenticating, verify};
 use crate::auth::password_reset;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::{ApiJson, B64};
 use crate::mail::outbox;
@@ -60,7 +60,7 @@ async fn require_client_only(
     let memberships = accounts::memberships(conn, account_id).await?;
     if memberships.iter().any(|m| m.role != Role::Client) {
         return Err(ApiError::bad_request(
-            "not_a_client",
+            ErrorCode::NotAClient,
             "only clients delete their own account; a manager disables coaches and managers",
         ));
     }

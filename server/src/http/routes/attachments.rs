@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Status;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{hex, unhex_32, ApiJson};
 use crate::vault::attachments::{self, Attachment};
@@ -122,7 +122,7 @@ async fn append(
     body: Body,
 ) -> Result<Json<AttachmentStatus>, ApiError> {
     let Query(Offset { offset }) =
-        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
     let is_binary = crate::http::json::is_binary(&headers);
     let mut stream = body.into_data_stream();
     if !is_binary {
@@ -192,7 +192,7 @@ async fn complete_upload(
     ApiJson(body): ApiJson<CompleteUpload>,
 ) -> Result<Json<AttachmentStatus>, ApiError> {
     let digest = unhex_32(&body.sha256)
-        .ok_or_else(|| ApiError::bad_request("invalid_field", "sha256: 64 hex digits"))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidField, "sha256: 64 hex digits"))?;
     let seen = {
         let mut conn = state.store.pool().acquire().await?;
         relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?

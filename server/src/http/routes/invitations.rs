@@ -15,7 +15,7 @@ use super::setup::{RegistrationChallenge, TokenRegistrationStart};
 use super::{grant, registration_record, registration_response, SessionGranted, Status};
 use crate::auth::sessions::SessionMode;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::{ApiJson, B64};
 use crate::language::Language;
@@ -97,7 +97,7 @@ async fn create_invitation(
                 .await?;
             if !second_coach {
                 return Err(ApiError::conflict(
-                    "already_member",
+                    ErrorCode::AlreadyMember,
                     "this person already belongs to the organisation",
                 ));
             }
@@ -212,7 +212,7 @@ async fn register_start(
 
 fn account_exists() -> ApiError {
     ApiError::conflict(
-        "account_exists",
+        ErrorCode::AccountExists,
         "an account with this e-mail address exists; log in to accept",
     )
 }

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::Status;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::B64;
 use crate::vault::items::{self, Direction, Stored, MAX_ITEM_ENVELOPE};
@@ -91,7 +91,7 @@ async fn put_item(
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
-            ApiError::bad_request("invalid_body", e.body_text())
+            ApiError::bad_request(ErrorCode::InvalidBody, e.body_text())
         }
     })?;
     let mut tx = state.store.begin().await?;
@@ -191,11 +191,12 @@ async fn list_items(
     Path(relationship_id): Path<String>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ItemPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
     let (direction, cursor) = match (&query.before, &query.after) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "give either before or after, not both",
             ))
         }

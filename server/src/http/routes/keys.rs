@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{hex, ApiJson, B64};
 use crate::org::role::Role;
@@ -229,7 +229,7 @@ async fn put_notes_key(
     .await?;
     if stored == notes_keys::Stored::Conflict {
         return Err(ApiError::conflict(
-            "generation_exists",
+            ErrorCode::GenerationExists,
             "this generation already has another notes key",
         ));
     }

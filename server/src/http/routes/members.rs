@@ -13,7 +13,7 @@ use super::Status;
 use crate::auth::email_token::{self, Purpose};
 use crate::clock::now_ms;
 use crate::config::VERIFY_LINK_LIFETIME;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::ApiJson;
 use crate::mail::address::EmailAddress;
@@ -101,7 +101,7 @@ async fn update_member(
         let name = fields::name("display_name", name, 100)?;
         if accounts::memberships(&mut tx, &account_id).await?.len() > 1 {
             return Err(ApiError::conflict(
-                "shared_account",
+                ErrorCode::SharedAccount,
                 "this account belongs to other organisations too; only its owner can change its name",
             ));
         }
@@ -116,7 +116,7 @@ async fn update_member(
         let Some(value) = value else { continue };
         if member.role != which.role() {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!(
                     "{} applies to a {} only",
                     which.name(),
@@ -138,13 +138,13 @@ async fn update_member(
             let organisations = accounts::memberships(&mut tx, &account_id).await?.len();
             if organisations > 1 {
                 return Err(ApiError::conflict(
-                    "shared_account",
+                    ErrorCode::SharedAccount,
                     "this account belongs to other organisations too; only its owner can change its e-mail address",
                 ));
             }
             if accounts::by_email(&mut tx, email.as_str()).await?.is_some() {
                 return Err(ApiError::conflict(
-                    "email_taken",
+                    ErrorCode::EmailTaken,
                     "another account uses this e-mail address",
                 ));
             }
@@ -190,7 +190,7 @@ async fn set_disabled(
 ) -> Result<Json<Status>, ApiError> {
     if account_id == auth.account_id {
         return Err(ApiError::conflict(
-            "self",
+            ErrorCode::SelfAction,
             "a manager cannot disable or enable themself",
         ));
     }

@@ -42,7 +42,7 @@ use crate::AppState;
         description = "Accounts, organisations and OPAQUE login of the Kluis server. \
                        Errors are `{ \"error\": code, \"message\": text }`."
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorCode)),
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;
@@ -162,5 +162,28 @@ pub struct Status {
 impl Status {
     pub(crate) fn json(status: &'static str) -> Json<Self> {
         Json(Self { status })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn the_document_lists_every_error_code() {
+        let (_, doc) = super::router_and_openapi();
+        let doc = serde_json::to_value(&doc).unwrap();
+        let listed: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .expect("ErrorCode is a string enum in the document")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, all);
+        assert_eq!(
+            doc["components"]["schemas"]["ErrorBody"]["properties"]["error"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
     }
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{ApiJson, B64};
 use crate::org::role::Role;
@@ -108,7 +108,9 @@ pub struct OpenRelationship {
 fn check_uuid(field: &'static str, text: &str) -> Result<(), ApiError> {
     text.parse::<kluis_crypto::ids::RelationshipId>()
         .map(|_| ())
-        .map_err(|_| ApiError::bad_request("invalid_field", format!("{field}: expected a UUID")))
+        .map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidField, format!("{field}: expected a UUID"))
+        })
 }
 
 /// Opens a relationship between the calling coach and one of their clients.
@@ -136,7 +138,7 @@ async fn open_relationship(
         .await?
     {
         return Err(ApiError::bad_request(
-            "not_your_client",
+            ErrorCode::NotYourClient,
             "a coach opens relationships with clients they invited",
         ));
     }
@@ -145,7 +147,7 @@ async fn open_relationship(
         .is_some()
     {
         return Err(ApiError::conflict(
-            "relationship_exists",
+            ErrorCode::RelationshipExists,
             "this relationship id is taken",
         ));
     }
@@ -351,7 +353,7 @@ async fn new_epoch(
     let current = seen.relationship.current_epoch;
     if body.epoch != current + 1 {
         return Err(ApiError::conflict(
-            "stale_epoch",
+            ErrorCode::StaleEpoch,
             format!("the next epoch is {}", current + 1),
         ));
     }
@@ -383,7 +385,7 @@ async fn new_epoch(
     .await?;
     if !moved {
         return Err(ApiError::conflict(
-            "stale_epoch",
+            ErrorCode::StaleEpoch,
             "another epoch was made first",
         ));
     }

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::Status;
 use crate::auth::two_factor::SecondFactorMethod;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::ApiJson;
 use crate::mail::templates::TwoFactorChange;
@@ -149,7 +149,7 @@ async fn confirm_totp(
             .await?
     {
         return Err(ApiError::bad_request(
-            "invalid_code",
+            ErrorCode::InvalidCode,
             "this is not the authenticator's current code",
         ));
     }
@@ -219,7 +219,7 @@ async fn proven(
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            "invalid_code",
+            ErrorCode::InvalidCode,
             "the code is wrong or was already used",
         ))
     }
@@ -298,7 +298,7 @@ async fn enrol_sms(
 ) -> Result<Json<Status>, ApiError> {
     if state.sms.is_none() {
         return Err(ApiError::conflict(
-            "sms_not_configured",
+            ErrorCode::SmsNotConfigured,
             "this server sends no text messages: use an authenticator app",
         ));
     }
@@ -343,7 +343,7 @@ async fn confirm_sms(
     {
         tx.commit().await?;
         return Err(ApiError::bad_request(
-            "invalid_code",
+            ErrorCode::InvalidCode,
             "this is not the code sent to the phone",
         ));
     }
