@@ -5,12 +5,14 @@
 #![forbid(unsafe_code)]
 
 // The root holds what every domain uses: storage, configuration, time,
-// errors, the shared value types, and the process around the HTTP server.
+// errors, typed ids and the other shared value types, and the process
+// around the HTTP server.
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub(crate) mod fields;
+pub mod ids;
 pub(crate) mod language;
 pub mod metrics;
 pub mod rate_limit;

@@ -63,7 +63,7 @@ pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
                 let token = email_token::issue(
                     &mut tx,
                     Purpose::PasswordReset,
-                    &account.id,
+                    account.id,
                     &account.email,
                     RESET_LINK_LIFETIME,
                     now,

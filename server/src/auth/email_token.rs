@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 use crate::auth::token::{Token, TokenHash};
 use crate::clock::ms_after;
 use crate::error::ApiError;
+use crate::ids::{self, UserId};
 
 /// What a token is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +33,7 @@ impl Purpose {
 #[derive(Clone, Debug)]
 pub struct TokenSubject {
     /// The account.
-    pub account_id: String,
+    pub account_id: UserId,
     /// The address it was sent to.
     pub email: String,
 }
@@ -41,7 +42,7 @@ pub struct TokenSubject {
 pub async fn issue(
     conn: &mut AnyConnection,
     purpose: Purpose,
-    account_id: &str,
+    account_id: UserId,
     email: &str,
     lifetime: Duration,
     now: i64,
@@ -53,7 +54,7 @@ pub async fn issue(
     )
     .bind(hash.to_vec())
     .bind(purpose.as_str())
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(email)
     .bind(now)
     .bind(ms_after(now, lifetime))
@@ -81,7 +82,7 @@ pub async fn peek(
     .await?
     .ok_or(ApiError::InvalidToken)?;
     Ok(TokenSubject {
-        account_id: row.try_get("account_id")?,
+        account_id: ids::get(&row, "account_id")?,
         email: row.try_get("email")?,
     })
 }
@@ -105,17 +106,21 @@ pub async fn consume(
     .await?
     .ok_or(ApiError::InvalidToken)?;
     Ok(TokenSubject {
-        account_id: row.try_get("account_id")?,
+        account_id: ids::get(&row, "account_id")?,
         email: row.try_get("email")?,
     })
 }
 
 /// Ends every outstanding link of an account (after a password reset or a
 /// confirmed address change, links sent earlier must not work).
-pub async fn end_all(conn: &mut AnyConnection, account_id: &str, now: i64) -> Result<(), ApiError> {
+pub async fn end_all(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    now: i64,
+) -> Result<(), ApiError> {
     sqlx::query("UPDATE email_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL")
         .bind(now)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

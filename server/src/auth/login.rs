@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use kluis_crypto::ids::UserId;
 use kluis_crypto::opaque::{server_login_start, ServerLoginState};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -18,8 +17,9 @@ use sqlx::{AnyConnection, Row};
 
 use crate::auth::sessions::SessionMode;
 use crate::auth::token::{Token, TokenHash};
-use crate::clock::{ms_after, new_id, now_ms};
+use crate::clock::{ms_after, now_ms};
 use crate::error::ApiError;
+use crate::ids::{self, LoginId, UserId};
 use crate::mail::address::EmailAddress;
 use crate::org::accounts::{self, Account};
 use crate::rate_limit::address_key;
@@ -36,7 +36,7 @@ const PENDING_LOGIN_ATTEMPTS: i64 = 5;
 #[derive(Debug)]
 pub(crate) struct Challenge {
     /// Names this attempt in the second step.
-    pub(crate) login_id: String,
+    pub(crate) login_id: LoginId,
     /// OPAQUE `CredentialResponse` (KE2).
     pub(crate) response: Vec<u8>,
 }
@@ -56,12 +56,8 @@ fn unknown_account_credential_id(email: &EmailAddress) -> [u8; 16] {
 }
 
 /// An account's credential identifier: its id (RFC 9807 §6.3.1).
-fn credential_id(account: &Account) -> Result<[u8; 16], ApiError> {
-    Ok(*account
-        .id
-        .parse::<UserId>()
-        .map_err(|_| ApiError::Internal("stored account id is not a UUID".to_owned()))?
-        .as_bytes())
+fn credential_id(account: &Account) -> [u8; 16] {
+    *account.id.as_bytes()
 }
 
 /// The first step of a login by e-mail: the account's record, or the fake
@@ -74,15 +70,13 @@ pub(crate) async fn begin_by_email(
 ) -> Result<Challenge, ApiError> {
     let account = accounts::by_email(&mut *conn, email.as_str()).await?;
     let credential_id = match &account {
-        Some(a) => credential_id(a)?,
+        Some(a) => credential_id(a),
         None => unknown_account_credential_id(email),
     };
     begin(
         state,
         conn,
-        account
-            .as_ref()
-            .map(|a| (a.id.as_str(), a.opaque_record.as_slice())),
+        account.as_ref().map(|a| (a.id, a.opaque_record.as_slice())),
         &credential_id,
         request,
     )
@@ -94,7 +88,7 @@ pub(crate) async fn begin_by_email(
 async fn begin(
     state: &AppState,
     conn: &mut AnyConnection,
-    account: Option<(&str, &[u8])>,
+    account: Option<(UserId, &[u8])>,
     credential_id: &[u8],
     request: &[u8],
 ) -> Result<Challenge, ApiError> {
@@ -105,13 +99,13 @@ async fn begin(
         request,
         credential_id,
     )?;
-    let login_id = new_id();
+    let login_id: LoginId = ids::fresh();
     let now = now_ms();
     sqlx::query(
         "INSERT INTO login_attempts (id, account_id, state, expires_ms) VALUES ($1, $2, $3, $4)",
     )
-    .bind(&login_id)
-    .bind(account.map(|(id, _)| id.to_owned()))
+    .bind(login_id.to_string())
+    .bind(account.map(|(id, _)| id.to_string()))
     .bind(server_state.to_secret_bytes().to_vec())
     .bind(ms_after(now, LOGIN_STATE_LIFETIME))
     .execute(&mut *conn)
@@ -124,7 +118,7 @@ async fn begin(
 pub(crate) async fn reauthenticating(
     state: &AppState,
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     ip: std::net::IpAddr,
 ) -> Result<Account, ApiError> {
     state.limits.login_by_address.check(&address_key(ip))?;
@@ -143,11 +137,11 @@ pub(crate) async fn begin_for_self(
     account: &Account,
     request: &[u8],
 ) -> Result<Challenge, ApiError> {
-    let credential_id = credential_id(account)?;
+    let credential_id = credential_id(account);
     begin(
         state,
         conn,
-        Some((account.id.as_str(), account.opaque_record.as_slice())),
+        Some((account.id, account.opaque_record.as_slice())),
         &credential_id,
         request,
     )
@@ -159,22 +153,22 @@ pub(crate) async fn begin_for_self(
 /// login id — indistinguishable). The attempt is used up either way.
 pub(crate) async fn verify(
     tx: &mut AnyConnection,
-    login_id: &str,
+    login_id: LoginId,
     finalization: &[u8],
     now: i64,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<UserId>, ApiError> {
     // Taken out in one statement: a login attempt finishes at most once.
     let row = sqlx::query(
         "DELETE FROM login_attempts WHERE id = $1 RETURNING account_id, state, expires_ms",
     )
-    .bind(login_id)
+    .bind(login_id.to_string())
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let expires: i64 = row.try_get("expires_ms")?;
-    let account_id: Option<String> = row.try_get("account_id")?;
+    let account_id: Option<UserId> = ids::get_opt(&row, "account_id")?;
     let stored = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("state")?);
     let server_state = ServerLoginState::from_secret_bytes(&stored)
         .map_err(|e| ApiError::Internal(format!("stored login state: {e}")))?;
@@ -199,7 +193,7 @@ pub(crate) struct Pending {
 /// names it (shown once) and when it ends.
 pub(crate) async fn wait_for_second_factor(
     tx: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     device_label: &str,
     mode: SessionMode,
     now: i64,
@@ -211,7 +205,7 @@ pub(crate) async fn wait_for_second_factor(
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(hash.to_vec())
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(device_label)
     .bind(mode.as_str())
     .bind(expires_ms)
@@ -262,8 +256,8 @@ impl Pending {
         else {
             return Ok(Err(ApiError::SecondFactorFailed));
         };
-        let account_id: String = row.try_get("account_id")?;
-        let account = accounts::by_id(&mut *tx, &account_id).await?;
+        let account_id: UserId = ids::get(&row, "account_id")?;
+        let account = accounts::by_id(&mut *tx, account_id).await?;
         let attempts: i64 = row.try_get("attempts")?;
         let expires_ms: i64 = row.try_get("expires_ms")?;
         let live = now < expires_ms && attempts < PENDING_LOGIN_ATTEMPTS;
@@ -318,10 +312,10 @@ impl Pending {
 /// Ends the account's unfinished first steps (its password changed).
 pub(crate) async fn end_attempts(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM login_attempts WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

@@ -9,8 +9,9 @@ use sqlx::{AnyConnection, Row};
 use crate::auth::token::{Token, TokenHash};
 use serde::Deserialize;
 
-use crate::clock::{ms_after, new_id};
+use crate::clock::ms_after;
 use crate::error::ApiError;
+use crate::ids::{self, SessionId, UserId};
 
 /// How a client wants its session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -50,7 +51,7 @@ const LAST_SEEN_GRANULARITY_MS: i64 = 15_000;
 #[derive(Debug)]
 pub struct NewSession {
     /// The session's id (not a secret).
-    pub id: String,
+    pub id: SessionId,
     /// The bearer token.
     pub token: Token,
     /// When it ends at the latest, Unix ms.
@@ -58,23 +59,23 @@ pub struct NewSession {
 }
 
 /// Starts a session for an account.
-pub async fn create(
+pub async fn start(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     device_label: &str,
     lifetime: Duration,
     now: i64,
 ) -> Result<NewSession, ApiError> {
     let (token, hash) = Token::generate();
-    let id = new_id();
+    let id: SessionId = ids::fresh();
     let expires_ms = ms_after(now, lifetime);
     sqlx::query(
         "INSERT INTO sessions (id, token_hash, account_id, device_label, created_ms, last_seen_ms, expires_ms) \
          VALUES ($1, $2, $3, $4, $5, $5, $6)",
     )
-    .bind(&id)
+    .bind(id.to_string())
     .bind(hash.to_vec())
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(device_label)
     .bind(now)
     .bind(expires_ms)
@@ -87,13 +88,45 @@ pub async fn create(
     })
 }
 
+/// A session started by [`create`], its ids as text.
+#[derive(Debug)]
+pub struct CreatedSession {
+    /// The session's id.
+    pub id: String,
+    /// The bearer token.
+    pub token: Token,
+    /// When it ends at the latest, Unix ms.
+    pub expires_ms: i64,
+}
+
+/// [`start`] for callers that hold the account id as text (tests and
+/// tools outside the server); the server itself uses [`start`]. An
+/// `account_id` that is not UUID text is a `500`.
+pub async fn create(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    device_label: &str,
+    lifetime: Duration,
+    now: i64,
+) -> Result<CreatedSession, ApiError> {
+    let parsed = account_id
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("account id {account_id:?} is not UUID text")))?;
+    let session = start(conn, parsed, device_label, lifetime, now).await?;
+    Ok(CreatedSession {
+        id: session.id.to_string(),
+        token: session.token,
+        expires_ms: session.expires_ms,
+    })
+}
+
 /// Who a valid token belongs to.
 #[derive(Clone, Debug)]
 pub struct SessionOwner {
     /// The session.
-    pub session_id: String,
+    pub session_id: SessionId,
     /// Its account.
-    pub account_id: String,
+    pub account_id: UserId,
     /// An organisation of the account requires two-factor login, and the
     /// account has not set it up.
     pub must_enrol_two_factor: bool,
@@ -128,15 +161,15 @@ pub async fn authenticate(
         return Ok(None);
     }
     let owner = SessionOwner {
-        session_id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
+        session_id: ids::get(&row, "id")?,
+        account_id: ids::get(&row, "account_id")?,
         must_enrol_two_factor: row.try_get::<i64, _>("required")? > 0
             && row.try_get::<i64, _>("enrolled")? == 0,
     };
     if now - last_seen >= LAST_SEEN_GRANULARITY_MS {
         sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id = $2")
             .bind(now)
-            .bind(&owner.session_id)
+            .bind(owner.session_id.to_string())
             .execute(conn)
             .await?;
     }
@@ -147,7 +180,9 @@ pub async fn authenticate(
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// Id, for revoking.
-    pub id: String,
+    #[serde(serialize_with = "ids::as_text")]
+    #[schema(value_type = String)]
+    pub id: SessionId,
     /// What the client called itself at login.
     pub device_label: String,
     /// Unix ms.
@@ -163,21 +198,21 @@ pub struct SessionInfo {
 /// The account's live sessions, newest first.
 pub async fn list(
     conn: &mut AnyConnection,
-    account_id: &str,
-    current_session: &str,
+    account_id: UserId,
+    current_session: SessionId,
     now: i64,
 ) -> Result<Vec<SessionInfo>, ApiError> {
     let rows = sqlx::query(
         "SELECT id, device_label, created_ms, last_seen_ms, expires_ms FROM sessions \
          WHERE account_id = $1 AND revoked_ms IS NULL AND expires_ms > $2 ORDER BY created_ms DESC",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(now)
     .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|r| {
-            let id: String = r.try_get("id")?;
+            let id: SessionId = ids::get(r, "id")?;
             Ok(SessionInfo {
                 current: id == current_session,
                 id,
@@ -193,16 +228,16 @@ pub async fn list(
 /// Revokes one of the account's sessions; `false` if there was none.
 pub async fn revoke(
     conn: &mut AnyConnection,
-    account_id: &str,
-    session_id: &str,
+    account_id: UserId,
+    session_id: SessionId,
     now: i64,
 ) -> Result<bool, ApiError> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_ms = $1 WHERE id = $2 AND account_id = $3 AND revoked_ms IS NULL",
     )
     .bind(now)
-    .bind(session_id)
-    .bind(account_id)
+    .bind(session_id.to_string())
+    .bind(account_id.to_string())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -212,16 +247,16 @@ pub async fn revoke(
 /// a second factor set up).
 pub async fn revoke_others(
     conn: &mut AnyConnection,
-    account_id: &str,
-    current: &str,
+    account_id: UserId,
+    current: SessionId,
     now: i64,
 ) -> Result<u64, ApiError> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_ms = $1 WHERE account_id = $2 AND id <> $3 AND revoked_ms IS NULL",
     )
     .bind(now)
-    .bind(account_id)
-    .bind(current)
+    .bind(account_id.to_string())
+    .bind(current.to_string())
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -231,14 +266,14 @@ pub async fn revoke_others(
 /// reset, disabling); returns how many.
 pub async fn revoke_all(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     now: i64,
 ) -> Result<u64, ApiError> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_ms = $1 WHERE account_id = $2 AND revoked_ms IS NULL",
     )
     .bind(now)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

@@ -326,10 +326,10 @@ impl Purpose {
     }
 }
 
-fn code_hash(account_id: &str, purpose: Purpose, code: &str) -> Vec<u8> {
+fn code_hash(account_id: crate::ids::UserId, purpose: Purpose, code: &str) -> Vec<u8> {
     Sha256::new()
         .chain_update(b"kluis/v1/sms-code\0")
-        .chain_update(account_id.as_bytes())
+        .chain_update(account_id.to_string().as_bytes())
         .chain_update([0])
         .chain_update(purpose.as_str().as_bytes())
         .chain_update([0])
@@ -341,20 +341,20 @@ fn code_hash(account_id: &str, purpose: Purpose, code: &str) -> Vec<u8> {
 /// A new code for `purpose`, replacing any earlier one; returned to be sent.
 pub async fn new_code(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: crate::ids::UserId,
     purpose: Purpose,
     now_ms: i64,
 ) -> Result<String, ApiError> {
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     sqlx::query("DELETE FROM sms_codes WHERE account_id = $1 AND purpose = $2")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .bind(purpose.as_str())
         .execute(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO sms_codes (account_id, purpose, code_hash, expires_ms) VALUES ($1, $2, $3, $4)",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(purpose.as_str())
     .bind(code_hash(account_id, purpose, &code))
     .bind(ms_after(now_ms, CODE_LIFETIME))
@@ -367,7 +367,7 @@ pub async fn new_code(
 /// its five tries.
 pub async fn use_code(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: crate::ids::UserId,
     purpose: Purpose,
     code: &str,
     now_ms: i64,
@@ -378,7 +378,7 @@ pub async fn use_code(
         "UPDATE sms_codes SET attempts = attempts + 1 \
          WHERE account_id = $1 AND purpose = $2 AND attempts < $3 AND expires_ms > $4",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(purpose.as_str())
     .bind(CODE_ATTEMPTS)
     .bind(now_ms)
@@ -389,7 +389,7 @@ pub async fn use_code(
     }
     let Some(row) =
         sqlx::query("SELECT code_hash FROM sms_codes WHERE account_id = $1 AND purpose = $2")
-            .bind(account_id)
+            .bind(account_id.to_string())
             .bind(purpose.as_str())
             .fetch_optional(&mut *conn)
             .await?
@@ -403,7 +403,7 @@ pub async fn use_code(
     let taken = sqlx::query(
         "DELETE FROM sms_codes WHERE account_id = $1 AND purpose = $2 AND code_hash = $3",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(purpose.as_str())
     .bind(stored)
     .execute(conn)
@@ -517,12 +517,12 @@ mod tests {
 /// The account's verified phone number, if any.
 pub(crate) async fn verified_phone(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: crate::ids::UserId,
 ) -> Result<Option<String>, ApiError> {
     let row = sqlx::query(
         "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.try_get("phone")).transpose()?)
@@ -532,16 +532,16 @@ pub(crate) async fn verified_phone(
 /// number, unverified, replacing any earlier one.
 pub(crate) async fn set_up_phone(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: crate::ids::UserId,
     phone: &str,
     now: i64,
 ) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(&mut *conn)
         .await?;
     sqlx::query("INSERT INTO sms_factors (account_id, phone, created_ms) VALUES ($1, $2, $3)")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .bind(phone)
         .bind(now)
         .execute(&mut *conn)
@@ -552,12 +552,12 @@ pub(crate) async fn set_up_phone(
 /// The number being set up came back with its code: it counts from now.
 pub(crate) async fn phone_verified(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: crate::ids::UserId,
     now: i64,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE sms_factors SET verified_ms = $1 WHERE account_id = $2")
         .bind(now)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -574,7 +574,7 @@ pub(crate) async fn prepare_code(
     purpose: Purpose,
     now: i64,
 ) -> Result<(String, String), ApiError> {
-    limit.check(&account.id)?;
+    limit.check(&account.id.to_string())?;
     let sql = match purpose {
         Purpose::Login => {
             "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
@@ -584,7 +584,7 @@ pub(crate) async fn prepare_code(
         }
     };
     let phone: String = match sqlx::query(sql)
-        .bind(&account.id)
+        .bind(account.id.to_string())
         .fetch_optional(&mut *tx)
         .await?
     {
@@ -596,7 +596,7 @@ pub(crate) async fn prepare_code(
             ))
         }
     };
-    let code = new_code(tx, &account.id, purpose, now).await?;
+    let code = new_code(tx, account.id, purpose, now).await?;
     Ok((phone, code_text(account.language, &code)))
 }
 

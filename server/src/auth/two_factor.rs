@@ -20,6 +20,7 @@ use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::{SessionId, UserId};
 
 /// Seconds per TOTP step.
 const STEP: u64 = 30;
@@ -92,15 +93,13 @@ pub async fn use_code(
 ) -> Result<bool, ApiError> {
     match method {
         SecondFactorMethod::Totp => {
-            use_totp_code(conn, &account.id, &account.email, code, false, now_ms).await
+            use_totp_code(conn, account.id, &account.email, code, false, now_ms).await
         }
-        SecondFactorMethod::RecoveryCode => {
-            use_recovery_code(conn, &account.id, code, now_ms).await
-        }
+        SecondFactorMethod::RecoveryCode => use_recovery_code(conn, account.id, code, now_ms).await,
         SecondFactorMethod::Sms if in_login => {
             crate::auth::sms::use_code(
                 conn,
-                &account.id,
+                account.id,
                 crate::auth::sms::Purpose::Login,
                 code,
                 now_ms,
@@ -137,13 +136,13 @@ impl Factors {
 }
 
 /// The account's factors.
-pub async fn factors(conn: &mut AnyConnection, account_id: &str) -> Result<Factors, ApiError> {
+pub async fn factors(conn: &mut AnyConnection, account_id: UserId) -> Result<Factors, ApiError> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM totp_factors WHERE account_id = $1 AND confirmed_ms IS NOT NULL) AS totp, \
                 (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_ms IS NULL) AS codes, \
                 (SELECT COUNT(*) FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL) AS sms",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_one(conn)
     .await?;
     Ok(Factors {
@@ -156,10 +155,10 @@ pub async fn factors(conn: &mut AnyConnection, account_id: &str) -> Result<Facto
 /// The stored authenticator: (secret, confirmed).
 pub async fn stored_totp(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Option<(Zeroizing<Vec<u8>>, bool)>, ApiError> {
     let row = sqlx::query("SELECT secret, confirmed_ms FROM totp_factors WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .fetch_optional(conn)
         .await?;
     row.map(|r| {
@@ -175,7 +174,7 @@ pub async fn stored_totp(
 /// `enrolling`, not yet) and uses it up: `true` only once per step.
 pub async fn use_totp_code(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     email: &str,
     code: &str,
     enrolling: bool,
@@ -195,7 +194,7 @@ pub async fn use_totp_code(
         "UPDATE totp_factors SET last_step = $1 WHERE account_id = $2 AND last_step < $1",
     )
     .bind(step)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -204,17 +203,17 @@ pub async fn use_totp_code(
 /// Starts (or restarts) an enrolment; refused while one is confirmed.
 pub async fn begin_enrolment(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     secret: &[u8],
     now_ms: i64,
 ) -> Result<(), ApiError> {
     refuse_if_enabled(&mut *conn, account_id).await?;
     sqlx::query("DELETE FROM totp_factors WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(&mut *conn)
         .await?;
     sqlx::query("INSERT INTO totp_factors (account_id, secret, created_ms) VALUES ($1, $2, $3)")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .bind(secret)
         .bind(now_ms)
         .execute(conn)
@@ -224,7 +223,10 @@ pub async fn begin_enrolment(
 
 /// One second factor at a time: adding another while one is on would let
 /// a stolen session add the thief's own (turning off needs a code).
-pub async fn refuse_if_enabled(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
+pub async fn refuse_if_enabled(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<(), ApiError> {
     if factors(conn, account_id).await?.enabled() {
         return Err(ApiError::conflict(
             ErrorCode::TwoFactorEnabled,
@@ -239,8 +241,8 @@ pub async fn refuse_if_enabled(conn: &mut AnyConnection, account_id: &str) -> Re
 /// and so do logins waiting for one.
 pub async fn sessions_end_at_enrolment(
     conn: &mut AnyConnection,
-    account_id: &str,
-    current_session: &str,
+    account_id: UserId,
+    current_session: SessionId,
     now_ms: i64,
 ) -> Result<(), ApiError> {
     crate::auth::sessions::revoke_others(&mut *conn, account_id, current_session, now_ms).await?;
@@ -251,10 +253,10 @@ pub async fn sessions_end_at_enrolment(
 /// changed).
 pub async fn end_pending_logins(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM pending_logins WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -263,19 +265,19 @@ pub async fn end_pending_logins(
 /// Marks the enrolment confirmed (after [`use_totp_code`] with `enrolling`).
 pub async fn confirm_enrolment(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     now_ms: i64,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE totp_factors SET confirmed_ms = $1 WHERE account_id = $2")
         .bind(now_ms)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
 }
 
 /// Removes every factor of the account.
-pub async fn disable(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
+pub async fn disable(conn: &mut AnyConnection, account_id: UserId) -> Result<(), ApiError> {
     for sql in [
         "DELETE FROM totp_factors WHERE account_id = $1",
         "DELETE FROM recovery_codes WHERE account_id = $1",
@@ -284,7 +286,7 @@ pub async fn disable(conn: &mut AnyConnection, account_id: &str) -> Result<(), A
         "DELETE FROM pending_logins WHERE account_id = $1",
     ] {
         sqlx::query(sql)
-            .bind(account_id)
+            .bind(account_id.to_string())
             .execute(&mut *conn)
             .await?;
     }
@@ -339,16 +341,16 @@ fn new_code() -> Zeroizing<String> {
 /// Replaces the account's recovery codes with ten new ones, returned once.
 pub async fn new_recovery_codes(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Vec<Zeroizing<String>>, ApiError> {
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(&mut *conn)
         .await?;
     let codes: Vec<_> = (0..RECOVERY_CODES).map(|_| new_code()).collect();
     for code in &codes {
         sqlx::query("INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)")
-            .bind(account_id)
+            .bind(account_id.to_string())
             .bind(code_hash(&normalise(code)))
             .execute(&mut *conn)
             .await?;
@@ -359,7 +361,7 @@ pub async fn new_recovery_codes(
 /// Uses up a recovery code: `true` once per code.
 pub async fn use_recovery_code(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     code: &str,
     now_ms: i64,
 ) -> Result<bool, ApiError> {
@@ -368,7 +370,7 @@ pub async fn use_recovery_code(
          WHERE account_id = $2 AND code_hash = $3 AND used_ms IS NULL",
     )
     .bind(now_ms)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(code_hash(&normalise(code)))
     .execute(conn)
     .await?;

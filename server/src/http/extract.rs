@@ -12,6 +12,7 @@ use crate::auth::sessions;
 use crate::auth::token::TokenHash;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::ids::{SessionId, UserId};
 use crate::AppState;
 
 /// The name of the browser's session cookie.
@@ -30,9 +31,9 @@ pub enum Via {
 #[derive(Clone, Debug)]
 pub struct Auth {
     /// The account.
-    pub account_id: String,
+    pub account_id: UserId,
     /// The session.
-    pub session_id: String,
+    pub session_id: SessionId,
     /// How the token came.
     pub via: Via,
     /// The account must set up two-factor login before anything else.
@@ -61,7 +62,7 @@ impl FromRequestParts<AppState> for Auth {
             // replacement may not.
             let first_identity = parts.method == Method::PUT
                 && parts.uri.path() == "/api/keys"
-                && crate::vault::key_directory::own(&mut conn, &owner.account_id)
+                && crate::vault::key_directory::own(&mut conn, owner.account_id)
                     .await?
                     .is_none();
             if !first_identity {

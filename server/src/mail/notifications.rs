@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::ids::{self, UserId};
 use crate::language::Language;
 use crate::org::accounts::{self, Account};
 use crate::{mail::outbox, mail::templates, AppState};
@@ -21,7 +22,7 @@ use crate::{mail::outbox, mail::templates, AppState};
 pub async fn record_activity(
     conn: &mut AnyConnection,
     relationship_id: &str,
-    author_id: &str,
+    author_id: UserId,
     interval: Duration,
     now: i64,
 ) -> Result<(), ApiError> {
@@ -36,7 +37,7 @@ pub async fn record_activity(
          ON CONFLICT (account_id) DO NOTHING",
     )
     .bind(relationship_id)
-    .bind(author_id)
+    .bind(author_id.to_string())
     .bind(interval_ms)
     .bind(now)
     .execute(conn)
@@ -48,14 +49,14 @@ pub async fn record_activity(
 /// its e-mail queued in one transaction, so two workers cannot both send
 /// it and a failure leaves it for the next tick.
 pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
-    let due: Vec<String> = sqlx::query(
+    let due: Vec<UserId> = sqlx::query(
         "SELECT account_id FROM activity_pending WHERE due_ms <= $1 ORDER BY due_ms LIMIT 50",
     )
     .bind(now_ms())
     .fetch_all(state.store.pool())
     .await?
     .iter()
-    .map(|r| r.try_get("account_id"))
+    .map(|r| ids::get(r, "account_id"))
     .collect::<Result<_, _>>()?;
     let mut queued = 0;
     for account_id in due {
@@ -64,7 +65,7 @@ pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
         let taken = sqlx::query(
             "DELETE FROM activity_pending WHERE account_id = $1 AND due_ms <= $2 RETURNING account_id",
         )
-        .bind(&account_id)
+        .bind(account_id.to_string())
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -72,13 +73,13 @@ pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
             continue;
         }
         // Asked again now: the wish may have changed since the message.
-        if let Some(account) = accounts::by_id(&mut tx, &account_id).await? {
+        if let Some(account) = accounts::by_id(&mut tx, account_id).await? {
             if account.notify_activity && !account.disabled {
                 let message = templates::activity(account.language, &state.config.public_url);
                 outbox::enqueue(&mut tx, &account.email, &message, now).await?;
                 sqlx::query("UPDATE accounts SET activity_mailed_ms = $1 WHERE id = $2")
                     .bind(now)
-                    .bind(&account_id)
+                    .bind(account_id.to_string())
                     .execute(&mut *tx)
                     .await?;
                 queued += 1;
@@ -93,7 +94,7 @@ pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
 /// shares a relationship with it now is told to compare safety numbers.
 pub async fn peer_keys_changed(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     public_url: &str,
     now: i64,
 ) -> Result<(), ApiError> {
@@ -104,7 +105,7 @@ pub async fn peer_keys_changed(
          WHERE mine.account_id = $1 AND mine.left_epoch IS NULL \
            AND theirs.account_id <> $1 AND theirs.left_epoch IS NULL AND a.disabled = 0",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_all(&mut *conn)
     .await?;
     for row in peers {
@@ -136,7 +137,7 @@ pub async fn login_from_new_device(
         "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN device_label = $2 THEN 1 ELSE 0 END), 0) AS same \
          FROM sessions WHERE account_id = $1",
     )
-    .bind(&account.id)
+    .bind(account.id.to_string())
     .bind(device_label)
     .fetch_one(&mut *conn)
     .await?;
@@ -158,10 +159,10 @@ pub async fn login_from_new_device(
 /// out).
 pub(crate) async fn forget_pending_activity(
     conn: &mut sqlx::AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM activity_pending WHERE account_id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

@@ -4,6 +4,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::new_id;
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::{self, UserId};
 use crate::language::Language;
 use crate::org::role::Role;
 
@@ -11,7 +12,7 @@ use crate::org::role::Role;
 #[derive(Clone, Debug)]
 pub struct Account {
     /// The user id (also the OPAQUE credential identifier).
-    pub id: String,
+    pub id: UserId,
     /// Normalised e-mail.
     pub email: String,
     /// Name shown to others.
@@ -32,9 +33,9 @@ const ACCOUNT_COLUMNS: &str =
     "id, email, display_name, opaque_record, email_verified, disabled, language, notify_activity \
      FROM accounts";
 
-fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, ApiError> {
     Ok(Account {
-        id: row.try_get("id")?,
+        id: ids::get(row, "id")?,
         email: row.try_get("email")?,
         display_name: row.try_get("display_name")?,
         opaque_record: row.try_get("opaque_record")?,
@@ -53,17 +54,17 @@ pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<Ac
         .bind(email)
         .fetch_optional(conn)
         .await?;
-    Ok(row.as_ref().map(account_from_row).transpose()?)
+    row.as_ref().map(account_from_row).transpose()
 }
 
 /// The account with this id.
-pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Account>, ApiError> {
+pub async fn by_id(conn: &mut AnyConnection, id: UserId) -> Result<Option<Account>, ApiError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
+        .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
-    Ok(row.as_ref().map(account_from_row).transpose()?)
+    row.as_ref().map(account_from_row).transpose()
 }
 
 /// Creates an account.
@@ -72,7 +73,7 @@ pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Re
         "INSERT INTO accounts (id, email, display_name, opaque_record, email_verified, disabled, \
          language, notify_activity, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(&account.id)
+    .bind(account.id.to_string())
     .bind(&account.email)
     .bind(&account.display_name)
     .bind(&account.opaque_record)
@@ -97,7 +98,7 @@ pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Re
 /// change) for the account's own history and its peers.
 pub async fn record_event(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     kind: &str,
     now: i64,
 ) -> Result<(), ApiError> {
@@ -105,7 +106,7 @@ pub async fn record_event(
         "INSERT INTO account_events (id, account_id, kind, created_ms) VALUES ($1, $2, $3, $4)",
     )
     .bind(new_id())
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(kind)
     .bind(now)
     .execute(conn)
@@ -140,13 +141,13 @@ fn membership_from_row(row: &sqlx::any::AnyRow) -> Result<Membership, ApiError> 
 /// Every organisation of an account.
 pub async fn memberships(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Vec<Membership>, ApiError> {
     let rows = sqlx::query(
         "SELECT m.organisation_id, o.name, m.role, m.disabled FROM memberships m \
          JOIN organisations o ON o.id = m.organisation_id WHERE m.account_id = $1 ORDER BY o.name",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_all(conn)
     .await?;
     rows.iter().map(membership_from_row).collect()
@@ -156,7 +157,7 @@ pub async fn memberships(
 pub async fn membership(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Option<Membership>, ApiError> {
     let row = sqlx::query(
         "SELECT m.organisation_id, o.name, m.role, m.disabled FROM memberships m \
@@ -164,7 +165,7 @@ pub async fn membership(
          WHERE m.organisation_id = $1 AND m.account_id = $2",
     )
     .bind(organisation_id)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(membership_from_row).transpose()
@@ -177,9 +178,9 @@ pub async fn membership(
 pub async fn join(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    account_id: &str,
+    account_id: UserId,
     role: Role,
-    invited_by: Option<&str>,
+    invited_by: Option<UserId>,
     now: i64,
 ) -> Result<(), ApiError> {
     match membership(&mut *conn, organisation_id, account_id).await? {
@@ -196,7 +197,7 @@ pub async fn join(
                  VALUES ($1, $2, $3, $4)",
             )
             .bind(organisation_id)
-            .bind(account_id)
+            .bind(account_id.to_string())
             .bind(role.as_str())
             .bind(now)
             .execute(&mut *conn)
@@ -215,8 +216,8 @@ pub async fn join(
                      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .bind(organisation_id)
-                .bind(coach)
-                .bind(account_id)
+                .bind(coach.to_string())
+                .bind(account_id.to_string())
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
@@ -231,7 +232,7 @@ pub async fn join(
 pub async fn acting_member(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Membership, ApiError> {
     match membership(conn, organisation_id, account_id).await? {
         Some(m) if !m.disabled => Ok(m),
@@ -244,8 +245,8 @@ pub async fn acting_member(
 pub(crate) async fn is_client_of(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    coach_id: &str,
-    client_id: &str,
+    coach_id: UserId,
+    client_id: UserId,
 ) -> Result<bool, ApiError> {
     coach_link(conn, organisation_id, coach_id, client_id, false).await
 }
@@ -254,8 +255,8 @@ pub(crate) async fn is_client_of(
 pub(crate) async fn is_active_client_of(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    coach_id: &str,
-    client_id: &str,
+    coach_id: UserId,
+    client_id: UserId,
 ) -> Result<bool, ApiError> {
     coach_link(conn, organisation_id, coach_id, client_id, true).await
 }
@@ -263,8 +264,8 @@ pub(crate) async fn is_active_client_of(
 async fn coach_link(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    coach_id: &str,
-    client_id: &str,
+    coach_id: UserId,
+    client_id: UserId,
     active: bool,
 ) -> Result<bool, ApiError> {
     let sql = if active {
@@ -276,8 +277,8 @@ async fn coach_link(
     };
     let row = sqlx::query(sql)
         .bind(organisation_id)
-        .bind(coach_id)
-        .bind(client_id)
+        .bind(coach_id.to_string())
+        .bind(client_id.to_string())
         .fetch_optional(conn)
         .await?;
     Ok(row.is_some())
@@ -287,7 +288,7 @@ async fn coach_link(
 pub(crate) async fn set_membership_disabled(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    account_id: &str,
+    account_id: UserId,
     disabled: bool,
 ) -> Result<(), ApiError> {
     sqlx::query(
@@ -295,7 +296,7 @@ pub(crate) async fn set_membership_disabled(
     )
     .bind(i64::from(disabled))
     .bind(organisation_id)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .execute(conn)
     .await?;
     Ok(())
@@ -304,12 +305,12 @@ pub(crate) async fn set_membership_disabled(
 /// Replaces the account's OPAQUE record (a new password).
 pub(crate) async fn set_opaque_record(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     record: &[u8],
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE accounts SET opaque_record = $1 WHERE id = $2")
         .bind(record)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -319,12 +320,12 @@ pub(crate) async fn set_opaque_record(
 /// address is a `409 email_taken`.
 pub(crate) async fn set_verified_email(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     email: &str,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE accounts SET email = $1, email_verified = 1 WHERE id = $2")
         .bind(email)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await
         .map_err(|e| match &e {
@@ -339,9 +340,9 @@ pub(crate) async fn set_verified_email(
 
 /// Deletes the account row; keys, sessions, memberships, coach links,
 /// e-mailed links and events go with it (ON DELETE CASCADE).
-pub(crate) async fn delete(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete(conn: &mut AnyConnection, account_id: UserId) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM accounts WHERE id = $1")
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -350,12 +351,12 @@ pub(crate) async fn delete(conn: &mut AnyConnection, account_id: &str) -> Result
 /// Renames the account.
 pub(crate) async fn set_display_name(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     name: &str,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE accounts SET display_name = $1 WHERE id = $2")
         .bind(name)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -364,12 +365,12 @@ pub(crate) async fn set_display_name(
 /// Sets the language of the account's e-mails and notices.
 pub(crate) async fn set_language(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     language: Language,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE accounts SET language = $1 WHERE id = $2")
         .bind(language.code())
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -378,12 +379,12 @@ pub(crate) async fn set_language(
 /// Whether the account wants an e-mail when a message or file arrives.
 pub(crate) async fn set_notify_activity(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     on: bool,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE accounts SET notify_activity = $1 WHERE id = $2")
         .bind(i64::from(on))
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

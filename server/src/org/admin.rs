@@ -6,6 +6,7 @@ use sqlx::Row;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::{self, UserId};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::invitation::{self, Issued, Offer};
@@ -48,7 +49,7 @@ pub async fn create_organisation(
 #[derive(Debug)]
 pub struct AccountLine {
     /// User id.
-    pub id: String,
+    pub id: UserId,
     /// E-mail.
     pub email: String,
     /// Name.
@@ -70,7 +71,7 @@ pub async fn list_accounts(store: &Store) -> Result<Vec<AccountLine>, ApiError> 
     .await?;
     let mut out: Vec<AccountLine> = Vec::new();
     for row in rows {
-        let id: String = row.try_get("id")?;
+        let id: UserId = ids::get(&row, "id")?;
         let membership = match (
             row.try_get::<Option<String>, _>("organisation")?,
             row.try_get::<Option<String>, _>("role")?,
@@ -112,9 +113,9 @@ pub async fn set_account_disabled(
                 "no account with this e-mail address",
             )
         })?;
-    let id: String = row.try_get("id")?;
+    let id: UserId = ids::get(&row, "id")?;
     if disabled {
-        sessions::revoke_all(&mut tx, &id, now).await?;
+        sessions::revoke_all(&mut tx, id, now).await?;
     }
     tx.commit().await?;
     Ok(())

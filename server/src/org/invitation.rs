@@ -8,6 +8,7 @@ use crate::auth::token::{Token, TokenHash};
 use crate::clock::{ms_after, new_id};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::ids::{self, UserId};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::role::Role;
@@ -37,7 +38,7 @@ pub struct Offer<'a> {
     /// The role offered.
     pub role: Role,
     /// The inviting member; `None` for the operator.
-    pub invited_by: Option<&'a str>,
+    pub invited_by: Option<UserId>,
     /// The language of the e-mail (and of the new account) unless the
     /// invitee already has an account with its own.
     pub language: Language,
@@ -56,7 +57,7 @@ pub async fn issue(
     // The account id the invitee will have: theirs if they have one.
     let existing = accounts::by_email(&mut *conn, offer.email.as_str()).await?;
     let language = existing.as_ref().map_or(offer.language, |a| a.language);
-    let new_account_id = existing.map_or_else(new_id, |a| a.id);
+    let new_account_id: UserId = existing.map_or_else(ids::fresh, |a| a.id);
     sqlx::query(
         "INSERT INTO invitations (id, token_hash, organisation_id, email, role, invited_by, \
          new_account_id, created_ms, expires_ms, language) \
@@ -67,8 +68,8 @@ pub async fn issue(
     .bind(offer.organisation_id)
     .bind(offer.email.as_str())
     .bind(offer.role.as_str())
-    .bind(offer.invited_by)
-    .bind(new_account_id)
+    .bind(offer.invited_by.map(|id| id.to_string()))
+    .bind(new_account_id.to_string())
     .bind(now)
     .bind(expires_ms)
     .bind(language.code())
@@ -105,8 +106,8 @@ pub(crate) struct Invitation {
     pub(crate) organisation_name: String,
     pub(crate) email: String,
     pub(crate) role: Role,
-    pub(crate) invited_by: Option<String>,
-    pub(crate) new_account_id: String,
+    pub(crate) invited_by: Option<UserId>,
+    pub(crate) new_account_id: UserId,
     pub(crate) language: Language,
 }
 
@@ -132,11 +133,11 @@ pub(crate) async fn valid(
     let role = Role::from_stored(&role)
         .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?;
     let organisation_id: String = row.try_get("organisation_id")?;
-    let invited_by: Option<String> = row.try_get("invited_by")?;
+    let invited_by: Option<UserId> = ids::get_opt(&row, "invited_by")?;
     // An invitation is only as good as its inviter's standing now: one sent
     // by a member who has since been disabled (or lost the right to invite
     // that role) no longer works. Operator invitations have no inviter.
-    if let Some(inviter) = &invited_by {
+    if let Some(inviter) = invited_by {
         match accounts::membership(&mut *conn, &organisation_id, inviter).await? {
             Some(m) if !m.disabled && m.role.may_invite(role) => {}
             _ => return Err(ApiError::InvalidToken),
@@ -149,7 +150,7 @@ pub(crate) async fn valid(
         email: row.try_get("email")?,
         role,
         invited_by,
-        new_account_id: row.try_get("new_account_id")?,
+        new_account_id: ids::get(&row, "new_account_id")?,
         language: Language::from_stored(&row.try_get::<String, _>("language")?)?,
     })
 }
@@ -158,7 +159,7 @@ pub(crate) async fn valid(
 pub(crate) async fn consume(
     conn: &mut AnyConnection,
     invitation: &Invitation,
-    account_id: &str,
+    account_id: UserId,
     now: i64,
 ) -> Result<(), ApiError> {
     let done = sqlx::query(
@@ -166,7 +167,7 @@ pub(crate) async fn consume(
          WHERE id = $3 AND accepted_ms IS NULL AND expires_ms > $1",
     )
     .bind(now)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(&invitation.id)
     .execute(conn)
     .await?;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiError;
+use crate::ids::{self, UserId};
 use crate::org::accounts::Membership;
 use crate::org::role::Role;
 
@@ -14,7 +15,9 @@ use crate::org::role::Role;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// User id.
-    pub account_id: String,
+    #[serde(serialize_with = "ids::as_text")]
+    #[schema(value_type = String)]
+    pub account_id: UserId,
     /// Name.
     pub display_name: String,
     /// E-mail address.
@@ -68,7 +71,7 @@ const MEMBER_SELECT: &str = "SELECT a.id, a.display_name, a.email, m.role, m.dis
 fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, ApiError> {
     let role: String = row.try_get("role")?;
     Ok(Member {
-        account_id: row.try_get("id")?,
+        account_id: ids::get(row, "id")?,
         display_name: row.try_get("display_name")?,
         email: row.try_get("email")?,
         role: Role::from_stored(&role)
@@ -85,7 +88,7 @@ pub(crate) async fn visible_to(
     conn: &mut AnyConnection,
     organisation_id: &str,
     me: &Membership,
-    viewer_id: &str,
+    viewer_id: UserId,
 ) -> Result<Vec<Member>, ApiError> {
     let sql = match me.role {
         Role::Manager => format!("{MEMBER_SELECT} ORDER BY a.display_name"),
@@ -100,7 +103,7 @@ pub(crate) async fn visible_to(
     };
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(organisation_id);
     if me.role != Role::Manager {
-        query = query.bind(viewer_id);
+        query = query.bind(viewer_id.to_string());
     }
     let rows = query.fetch_all(conn).await?;
     let mut members = rows
@@ -122,12 +125,12 @@ pub(crate) async fn visible_to(
 pub(crate) async fn one(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Member, ApiError> {
     let sql = format!("{MEMBER_SELECT} AND m.account_id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(organisation_id)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .fetch_one(conn)
         .await?;
     member_from_row(&row)
@@ -137,7 +140,7 @@ pub(crate) async fn one(
 pub(crate) async fn set_date(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    account_id: &str,
+    account_id: UserId,
     which: MemberDate,
     date: Option<String>,
 ) -> Result<(), ApiError> {
@@ -149,7 +152,7 @@ pub(crate) async fn set_date(
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(date)
         .bind(organisation_id)
-        .bind(account_id)
+        .bind(account_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::new_id;
 use crate::error::ApiError;
+use crate::ids::UserId;
 
 /// Creates an organisation; returns its id.
 pub(crate) async fn create(
@@ -34,13 +35,13 @@ pub(crate) async fn count(conn: &mut AnyConnection) -> Result<i64, ApiError> {
 /// two-factor login.
 pub(crate) async fn require_two_factor_of(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<bool, ApiError> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
          WHERE m.account_id = $1 AND m.disabled = 0 AND o.require_two_factor = 1",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_one(conn)
     .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)

@@ -8,6 +8,7 @@
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::UserId;
 use crate::language::Language;
 
 /// The current version. Raise it whenever the text changes in substance:
@@ -26,7 +27,7 @@ pub fn text(language: Language, contact: &str) -> String {
 /// returns when it was acknowledged, if it was.
 pub async fn shown(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     language: Language,
     now: i64,
 ) -> Result<Option<i64>, ApiError> {
@@ -34,7 +35,7 @@ pub async fn shown(
         "INSERT INTO privacy_notices_shown (account_id, version, language, shown_ms) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, version) DO NOTHING",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(VERSION)
     .bind(language.code())
     .bind(now)
@@ -46,12 +47,12 @@ pub async fn shown(
 /// When the account acknowledged the current version, if it did.
 pub async fn acknowledged(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Option<i64>, ApiError> {
     let row = sqlx::query(
         "SELECT acknowledged_ms FROM privacy_notices_shown WHERE account_id = $1 AND version = $2",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(VERSION)
     .fetch_optional(conn)
     .await?;
@@ -65,7 +66,7 @@ pub async fn acknowledged(
 /// and must have been shown.
 pub async fn acknowledge(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     version: i64,
     now: i64,
 ) -> Result<i64, ApiError> {
@@ -80,7 +81,7 @@ pub async fn acknowledge(
          WHERE account_id = $2 AND version = $3",
     )
     .bind(now)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(version)
     .execute(&mut *conn)
     .await?;

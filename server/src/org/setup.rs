@@ -3,12 +3,13 @@
 //! Issuing a new link voids every earlier one, so only the link printed
 //! last works; the token is shown once and never logged.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use crate::auth::token::{Token, TokenHash};
-use crate::clock::{ms_after, new_id, now_ms};
+use crate::clock::{ms_after, now_ms};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::ids::{self, UserId};
 use crate::store::Store;
 
 /// Whether any organisation exists.
@@ -30,7 +31,7 @@ pub async fn issue_link(store: &Store, config: &Config) -> Result<String, ApiErr
          VALUES ($1, $2, $3, $4)",
     )
     .bind(hash.to_vec())
-    .bind(new_id())
+    .bind(ids::fresh::<UserId>().to_string())
     .bind(now)
     .bind(ms_after(now, config.limits.setup_link_lifetime))
     .execute(&mut *tx)
@@ -45,7 +46,7 @@ pub(crate) async fn account_id_of(
     conn: &mut AnyConnection,
     hash: &TokenHash,
     now: i64,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<UserId>, ApiError> {
     let row = sqlx::query(
         "SELECT new_account_id FROM setup_tokens WHERE token_hash = $1 AND used_ms IS NULL \
          AND expires_ms > $2",
@@ -54,9 +55,7 @@ pub(crate) async fn account_id_of(
     .bind(now)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| r.try_get("new_account_id"))
-        .transpose()
-        .map_err(Into::into)
+    row.map(|r| ids::get(&r, "new_account_id")).transpose()
 }
 
 /// Uses up a live setup link, once: the account id it gives, or `None`
@@ -65,7 +64,7 @@ pub(crate) async fn consume(
     conn: &mut AnyConnection,
     hash: &TokenHash,
     now: i64,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<UserId>, ApiError> {
     let row = sqlx::query(
         "UPDATE setup_tokens SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL \
          AND expires_ms > $1 RETURNING new_account_id",
@@ -74,9 +73,7 @@ pub(crate) async fn consume(
     .bind(hash.to_vec())
     .fetch_optional(conn)
     .await?;
-    row.map(|r| r.try_get("new_account_id"))
-        .transpose()
-        .map_err(Into::into)
+    row.map(|r| ids::get(&r, "new_account_id")).transpose()
 }
 
 fn link(config: &Config, token: &Token) -> String {

@@ -20,6 +20,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::{self, UserId};
 use crate::store::Store;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::relationships::Seen;
@@ -41,7 +42,7 @@ pub struct Attachment {
     /// Id (in the stream header).
     pub attachment_id: String,
     /// Who uploads it.
-    pub uploader_id: String,
+    pub uploader_id: UserId,
     /// The relationship's epoch when the upload began.
     pub epoch: i64,
     /// Bytes stored.
@@ -73,7 +74,7 @@ async fn load(
     row.map(|r| {
         Ok(Attachment {
             attachment_id: r.try_get("attachment_id")?,
-            uploader_id: r.try_get("uploader_id")?,
+            uploader_id: ids::get(&r, "uploader_id")?,
             epoch: r.try_get("epoch")?,
             length: r.try_get("length")?,
             sha256: r.try_get("sha256")?,
@@ -132,7 +133,7 @@ pub async fn begin(
     )
     .bind(&seen.relationship.id)
     .bind(attachment_id)
-    .bind(&seen.me.account_id)
+    .bind(seen.me.account_id.to_string())
     .bind(seen.relationship.current_epoch)
     .bind(now_ms())
     .execute(&mut *conn)

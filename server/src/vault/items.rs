@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::{self, UserId};
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::notes_keys;
@@ -38,7 +39,7 @@ pub struct Stored {
     /// `message`, `document` or `note`.
     pub kind: String,
     /// Author.
-    pub author_id: String,
+    pub author_id: UserId,
     /// Server receive time, Unix ms.
     pub received_ms: i64,
     /// When the author deleted it.
@@ -63,7 +64,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Stored, ApiError> {
         seq: r.try_get("seq")?,
         epoch: r.try_get("epoch")?,
         kind: r.try_get("kind")?,
-        author_id: r.try_get("author_id")?,
+        author_id: ids::get(r, "author_id")?,
         received_ms: r.try_get("received_ms")?,
         deleted_ms: r.try_get("deleted_ms")?,
         envelope: r.try_get("envelope")?,
@@ -87,7 +88,7 @@ pub async fn put(
     if header.item_id.to_string() != item_id {
         return Err(mismatch("the item names another item id"));
     }
-    if header.author_id.to_string() != seen.me.account_id {
+    if header.author_id != seen.me.account_id {
         return Err(mismatch("the item names another author"));
     }
     if !seen.me.is_current() {
@@ -107,7 +108,7 @@ pub async fn put(
             if seen.me.role != Role::Coach {
                 return Err(ApiError::Forbidden);
             }
-            if !notes_keys::exists(&mut *conn, &seen.me.account_id, epoch).await? {
+            if !notes_keys::exists(&mut *conn, seen.me.account_id, epoch).await? {
                 return Err(ApiError::conflict(
                     ErrorCode::UnknownNotesGeneration,
                     "publish the notes key of this generation first",
@@ -152,7 +153,7 @@ pub async fn put(
         .bind(item_id)
         .bind(epoch)
         .bind(kind_name(header.kind))
-        .bind(&seen.me.account_id)
+        .bind(seen.me.account_id.to_string())
         .bind(envelope)
         .bind(digest)
         .bind(now)
@@ -184,7 +185,7 @@ pub async fn get(conn: &mut AnyConnection, seen: &Seen, item_id: &str) -> Result
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&seen.relationship.id)
-        .bind(&seen.me.account_id)
+        .bind(seen.me.account_id.to_string())
         .bind(from)
         .bind(until)
         .bind(item_id)
@@ -264,7 +265,7 @@ pub async fn page(
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&seen.relationship.id)
-        .bind(&seen.me.account_id)
+        .bind(seen.me.account_id.to_string())
         .bind(from)
         .bind(until)
         .bind(position)
@@ -295,7 +296,7 @@ pub async fn page(
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&seen.relationship.id)
-        .bind(&seen.me.account_id)
+        .bind(seen.me.account_id.to_string())
         .bind(from)
         .bind(until)
         .bind(low)

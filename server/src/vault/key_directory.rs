@@ -9,6 +9,7 @@ use kluis_crypto::identity::{IdentityBundle, SealKind, SealedIdentity};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiError;
+use crate::ids::UserId;
 use crate::org::accounts;
 use crate::vault::envelope::{mismatch, rejected};
 
@@ -26,14 +27,14 @@ pub struct Published {
 /// Checks and stores an identity.
 pub async fn publish(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
     bundle: &[u8],
     sealed_password: &[u8],
     sealed_recovery: &[u8],
     now: i64,
 ) -> Result<Published, ApiError> {
     let decoded = IdentityBundle::decode(bundle).map_err(|e| rejected("identity bundle", e))?;
-    if decoded.user_id().to_string() != account_id {
+    if decoded.user_id() != account_id {
         return Err(mismatch("the bundle names another user"));
     }
     for (bytes, kind, what) in [
@@ -52,7 +53,7 @@ pub async fn publish(
         if sealed.kind() != kind {
             return Err(mismatch(format!("{what}: wrong seal kind")));
         }
-        if sealed.user_id().to_string() != account_id {
+        if sealed.user_id() != account_id {
             return Err(mismatch(format!("{what}: names another user")));
         }
     }
@@ -66,7 +67,7 @@ pub async fn publish(
             )
             .bind(sealed_password)
             .bind(sealed_recovery)
-            .bind(account_id)
+            .bind(account_id.to_string())
             .bind(version)
             .execute(&mut *conn)
             .await?;
@@ -82,7 +83,7 @@ pub async fn publish(
                 "INSERT INTO identity_keys (account_id, version, bundle, fingerprint, \
                  sealed_password, sealed_recovery, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(account_id)
+            .bind(account_id.to_string())
             .bind(version)
             .bind(bundle)
             .bind(fingerprint.to_vec())
@@ -105,13 +106,13 @@ pub async fn publish(
 
 async fn current_row(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Option<(i64, Vec<u8>)>, ApiError> {
     let row = sqlx::query(
         "SELECT version, bundle FROM identity_keys WHERE account_id = $1 \
          ORDER BY version DESC LIMIT 1",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_optional(conn)
     .await?;
     row.map(|r| Ok((r.try_get("version")?, r.try_get("bundle")?)))
@@ -132,12 +133,15 @@ pub struct OwnKeys {
 }
 
 /// The caller's own current keys.
-pub async fn own(conn: &mut AnyConnection, account_id: &str) -> Result<Option<OwnKeys>, ApiError> {
+pub async fn own(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<Option<OwnKeys>, ApiError> {
     let row = sqlx::query(
         "SELECT version, bundle, sealed_password, sealed_recovery FROM identity_keys \
          WHERE account_id = $1 ORDER BY version DESC LIMIT 1",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
@@ -167,13 +171,13 @@ pub struct PublicVersion {
 /// Every version of a user's bundle, oldest first.
 pub async fn history(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Vec<PublicVersion>, ApiError> {
     let rows = sqlx::query(
         "SELECT version, bundle, fingerprint, created_ms FROM identity_keys \
          WHERE account_id = $1 ORDER BY version",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -191,12 +195,12 @@ pub async fn history(
 /// The fingerprint of a user's current bundle, if they published one.
 pub async fn current_fingerprint(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let row = sqlx::query(
         "SELECT fingerprint FROM identity_keys WHERE account_id = $1 ORDER BY version DESC LIMIT 1",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.try_get("fingerprint")).transpose()?)

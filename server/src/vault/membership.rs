@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::UserId;
 use crate::org::role::Role;
 use crate::vault::relationships::Member;
 
@@ -26,35 +27,46 @@ pub(crate) enum Candidate {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct EpochPlan {
     /// Everyone who holds the new epoch.
-    pub(crate) after: BTreeSet<String>,
+    pub(crate) after: BTreeSet<UserId>,
+    /// Who leaves.
+    pub(crate) leaving: Vec<UserId>,
     /// Who joins (or comes back), with their role.
-    pub(crate) joining: Vec<(String, Role)>,
+    pub(crate) joining: Vec<(UserId, Role)>,
 }
 
 /// Checks a change of members: only current members leave, nobody joins
 /// twice, only coaches and the caller's own clients join, and at least one
 /// coach stays. Errors come in that order, so a request gets the same
-/// answer whatever else is wrong with it.
+/// answer whatever else is wrong with it. An entry of `remove` or `add`
+/// that names no account (`None`: not an account id) is refused where it
+/// stands, as an account that is no member, or one that cannot join.
 pub(crate) fn plan_epoch(
     members: &[Member],
-    remove: &[String],
-    add: &[(String, Candidate)],
+    remove: &[Option<UserId>],
+    add: &[Option<(UserId, Candidate)>],
 ) -> Result<EpochPlan, ApiError> {
-    let mut after: BTreeSet<String> = members
+    let mut after: BTreeSet<UserId> = members
         .iter()
         .filter(|m| m.is_current())
-        .map(|m| m.account_id.clone())
+        .map(|m| m.account_id)
         .collect();
+    let mut leaving = Vec::with_capacity(remove.len());
     for gone in remove {
-        if !after.remove(gone) {
-            return Err(ApiError::bad_request(
-                ErrorCode::NotAMember,
-                "only current members can be removed",
-            ));
+        match gone {
+            Some(gone) if after.remove(gone) => leaving.push(*gone),
+            _ => {
+                return Err(ApiError::bad_request(
+                    ErrorCode::NotAMember,
+                    "only current members can be removed",
+                ))
+            }
         }
     }
     let mut joining = Vec::new();
-    for (new, candidate) in add {
+    for proposed in add {
+        let Some((new, candidate)) = proposed else {
+            return Err(cannot_join());
+        };
         if after.contains(new) {
             return Err(ApiError::bad_request(
                 ErrorCode::AlreadyMember,
@@ -70,15 +82,10 @@ pub(crate) fn plan_epoch(
                     "a coach adds clients they invited",
                 ))
             }
-            Candidate::Refused => {
-                return Err(ApiError::bad_request(
-                    ErrorCode::CannotJoin,
-                    "only active coaches and clients of the organisation can join",
-                ))
-            }
+            Candidate::Refused => return Err(cannot_join()),
         };
-        after.insert(new.clone());
-        joining.push((new.clone(), role));
+        after.insert(*new);
+        joining.push((*new, role));
     }
     let coaches_left = members
         .iter()
@@ -91,16 +98,36 @@ pub(crate) fn plan_epoch(
             "a relationship keeps at least one coach",
         ));
     }
-    Ok(EpochPlan { after, joining })
+    Ok(EpochPlan {
+        after,
+        leaving,
+        joining,
+    })
+}
+
+fn cannot_join() -> ApiError {
+    ApiError::bad_request(
+        ErrorCode::CannotJoin,
+        "only active coaches and clients of the organisation can join",
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn member(id: &str, role: Role, joined: i64, left: Option<i64>) -> Member {
+    /// A made-up account id that reads as its name in a failing test.
+    fn id(name: &str) -> UserId {
+        let mut bytes = [0u8; 16];
+        for (slot, byte) in bytes.iter_mut().zip(name.bytes()) {
+            *slot = byte;
+        }
+        UserId::from_bytes(bytes)
+    }
+
+    fn member(name: &str, role: Role, joined: i64, left: Option<i64>) -> Member {
         Member {
-            account_id: id.to_owned(),
+            account_id: id(name),
             role,
             joined_epoch: joined,
             left_epoch: left,
@@ -116,8 +143,16 @@ mod tests {
         ]
     }
 
-    fn ids(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
+    fn ids(list: &[&str]) -> BTreeSet<UserId> {
+        list.iter().map(|s| id(s)).collect()
+    }
+
+    fn leaving(list: &[&str]) -> Vec<Option<UserId>> {
+        list.iter().map(|s| Some(id(s))).collect()
+    }
+
+    fn joining(list: &[(&str, Candidate)]) -> Vec<Option<(UserId, Candidate)>> {
+        list.iter().map(|(s, c)| Some((id(s), *c))).collect()
     }
 
     fn code(result: Result<EpochPlan, ApiError>) -> &'static str {
@@ -130,51 +165,52 @@ mod tests {
     #[test]
     fn rotation_keeps_the_current_members() {
         let plan = plan_epoch(&start(), &[], &[]).unwrap();
-        assert_eq!(plan.after, ids(&["c1", "k1"]).into_iter().collect());
+        assert_eq!(plan.after, ids(&["c1", "k1"]));
+        assert!(plan.leaving.is_empty());
         assert!(plan.joining.is_empty());
     }
 
     #[test]
     fn a_coach_and_an_own_client_join() {
-        let add = [
-            ("c2".to_owned(), Candidate::Coach),
-            ("k2".to_owned(), Candidate::OwnClient),
-        ];
+        let add = joining(&[("c2", Candidate::Coach), ("k2", Candidate::OwnClient)]);
         let plan = plan_epoch(&start(), &[], &add).unwrap();
-        assert_eq!(
-            plan.after,
-            ids(&["c1", "c2", "k1", "k2"]).into_iter().collect()
-        );
+        assert_eq!(plan.after, ids(&["c1", "c2", "k1", "k2"]));
         assert_eq!(
             plan.joining,
-            vec![
-                ("c2".to_owned(), Role::Coach),
-                ("k2".to_owned(), Role::Client)
-            ]
+            vec![(id("c2"), Role::Coach), (id("k2"), Role::Client)]
         );
     }
 
     #[test]
     fn a_former_member_may_come_back() {
-        let plan = plan_epoch(&start(), &[], &[("c0".to_owned(), Candidate::Coach)]).unwrap();
-        assert!(plan.after.contains("c0"));
-        assert_eq!(plan.joining, vec![("c0".to_owned(), Role::Coach)]);
+        let plan = plan_epoch(&start(), &[], &joining(&[("c0", Candidate::Coach)])).unwrap();
+        assert!(plan.after.contains(&id("c0")));
+        assert_eq!(plan.joining, vec![(id("c0"), Role::Coach)]);
     }
 
     #[test]
     fn only_current_members_leave() {
         assert_eq!(
-            code(plan_epoch(&start(), &ids(&["c0"]), &[])),
+            code(plan_epoch(&start(), &leaving(&["c0"]), &[])),
             "not_a_member"
         );
         assert_eq!(
-            code(plan_epoch(&start(), &ids(&["x"]), &[])),
+            code(plan_epoch(&start(), &leaving(&["x"]), &[])),
             "not_a_member"
         );
         assert_eq!(
-            code(plan_epoch(&start(), &ids(&["k1", "k1"]), &[])),
+            code(plan_epoch(&start(), &leaving(&["k1", "k1"]), &[])),
             "not_a_member"
         );
+        assert_eq!(code(plan_epoch(&start(), &[None], &[])), "not_a_member");
+        let plan = plan_epoch(
+            &start(),
+            &leaving(&["k1"]),
+            &joining(&[("k2", Candidate::OwnClient)]),
+        )
+        .unwrap();
+        assert_eq!(plan.leaving, vec![id("k1")]);
+        assert_eq!(plan.after, ids(&["c1", "k2"]));
     }
 
     #[test]
@@ -183,52 +219,60 @@ mod tests {
             code(plan_epoch(
                 &start(),
                 &[],
-                &[("k1".to_owned(), Candidate::OwnClient)]
+                &joining(&[("k1", Candidate::OwnClient)])
             )),
             "already_member"
         );
-        let twice = [
-            ("c2".to_owned(), Candidate::Coach),
-            ("c2".to_owned(), Candidate::Coach),
-        ];
+        let twice = joining(&[("c2", Candidate::Coach), ("c2", Candidate::Coach)]);
         assert_eq!(code(plan_epoch(&start(), &[], &twice)), "already_member");
     }
 
     #[test]
     fn only_coaches_and_own_clients_join() {
-        let other = [("k2".to_owned(), Candidate::OtherClient)];
+        let other = joining(&[("k2", Candidate::OtherClient)]);
         assert_eq!(code(plan_epoch(&start(), &[], &other)), "not_your_client");
-        let refused = [("m1".to_owned(), Candidate::Refused)];
+        let refused = joining(&[("m1", Candidate::Refused)]);
         assert_eq!(code(plan_epoch(&start(), &[], &refused)), "cannot_join");
+        assert_eq!(code(plan_epoch(&start(), &[], &[None])), "cannot_join");
+    }
+
+    #[test]
+    fn an_entry_that_is_no_account_is_refused_where_it_stands() {
+        let mut add = joining(&[("k1", Candidate::OwnClient)]);
+        add.push(None);
+        assert_eq!(code(plan_epoch(&start(), &[], &add)), "already_member");
+        let mut add = vec![None];
+        add.extend(joining(&[("k1", Candidate::OwnClient)]));
+        assert_eq!(code(plan_epoch(&start(), &[], &add)), "cannot_join");
     }
 
     #[test]
     fn a_relationship_keeps_a_coach() {
         assert_eq!(
-            code(plan_epoch(&start(), &ids(&["c1"]), &[])),
+            code(plan_epoch(&start(), &leaving(&["c1"]), &[])),
             "no_coach_left"
         );
         // Handing over to a new coach in the same epoch is allowed.
         let plan = plan_epoch(
             &start(),
-            &ids(&["c1"]),
-            &[("c2".to_owned(), Candidate::Coach)],
+            &leaving(&["c1"]),
+            &joining(&[("c2", Candidate::Coach)]),
         )
         .unwrap();
-        assert_eq!(plan.after, ids(&["c2", "k1"]).into_iter().collect());
+        assert_eq!(plan.after, ids(&["c2", "k1"]));
         // A client joining does not count as a coach.
-        let only_client = [("k2".to_owned(), Candidate::OwnClient)];
+        let only_client = joining(&[("k2", Candidate::OwnClient)]);
         assert_eq!(
-            code(plan_epoch(&start(), &ids(&["c1"]), &only_client)),
+            code(plan_epoch(&start(), &leaving(&["c1"]), &only_client)),
             "no_coach_left"
         );
     }
 
     #[test]
     fn leaving_is_checked_before_joining() {
-        let add = [("m1".to_owned(), Candidate::Refused)];
+        let add = joining(&[("m1", Candidate::Refused)]);
         assert_eq!(
-            code(plan_epoch(&start(), &ids(&["x"]), &add)),
+            code(plan_epoch(&start(), &leaving(&["x"]), &add)),
             "not_a_member"
         );
     }

@@ -5,6 +5,7 @@
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiError;
+use crate::ids::UserId;
 
 /// What storing a notes key did.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,14 +19,14 @@ pub(crate) enum Stored {
 /// Stores the coach's sealed notes key of `generation`, once.
 pub(crate) async fn store(
     conn: &mut AnyConnection,
-    coach_id: &str,
+    coach_id: UserId,
     generation: i64,
     envelope: &[u8],
     now: i64,
 ) -> Result<Stored, ApiError> {
     let existing =
         sqlx::query("SELECT envelope FROM notes_keys WHERE coach_id = $1 AND generation = $2")
-            .bind(coach_id)
+            .bind(coach_id.to_string())
             .bind(generation)
             .fetch_optional(&mut *conn)
             .await?;
@@ -40,7 +41,7 @@ pub(crate) async fn store(
     sqlx::query(
         "INSERT INTO notes_keys (coach_id, generation, envelope, created_ms) VALUES ($1, $2, $3, $4)",
     )
-    .bind(coach_id)
+    .bind(coach_id.to_string())
     .bind(generation)
     .bind(envelope)
     .bind(now)
@@ -52,11 +53,11 @@ pub(crate) async fn store(
 /// Whether the coach has published the notes key of `generation`.
 pub(crate) async fn exists(
     conn: &mut AnyConnection,
-    coach_id: &str,
+    coach_id: UserId,
     generation: i64,
 ) -> Result<bool, ApiError> {
     let row = sqlx::query("SELECT 1 AS x FROM notes_keys WHERE coach_id = $1 AND generation = $2")
-        .bind(coach_id)
+        .bind(coach_id.to_string())
         .bind(generation)
         .fetch_optional(conn)
         .await?;
@@ -66,12 +67,12 @@ pub(crate) async fn exists(
 /// Every generation's sealed key of a coach, oldest first.
 pub(crate) async fn all_of(
     conn: &mut AnyConnection,
-    coach_id: &str,
+    coach_id: UserId,
 ) -> Result<Vec<(i64, Vec<u8>)>, ApiError> {
     let rows = sqlx::query(
         "SELECT generation, envelope FROM notes_keys WHERE coach_id = $1 ORDER BY generation",
     )
-    .bind(coach_id)
+    .bind(coach_id.to_string())
     .fetch_all(conn)
     .await?;
     rows.iter()

@@ -8,9 +8,10 @@
 use sqlx::AnyConnection;
 
 use crate::error::ApiError;
+use crate::ids::UserId;
 
 /// Whether `a` may see `b`'s keys (always true for oneself).
-pub async fn are_peers(conn: &mut AnyConnection, a: &str, b: &str) -> Result<bool, ApiError> {
+pub async fn are_peers(conn: &mut AnyConnection, a: UserId, b: UserId) -> Result<bool, ApiError> {
     if a == b {
         return Ok(true);
     }
@@ -30,8 +31,8 @@ pub async fn are_peers(conn: &mut AnyConnection, a: &str, b: &str) -> Result<boo
                      AND x.role = 'coach' AND y.role = 'coach' \
                      AND x.disabled = 0 AND y.disabled = 0)",
     )
-    .bind(a)
-    .bind(b)
+    .bind(a.to_string())
+    .bind(b.to_string())
     .fetch_optional(conn)
     .await?;
     Ok(row.is_some())

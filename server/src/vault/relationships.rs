@@ -10,6 +10,7 @@ use kluis_crypto::relationship::WrappedRelationshipKey;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::{self, UserId};
 use crate::org::accounts;
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
@@ -35,7 +36,7 @@ pub struct Relationship {
 #[derive(Clone, Debug)]
 pub struct Member {
     /// The account.
-    pub account_id: String,
+    pub account_id: UserId,
     /// Coach or client.
     pub role: Role,
     /// First epoch held.
@@ -90,7 +91,7 @@ pub async fn members(conn: &mut AnyConnection, id: &str) -> Result<Vec<Member>, 
         .map(|r| {
             let role: String = r.try_get("role")?;
             Ok(Member {
-                account_id: r.try_get("account_id")?,
+                account_id: ids::get(r, "account_id")?,
                 role: Role::from_stored(&role)
                     .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
                 joined_epoch: r.try_get("joined_epoch")?,
@@ -117,7 +118,7 @@ pub struct Seen {
 pub async fn as_member(
     conn: &mut AnyConnection,
     id: &str,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Seen, ApiError> {
     let relationship = load(&mut *conn, id).await?.ok_or(ApiError::NotFound)?;
     let members = members(&mut *conn, id).await?;
@@ -144,10 +145,10 @@ pub async fn check_epoch_keys(
     conn: &mut AnyConnection,
     relationship_id: &str,
     epoch: i64,
-    sender_id: &str,
-    recipients: &BTreeSet<String>,
+    sender_id: UserId,
+    recipients: &BTreeSet<UserId>,
     keys: &[Vec<u8>],
-) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+) -> Result<Vec<(UserId, Vec<u8>)>, ApiError> {
     let mut addressed = BTreeSet::new();
     let mut out = Vec::with_capacity(keys.len());
     for bytes in keys {
@@ -159,23 +160,23 @@ pub async fn check_epoch_keys(
         if i64::from(key.epoch().0) != epoch {
             return Err(mismatch("a wrapped key names another epoch"));
         }
-        if key.sender_id().to_string() != sender_id {
+        if key.sender_id() != sender_id {
             return Err(mismatch("a wrapped key names another sender"));
         }
-        let recipient = key.recipient_id().to_string();
+        let recipient = key.recipient_id();
         if !recipients.contains(&recipient) {
             return Err(ApiError::bad_request(
                 ErrorCode::NotAMember,
                 "a wrapped key is addressed to someone who is not a member of this epoch",
             ));
         }
-        if !addressed.insert(recipient.clone()) {
+        if !addressed.insert(recipient) {
             return Err(ApiError::bad_request(
                 ErrorCode::DuplicateRecipient,
                 "two wrapped keys address the same member",
             ));
         }
-        let current = key_directory::current_fingerprint(&mut *conn, &recipient)
+        let current = key_directory::current_fingerprint(&mut *conn, recipient)
             .await?
             .ok_or_else(|| {
                 ApiError::conflict(
@@ -205,8 +206,8 @@ pub async fn store_epoch_keys(
     conn: &mut AnyConnection,
     relationship_id: &str,
     epoch: i64,
-    sender_id: &str,
-    keys: &[(String, Vec<u8>)],
+    sender_id: UserId,
+    keys: &[(UserId, Vec<u8>)],
     now: i64,
 ) -> Result<(), ApiError> {
     for (recipient, envelope) in keys {
@@ -216,8 +217,8 @@ pub async fn store_epoch_keys(
         )
         .bind(relationship_id)
         .bind(epoch)
-        .bind(recipient)
-        .bind(sender_id)
+        .bind(recipient.to_string())
+        .bind(sender_id.to_string())
         .bind(envelope)
         .bind(now)
         .execute(&mut *conn)
@@ -230,14 +231,14 @@ pub async fn store_epoch_keys(
 pub async fn keys_of(
     conn: &mut AnyConnection,
     relationship_id: &str,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Vec<(i64, Vec<u8>)>, ApiError> {
     let rows = sqlx::query(
         "SELECT epoch, envelope FROM wrapped_keys WHERE relationship_id = $1 AND recipient_id = $2 \
          ORDER BY epoch",
     )
     .bind(relationship_id)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -250,13 +251,13 @@ pub async fn keys_of(
 /// CASCADE).
 pub(crate) async fn delete_where_client(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<(), ApiError> {
     sqlx::query(
         "DELETE FROM relationships WHERE id IN (SELECT relationship_id FROM relationship_members \
          WHERE account_id = $1 AND role = 'client')",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .execute(conn)
     .await?;
     Ok(())
@@ -267,8 +268,8 @@ pub(crate) async fn create(
     conn: &mut AnyConnection,
     id: &str,
     organisation_id: &str,
-    coach_id: &str,
-    client_id: &str,
+    coach_id: UserId,
+    client_id: UserId,
     now: i64,
 ) -> Result<(), ApiError> {
     sqlx::query(
@@ -277,7 +278,7 @@ pub(crate) async fn create(
     )
     .bind(id)
     .bind(organisation_id)
-    .bind(coach_id)
+    .bind(coach_id.to_string())
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -290,7 +291,7 @@ pub(crate) async fn create(
 async fn add_member(
     conn: &mut AnyConnection,
     relationship_id: &str,
-    account_id: &str,
+    account_id: UserId,
     role: Role,
     epoch: i64,
 ) -> Result<(), ApiError> {
@@ -299,7 +300,7 @@ async fn add_member(
          VALUES ($1, $2, $3, $4)",
     )
     .bind(relationship_id)
-    .bind(account_id)
+    .bind(account_id.to_string())
     .bind(role.as_str())
     .bind(epoch)
     .execute(conn)
@@ -325,7 +326,7 @@ pub(crate) async fn ids_in_organisation(
 /// organisations where its membership is not disabled; oldest first.
 pub(crate) async fn ids_of_member(
     conn: &mut AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<Vec<String>, ApiError> {
     sqlx::query(
         "SELECT rm.relationship_id FROM relationship_members rm \
@@ -333,7 +334,7 @@ pub(crate) async fn ids_of_member(
          JOIN memberships m ON m.organisation_id = r.organisation_id AND m.account_id = rm.account_id \
          WHERE rm.account_id = $1 AND m.disabled = 0 ORDER BY r.created_ms",
     )
-    .bind(account_id)
+    .bind(account_id.to_string())
     .fetch_all(conn)
     .await?
     .iter()
@@ -387,8 +388,8 @@ pub(crate) async fn advance_epoch(
     conn: &mut AnyConnection,
     id: &str,
     current: i64,
-    remove: &[String],
-    joining: &[(String, Role)],
+    remove: &[UserId],
+    joining: &[(UserId, Role)],
 ) -> Result<bool, ApiError> {
     let epoch = current + 1;
     let moved = sqlx::query(
@@ -408,7 +409,7 @@ pub(crate) async fn advance_epoch(
         )
         .bind(epoch)
         .bind(id)
-        .bind(gone)
+        .bind(gone.to_string())
         .execute(&mut *conn)
         .await?;
     }
@@ -419,10 +420,10 @@ pub(crate) async fn advance_epoch(
             "DELETE FROM relationship_members WHERE relationship_id = $1 AND account_id = $2",
         )
         .bind(id)
-        .bind(new)
+        .bind(new.to_string())
         .execute(&mut *conn)
         .await?;
-        add_member(&mut *conn, id, new, *role, epoch).await?;
+        add_member(&mut *conn, id, *new, *role, epoch).await?;
     }
     Ok(true)
 }
@@ -432,8 +433,8 @@ pub(crate) async fn advance_epoch(
 pub(crate) async fn candidate(
     conn: &mut AnyConnection,
     organisation_id: &str,
-    coach_id: &str,
-    account_id: &str,
+    coach_id: UserId,
+    account_id: UserId,
 ) -> Result<Candidate, ApiError> {
     Ok(
         match accounts::membership(&mut *conn, organisation_id, account_id).await? {

@@ -15,13 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::login::LoginChallenge;
-use super::Status;
-use crate::auth::login::{begin_for_self, reauthenticating, verify};
+use super::{verify_login, Status};
+use crate::auth::login::{begin_for_self, reauthenticating};
 use crate::auth::password_reset;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::{ApiJson, B64};
+use crate::ids::UserId;
 use crate::mail::outbox;
 use crate::org::invitation;
 use crate::org::role::Role;
@@ -55,7 +56,7 @@ pub struct DeleteFinish {
 /// Only an account that is a client wherever it is a member deletes itself.
 async fn require_client_only(
     conn: &mut sqlx::AnyConnection,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<(), ApiError> {
     let memberships = accounts::memberships(conn, account_id).await?;
     if memberships.iter().any(|m| m.role != Role::Client) {
@@ -80,8 +81,8 @@ async fn delete_start(
     ApiJson(body): ApiJson<DeleteStart>,
 ) -> Result<Json<LoginChallenge>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let account = reauthenticating(&state, &mut conn, &auth.account_id, ip).await?;
-    require_client_only(&mut conn, &account.id).await?;
+    let account = reauthenticating(&state, &mut conn, auth.account_id, ip).await?;
+    require_client_only(&mut conn, account.id).await?;
     let challenge = begin_for_self(&state, &mut conn, &account, &body.request.0).await?;
     Ok(Json(challenge.into()))
 }
@@ -99,20 +100,20 @@ async fn delete_finish(
 ) -> Result<Json<Status>, ApiError> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let proven = verify(&mut tx, &body.login_id, &body.finalization.0, now).await?;
-    if proven.as_deref() != Some(auth.account_id.as_str()) {
+    let proven = verify_login(&mut tx, &body.login_id, &body.finalization, now).await?;
+    if proven != Some(auth.account_id) {
         tx.commit().await?;
         return Err(ApiError::LoginFailed);
     }
-    require_client_only(&mut tx, &auth.account_id).await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
+    require_client_only(&mut tx, auth.account_id).await?;
+    let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    relationships::delete_where_client(&mut tx, &account.id).await?;
+    relationships::delete_where_client(&mut tx, account.id).await?;
     invitation::forget_address(&mut tx, &account.email).await?;
     password_reset::forget_address(&mut tx, &account.email).await?;
     outbox::forget_recipient(&mut tx, &account.email).await?;
-    accounts::delete(&mut tx, &account.id).await?;
+    accounts::delete(&mut tx, account.id).await?;
     tx.commit().await?;
     tracing::info!(account = %account.id, "account deleted by its owner");
     Ok(Status::json("deleted"))

@@ -81,7 +81,7 @@ async fn begin_upload(
     ApiJson(body): ApiJson<BeginUpload>,
 ) -> Result<(StatusCode, Json<AttachmentStatus>), ApiError> {
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
     let (created, a) = attachments::begin(&mut tx, &seen, &body.attachment_id).await?;
     tx.commit().await?;
     let status = if created {
@@ -132,7 +132,7 @@ async fn append(
     let appended = async {
         let seen = {
             let mut conn = state.store.pool().acquire().await?;
-            relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?
+            relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?
         };
         let length = attachments::append(
             &state.store,
@@ -195,7 +195,7 @@ async fn complete_upload(
         .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidField, "sha256: 64 hex digits"))?;
     let seen = {
         let mut conn = state.store.pool().acquire().await?;
-        relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?
+        relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?
     };
     let a =
         attachments::complete(&state.store, &seen, &attachment_id, body.length, &digest).await?;
@@ -216,7 +216,7 @@ async fn attachment_status(
     Path((relationship_id, attachment_id)): Path<(String, String)>,
 ) -> Result<Json<AttachmentStatus>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
     Ok(Json(
         attachments::visible(&mut conn, &seen, &attachment_id)
             .await?
@@ -238,7 +238,7 @@ async fn download(
     Path((relationship_id, attachment_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
     let a = attachments::visible(&mut conn, &seen, &attachment_id).await?;
     let Some(sha) = a.sha256.as_deref() else {
         return Err(ApiError::NotFound);
@@ -273,7 +273,7 @@ async fn delete_attachment(
     Path((relationship_id, attachment_id)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
     attachments::delete(&mut tx, &seen, &attachment_id).await?;
     tx.commit().await?;
     Ok(Status::json("deleted"))

@@ -35,9 +35,9 @@ async fn verify_email(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let subject = email_token::consume(&mut tx, Purpose::VerifyEmail, &body.token, now).await?;
-    accounts::set_verified_email(&mut tx, &subject.account_id, &subject.email).await?;
+    accounts::set_verified_email(&mut tx, subject.account_id, &subject.email).await?;
     // Links sent to any address before this change stop working.
-    email_token::end_all(&mut tx, &subject.account_id, now).await?;
+    email_token::end_all(&mut tx, subject.account_id, now).await?;
     tx.commit().await?;
     tracing::info!(account = %subject.account_id, "e-mail address confirmed");
     Ok(Status::json("email_verified"))

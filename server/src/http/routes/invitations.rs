@@ -75,26 +75,21 @@ async fn create_invitation(
     let email = EmailAddress::parse(&body.email)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let inviter = accounts::acting_member(&mut tx, &organisation_id, &auth.account_id).await?;
+    let inviter = accounts::acting_member(&mut tx, &organisation_id, auth.account_id).await?;
     if !inviter.role.may_invite(body.role) {
         return Err(ApiError::Forbidden);
     }
     state
         .limits
         .invitations_by_account
-        .check(&auth.account_id)?;
+        .check(&auth.account_id.to_string())?;
     let existing = accounts::by_email(&mut tx, email.as_str()).await?;
     if let Some(account) = &existing {
-        if let Some(m) = accounts::membership(&mut tx, &organisation_id, &account.id).await? {
+        if let Some(m) = accounts::membership(&mut tx, &organisation_id, account.id).await? {
             let second_coach = m.role == Role::Client
                 && body.role == Role::Client
-                && !accounts::is_client_of(
-                    &mut tx,
-                    &organisation_id,
-                    &auth.account_id,
-                    &account.id,
-                )
-                .await?;
+                && !accounts::is_client_of(&mut tx, &organisation_id, auth.account_id, account.id)
+                    .await?;
             if !second_coach {
                 return Err(ApiError::conflict(
                     ErrorCode::AlreadyMember,
@@ -106,7 +101,7 @@ async fn create_invitation(
     let language = match body.language {
         Some(l) => l,
         None => {
-            accounts::by_id(&mut tx, &auth.account_id)
+            accounts::by_id(&mut tx, auth.account_id)
                 .await?
                 .ok_or(ApiError::Unauthenticated)?
                 .language
@@ -120,7 +115,7 @@ async fn create_invitation(
             organisation_name: &inviter.organisation_name,
             email: &email,
             role: body.role,
-            invited_by: Some(&auth.account_id),
+            invited_by: Some(auth.account_id),
             language,
         },
         now,
@@ -206,7 +201,7 @@ async fn register_start(
         return Err(account_exists());
     }
     Ok(Json(RegistrationChallenge {
-        response: registration_response(&state, &body.request, &invitation.new_account_id)?,
+        response: registration_response(&state, &body.request, invitation.new_account_id)?,
     }))
 }
 
@@ -260,7 +255,7 @@ async fn register_finish(
         return Err(account_exists());
     }
     let account = Account {
-        id: invitation.new_account_id.clone(),
+        id: invitation.new_account_id,
         email: invitation.email.clone(),
         display_name,
         opaque_record: record,
@@ -269,20 +264,20 @@ async fn register_finish(
         language: invitation.language,
         notify_activity: true,
     };
-    invitation::consume(&mut tx, &invitation, &account.id, now).await?;
+    invitation::consume(&mut tx, &invitation, account.id, now).await?;
     accounts::insert(&mut tx, &account, now).await?;
     accounts::join(
         &mut tx,
         &invitation.organisation_id,
-        &account.id,
+        account.id,
         invitation.role,
-        invitation.invited_by.as_deref(),
+        invitation.invited_by,
         now,
     )
     .await?;
-    let session = sessions::create(
+    let session = sessions::start(
         &mut tx,
-        &account.id,
+        account.id,
         &device_label,
         state.config.session_lifetime,
         now,
@@ -311,19 +306,19 @@ async fn accept_invitation(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let invitation = invitation::valid(&mut tx, &body.token, now).await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
+    let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     if account.email != invitation.email {
         return Err(ApiError::Forbidden);
     }
-    invitation::consume(&mut tx, &invitation, &account.id, now).await?;
+    invitation::consume(&mut tx, &invitation, account.id, now).await?;
     accounts::join(
         &mut tx,
         &invitation.organisation_id,
-        &account.id,
+        account.id,
         invitation.role,
-        invitation.invited_by.as_deref(),
+        invitation.invited_by,
         now,
     )
     .await?;

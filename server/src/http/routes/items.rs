@@ -54,7 +54,7 @@ impl From<Stored> for ItemView {
             seq: s.seq,
             epoch: s.epoch,
             kind: s.kind,
-            author_id: s.author_id,
+            author_id: s.author_id.to_string(),
             received_ms: s.received_ms,
             deleted: s.deleted_ms.is_some(),
             envelope: s.envelope.map(B64),
@@ -95,14 +95,14 @@ async fn put_item(
         }
     })?;
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
     let now = now_ms();
     let (created, stored) = items::put(&mut tx, &seen, &item_id, &body, now).await?;
     if created && stored.kind != "note" {
         notifications::record_activity(
             &mut tx,
             &relationship_id,
-            &auth.account_id,
+            auth.account_id,
             state.config.mail.activity_interval,
             now,
         )
@@ -133,7 +133,7 @@ async fn get_item(
     Path((relationship_id, item_id)): Path<(String, String)>,
 ) -> Result<Json<ItemView>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
     Ok(Json(items::get(&mut conn, &seen, &item_id).await?.into()))
 }
 
@@ -150,7 +150,7 @@ async fn delete_item(
     Path((relationship_id, item_id)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
     items::delete(&mut tx, &seen, &item_id, now_ms()).await?;
     tx.commit().await?;
     Ok(Status::json("deleted"))
@@ -204,7 +204,7 @@ async fn list_items(
         (before, None) => (Direction::Older, before.as_deref()),
     };
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
     let page = items::page(
         &mut conn,
         &seen,

@@ -10,6 +10,7 @@ use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{hex, ApiJson, B64};
+use crate::ids::{self, UserId};
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::{mail::notifications, vault::key_directory, vault::notes_keys, vault::peers, AppState};
@@ -61,7 +62,7 @@ async fn publish_keys(
     let now = now_ms();
     let published = key_directory::publish(
         &mut tx,
-        &auth.account_id,
+        auth.account_id,
         &body.bundle.0,
         &body.sealed_password.0,
         &body.sealed_recovery.0,
@@ -69,7 +70,7 @@ async fn publish_keys(
     )
     .await?;
     if published.changed && published.version > 1 {
-        notifications::peer_keys_changed(&mut tx, &auth.account_id, &state.config.public_url, now)
+        notifications::peer_keys_changed(&mut tx, auth.account_id, &state.config.public_url, now)
             .await?;
     }
     tx.commit().await?;
@@ -104,7 +105,7 @@ pub struct MyKeys {
               (status = 404, body = ErrorBody)))]
 async fn my_keys(State(state): State<AppState>, auth: Auth) -> Result<Json<MyKeys>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let own = key_directory::own(&mut conn, &auth.account_id)
+    let own = key_directory::own(&mut conn, auth.account_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(MyKeys {
@@ -149,16 +150,18 @@ async fn user_keys(
     auth: Auth,
     Path(account_id): Path<String>,
 ) -> Result<Json<UserKeys>, ApiError> {
+    // Text that is no account id names nobody whose keys I may see.
+    let account_id: UserId = ids::parse(&account_id).ok_or(ApiError::NotFound)?;
     let mut conn = state.store.pool().acquire().await?;
-    if !peers::are_peers(&mut conn, &auth.account_id, &account_id).await? {
+    if !peers::are_peers(&mut conn, auth.account_id, account_id).await? {
         return Err(ApiError::NotFound);
     }
-    let history = key_directory::history(&mut conn, &account_id).await?;
+    let history = key_directory::history(&mut conn, account_id).await?;
     if history.is_empty() {
         return Err(ApiError::NotFound);
     }
     Ok(Json(UserKeys {
-        account_id,
+        account_id: account_id.to_string(),
         history: history
             .into_iter()
             .map(|v| KeyVersion {
@@ -205,14 +208,14 @@ async fn put_notes_key(
 ) -> Result<Json<NotesKeyView>, ApiError> {
     let sealed = kluis_crypto::notes::SealedNotesKey::decode(&body.envelope.0)
         .map_err(|e| rejected("sealed notes key", e))?;
-    if sealed.coach_id().to_string() != auth.account_id {
+    if sealed.coach_id() != auth.account_id {
         return Err(mismatch("the notes key names another coach"));
     }
     if i64::from(sealed.generation().0) != generation {
         return Err(mismatch("the notes key names another generation"));
     }
     let mut tx = state.store.begin().await?;
-    let is_coach = crate::org::accounts::memberships(&mut tx, &auth.account_id)
+    let is_coach = crate::org::accounts::memberships(&mut tx, auth.account_id)
         .await?
         .iter()
         .any(|m| m.role == Role::Coach && !m.disabled);
@@ -221,7 +224,7 @@ async fn put_notes_key(
     }
     let stored = notes_keys::store(
         &mut tx,
-        &auth.account_id,
+        auth.account_id,
         generation,
         &body.envelope.0,
         now_ms(),
@@ -249,7 +252,7 @@ async fn my_notes_keys(
     auth: Auth,
 ) -> Result<Json<Vec<NotesKeyView>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let keys = notes_keys::all_of(&mut conn, &auth.account_id).await?;
+    let keys = notes_keys::all_of(&mut conn, auth.account_id).await?;
     Ok(Json(
         keys.into_iter()
             .map(|(generation, envelope)| NotesKeyView {

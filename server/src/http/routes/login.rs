@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{grant, SessionGranted, SessionMode, Status};
+use super::{grant, verify_login, SessionGranted, SessionMode, Status};
 use crate::auth::login;
 use crate::auth::sms;
 use crate::auth::two_factor::SecondFactorMethod;
@@ -60,7 +60,7 @@ pub struct LoginChallenge {
 impl From<login::Challenge> for LoginChallenge {
     fn from(c: login::Challenge) -> Self {
         Self {
-            login_id: c.login_id,
+            login_id: c.login_id.to_string(),
             response: B64(c.response),
         }
     }
@@ -135,9 +135,9 @@ async fn start_session(
     now: i64,
 ) -> Result<Response, ApiError> {
     notifications::login_from_new_device(&mut tx, account, device_label, now).await?;
-    let session = store_sessions::create(
+    let session = store_sessions::start(
         &mut tx,
-        &account.id,
+        account.id,
         device_label,
         state.config.session_lifetime,
         now,
@@ -147,7 +147,7 @@ async fn start_session(
     state.worker_wake.notify_one();
     state.metrics.login("success");
     tracing::info!(account = %account.id, session = %session.id, "login");
-    Ok(grant(state, account.id.clone(), session, mode))
+    Ok(grant(state, account.id, session, mode))
 }
 
 /// Login step 2: verifies KE3 and starts a session, or, with two-factor
@@ -164,14 +164,13 @@ async fn login_finish(
     let device_label = fields::device_label(body.device_label.as_deref())?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let Some(account_id) =
-        login::verify(&mut tx, &body.login_id, &body.finalization.0, now).await?
+    let Some(account_id) = verify_login(&mut tx, &body.login_id, &body.finalization, now).await?
     else {
         tx.commit().await?;
         state.metrics.login("failure");
         return Err(ApiError::LoginFailed);
     };
-    let account = accounts::by_id(&mut tx, &account_id)
+    let account = accounts::by_id(&mut tx, account_id)
         .await?
         .ok_or(ApiError::LoginFailed)?;
     if account.disabled {
@@ -179,10 +178,10 @@ async fn login_finish(
         state.metrics.login("disabled");
         return Err(ApiError::AccountDisabled);
     }
-    let factors = two_factor::factors(&mut tx, &account.id).await?;
+    let factors = two_factor::factors(&mut tx, account.id).await?;
     if factors.enabled() {
         let (token, expires_ms) =
-            login::wait_for_second_factor(&mut tx, &account.id, &device_label, body.session, now)
+            login::wait_for_second_factor(&mut tx, account.id, &device_label, body.session, now)
                 .await?;
         tx.commit().await?;
         state.metrics.login("second_factor_required");
@@ -290,7 +289,7 @@ async fn login_sms_code(
     responses((status = 200, body = Status), (status = 401, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    store_sessions::revoke(&mut conn, &auth.account_id, &auth.session_id, now_ms()).await?;
+    store_sessions::revoke(&mut conn, auth.account_id, auth.session_id, now_ms()).await?;
     let mut response = Status::json("logged_out").into_response();
     response
         .headers_mut()
@@ -307,7 +306,7 @@ async fn logout_everywhere(
     auth: Auth,
 ) -> Result<Response, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let n = store_sessions::revoke_all(&mut conn, &auth.account_id, now_ms()).await?;
+    let n = store_sessions::revoke_all(&mut conn, auth.account_id, now_ms()).await?;
     tracing::info!(account = %auth.account_id, sessions = n, "logged out everywhere");
     let mut response = Status::json("logged_out_everywhere").into_response();
     response

@@ -77,26 +77,26 @@ pub struct Preferences {
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let account = accounts::by_id(&mut conn, &auth.account_id)
+    let account = accounts::by_id(&mut conn, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let memberships = accounts::memberships(&mut conn, &auth.account_id)
+    let memberships = accounts::memberships(&mut conn, auth.account_id)
         .await?
         .into_iter()
         .map(|m| MyMembership {
-            organisation_id: m.organisation_id,
+            organisation_id: m.organisation_id.to_string(),
             organisation_name: m.organisation_name,
             role: m.role,
             disabled: m.disabled,
         })
         .collect();
-    let privacy_notice_pending = privacy_notice::acknowledged(&mut conn, &auth.account_id)
+    let privacy_notice_pending = privacy_notice::acknowledged(&mut conn, auth.account_id)
         .await?
         .is_none();
     Ok(Json(Me {
         privacy_notice_pending,
         two_factor_enrolment_required: auth.must_enrol_two_factor,
-        account_id: account.id,
+        account_id: account.id.to_string(),
         email: account.email,
         email_verified: account.email_verified,
         display_name: account.display_name,
@@ -119,13 +119,13 @@ async fn set_preferences(
 ) -> Result<Json<Me>, ApiError> {
     let mut tx = state.store.begin().await?;
     if let Some(language) = body.language {
-        accounts::set_language(&mut tx, &auth.account_id, language).await?;
+        accounts::set_language(&mut tx, auth.account_id, language).await?;
     }
     if let Some(on) = body.activity_emails {
-        accounts::set_notify_activity(&mut tx, &auth.account_id, on).await?;
+        accounts::set_notify_activity(&mut tx, auth.account_id, on).await?;
         if !on {
             // Nothing already gathered goes out after the switch.
-            notifications::forget_pending_activity(&mut tx, &auth.account_id).await?;
+            notifications::forget_pending_activity(&mut tx, auth.account_id).await?;
         }
     }
     tx.commit().await?;

@@ -16,6 +16,7 @@ use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::ApiJson;
+use crate::ids::{self, UserId};
 use crate::mail::address::EmailAddress;
 use crate::org::members::{self, Member, MemberDate};
 use crate::org::role::Role;
@@ -41,8 +42,8 @@ async fn list_members(
     Path(organisation_id): Path<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let me = accounts::acting_member(&mut conn, &organisation_id, &auth.account_id).await?;
-    let members = members::visible_to(&mut conn, &organisation_id, &me, &auth.account_id).await?;
+    let me = accounts::acting_member(&mut conn, &organisation_id, auth.account_id).await?;
+    let members = members::visible_to(&mut conn, &organisation_id, &me, auth.account_id).await?;
     Ok(Json(members))
 }
 
@@ -64,19 +65,25 @@ pub struct MemberUpdate {
     pub trajectory_end: Option<String>,
 }
 
+/// The member a manager acts on, and their membership. The caller must
+/// manage the organisation (else `403`) before anything is said about the
+/// member: one who is not there, or a path that names no account
+/// (`None`), is `404`.
 async fn managed_member(
     conn: &mut sqlx::AnyConnection,
     organisation_id: &str,
-    manager_id: &str,
-    member_id: &str,
-) -> Result<accounts::Membership, ApiError> {
+    manager_id: UserId,
+    member_id: Option<UserId>,
+) -> Result<(UserId, accounts::Membership), ApiError> {
     let me = accounts::acting_member(&mut *conn, organisation_id, manager_id).await?;
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
-    accounts::membership(conn, organisation_id, member_id)
+    let member_id = member_id.ok_or(ApiError::NotFound)?;
+    let membership = accounts::membership(conn, organisation_id, member_id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    Ok((member_id, membership))
 }
 
 /// Edits a member's profile (managers).
@@ -96,16 +103,22 @@ async fn update_member(
 ) -> Result<Json<Member>, ApiError> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let member = managed_member(&mut tx, &organisation_id, &auth.account_id, &account_id).await?;
+    let (account_id, member) = managed_member(
+        &mut tx,
+        &organisation_id,
+        auth.account_id,
+        ids::parse(&account_id),
+    )
+    .await?;
     if let Some(name) = &body.display_name {
         let name = fields::name("display_name", name, 100)?;
-        if accounts::memberships(&mut tx, &account_id).await?.len() > 1 {
+        if accounts::memberships(&mut tx, account_id).await?.len() > 1 {
             return Err(ApiError::conflict(
                 ErrorCode::SharedAccount,
                 "this account belongs to other organisations too; only its owner can change its name",
             ));
         }
-        accounts::set_display_name(&mut tx, &account_id, &name).await?;
+        accounts::set_display_name(&mut tx, account_id, &name).await?;
     }
     let dates = [
         (MemberDate::ContractEnd, &body.contract_end),
@@ -125,17 +138,17 @@ async fn update_member(
             ));
         }
         let date = fields::optional_date(which.name(), value)?;
-        members::set_date(&mut tx, &organisation_id, &account_id, which, date).await?;
+        members::set_date(&mut tx, &organisation_id, account_id, which, date).await?;
     }
     if let Some(email) = &body.email {
         let email = EmailAddress::parse(email)?;
-        let account = accounts::by_id(&mut tx, &account_id)
+        let account = accounts::by_id(&mut tx, account_id)
             .await?
             .ok_or(ApiError::NotFound)?;
         if email.as_str() != account.email {
             // An account in several organisations belongs to none of their
             // managers alone: its address is the user's to change.
-            let organisations = accounts::memberships(&mut tx, &account_id).await?.len();
+            let organisations = accounts::memberships(&mut tx, account_id).await?.len();
             if organisations > 1 {
                 return Err(ApiError::conflict(
                     ErrorCode::SharedAccount,
@@ -151,7 +164,7 @@ async fn update_member(
             let token = email_token::issue(
                 &mut tx,
                 Purpose::VerifyEmail,
-                &account_id,
+                account_id,
                 email.as_str(),
                 VERIFY_LINK_LIFETIME,
                 now,
@@ -174,7 +187,7 @@ async fn update_member(
             .await?;
         }
     }
-    let updated = members::one(&mut tx, &organisation_id, &account_id).await?;
+    let updated = members::one(&mut tx, &organisation_id, account_id).await?;
     tx.commit().await?;
     state.worker_wake.notify_one();
     tracing::info!(organisation = %organisation_id, member = %account_id, manager = %auth.account_id, "profile edited");
@@ -185,10 +198,10 @@ async fn set_disabled(
     state: &AppState,
     auth: &Auth,
     organisation_id: &str,
-    account_id: &str,
+    account_id: Option<UserId>,
     disabled: bool,
 ) -> Result<Json<Status>, ApiError> {
-    if account_id == auth.account_id {
+    if account_id == Some(auth.account_id) {
         return Err(ApiError::conflict(
             ErrorCode::SelfAction,
             "a manager cannot disable or enable themself",
@@ -196,7 +209,8 @@ async fn set_disabled(
     }
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    managed_member(&mut tx, organisation_id, &auth.account_id, account_id).await?;
+    let (account_id, _) =
+        managed_member(&mut tx, organisation_id, auth.account_id, account_id).await?;
     accounts::set_membership_disabled(&mut tx, organisation_id, account_id, disabled).await?;
     if disabled {
         // Ends what the member is doing now, not only what comes next.
@@ -221,7 +235,14 @@ async fn disable_member(
     auth: Auth,
     Path((organisation_id, account_id)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
-    set_disabled(&state, &auth, &organisation_id, &account_id, true).await
+    set_disabled(
+        &state,
+        &auth,
+        &organisation_id,
+        ids::parse(&account_id),
+        true,
+    )
+    .await
 }
 
 /// Enables a disabled member again (managers).
@@ -237,5 +258,12 @@ async fn enable_member(
     auth: Auth,
     Path((organisation_id, account_id)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
-    set_disabled(&state, &auth, &organisation_id, &account_id, false).await
+    set_disabled(
+        &state,
+        &auth,
+        &organisation_id,
+        ids::parse(&account_id),
+        false,
+    )
+    .await
 }

@@ -24,7 +24,6 @@ mod two_factor;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kluis_crypto::ids::UserId;
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -33,6 +32,7 @@ use crate::auth::sessions::{NewSession, SessionMode};
 use crate::error::ApiError;
 use crate::http::extract::session_cookie;
 use crate::http::json::B64;
+use crate::ids::{self, UserId};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -107,13 +107,13 @@ pub struct SessionGranted {
 /// The answer that hands out a new session, as token or cookie.
 pub(crate) fn grant(
     state: &AppState,
-    account_id: String,
+    account_id: UserId,
     session: NewSession,
     mode: SessionMode,
 ) -> Response {
     let body = SessionGranted {
-        account_id,
-        session_id: session.id,
+        account_id: account_id.to_string(),
+        session_id: session.id.to_string(),
         expires_ms: session.expires_ms,
         token: (mode == SessionMode::Bearer).then(|| session.token.as_str().to_owned()),
     };
@@ -134,17 +134,30 @@ pub(crate) fn grant(
 pub(crate) fn registration_response(
     state: &AppState,
     request: &B64,
-    account_id: &str,
+    account_id: UserId,
 ) -> Result<B64, ApiError> {
-    let id: UserId = account_id
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("account id {account_id:?} is not a UUID")))?;
     let response = kluis_crypto::opaque::server_registration_start(
         &state.opaque_setup,
         &request.0,
-        id.as_bytes(),
+        account_id.as_bytes(),
     )?;
     Ok(B64(response))
+}
+
+/// OPAQUE's last step of the login attempt a request names by its
+/// `login_id` (text, as sent): whose password was proven, or `None`. Text
+/// that is no login id names no attempt, and is answered like an unknown
+/// or used one.
+pub(crate) async fn verify_login(
+    tx: &mut sqlx::AnyConnection,
+    login_id: &str,
+    finalization: &B64,
+    now: i64,
+) -> Result<Option<UserId>, ApiError> {
+    match ids::parse(login_id) {
+        Some(login_id) => crate::auth::login::verify(tx, login_id, &finalization.0, now).await,
+        None => Ok(None),
+    }
 }
 
 /// Checks a `RegistrationUpload` and returns the record to store.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{registration_record, registration_response, Status};
-use crate::auth::login::{begin_for_self, reauthenticating, verify};
+use super::{registration_record, registration_response, verify_login, Status};
+use crate::auth::login::{begin_for_self, reauthenticating};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
@@ -76,15 +76,15 @@ async fn change_start(
     ApiJson(body): ApiJson<ChangeStart>,
 ) -> Result<Json<ChangeChallenge>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let account = reauthenticating(&state, &mut conn, &auth.account_id, ip).await?;
+    let account = reauthenticating(&state, &mut conn, auth.account_id, ip).await?;
     let login = begin_for_self(&state, &mut conn, &account, &body.login_request.0).await?;
     Ok(Json(ChangeChallenge {
-        login_id: login.login_id,
+        login_id: login.login_id.to_string(),
         login_response: B64(login.response),
         registration_response: registration_response(
             &state,
             &body.registration_request,
-            &account.id,
+            account.id,
         )?,
     }))
 }
@@ -103,20 +103,20 @@ async fn change_finish(
     let record = registration_record(&body.upload)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let proven = verify(&mut tx, &body.login_id, &body.finalization.0, now).await?;
-    if proven.as_deref() != Some(auth.account_id.as_str()) {
+    let proven = verify_login(&mut tx, &body.login_id, &body.finalization, now).await?;
+    if proven != Some(auth.account_id) {
         tx.commit().await?;
         return Err(ApiError::LoginFailed);
     }
-    let account = accounts::by_id(&mut tx, &auth.account_id)
+    let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     // The identity stays; only its password-sealed copy is replaced (the
     // same checks as publishing it).
-    if let Some(keys) = key_directory::own(&mut tx, &account.id).await? {
+    if let Some(keys) = key_directory::own(&mut tx, account.id).await? {
         key_directory::publish(
             &mut tx,
-            &account.id,
+            account.id,
             &keys.bundle,
             &body.sealed_password.0,
             &keys.sealed_recovery,
@@ -124,11 +124,11 @@ async fn change_finish(
         )
         .await?;
     }
-    accounts::set_opaque_record(&mut tx, &account.id, &record).await?;
-    sessions::revoke_others(&mut tx, &account.id, &auth.session_id, now).await?;
-    two_factor::end_pending_logins(&mut tx, &account.id).await?;
-    email_token::end_all(&mut tx, &account.id, now).await?;
-    accounts::record_event(&mut tx, &account.id, "password_changed", now).await?;
+    accounts::set_opaque_record(&mut tx, account.id, &record).await?;
+    sessions::revoke_others(&mut tx, account.id, auth.session_id, now).await?;
+    two_factor::end_pending_logins(&mut tx, account.id).await?;
+    email_token::end_all(&mut tx, account.id, now).await?;
+    accounts::record_event(&mut tx, account.id, "password_changed", now).await?;
     outbox::enqueue(
         &mut tx,
         &account.email,

@@ -77,7 +77,7 @@ async fn reset_start(
     let subject =
         email_token::peek(&mut conn, Purpose::PasswordReset, &body.token, now_ms()).await?;
     Ok(Json(RegistrationChallenge {
-        response: registration_response(&state, &body.request, &subject.account_id)?,
+        response: registration_response(&state, &body.request, subject.account_id)?,
     }))
 }
 
@@ -106,14 +106,14 @@ async fn reset_finish(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let subject = email_token::consume(&mut tx, Purpose::PasswordReset, &body.token, now).await?;
-    accounts::set_opaque_record(&mut tx, &subject.account_id, &record).await?;
-    sessions::revoke_all(&mut tx, &subject.account_id, now).await?;
+    accounts::set_opaque_record(&mut tx, subject.account_id, &record).await?;
+    sessions::revoke_all(&mut tx, subject.account_id, now).await?;
     // Every other outstanding link of the account ends with this one.
-    email_token::end_all(&mut tx, &subject.account_id, now).await?;
-    crate::auth::login::end_attempts(&mut tx, &subject.account_id).await?;
-    two_factor::end_pending_logins(&mut tx, &subject.account_id).await?;
-    accounts::record_event(&mut tx, &subject.account_id, "password_reset", now).await?;
-    let language = accounts::by_id(&mut tx, &subject.account_id)
+    email_token::end_all(&mut tx, subject.account_id, now).await?;
+    crate::auth::login::end_attempts(&mut tx, subject.account_id).await?;
+    two_factor::end_pending_logins(&mut tx, subject.account_id).await?;
+    accounts::record_event(&mut tx, subject.account_id, "password_reset", now).await?;
+    let language = accounts::by_id(&mut tx, subject.account_id)
         .await?
         .map(|a| a.language)
         .unwrap_or_default();

@@ -50,11 +50,11 @@ async fn get_notice(
     auth: Auth,
 ) -> Result<Json<PrivacyNotice>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let account = accounts::by_id(&mut conn, &auth.account_id)
+    let account = accounts::by_id(&mut conn, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     let acknowledged_ms =
-        privacy_notice::shown(&mut conn, &account.id, account.language, now_ms()).await?;
+        privacy_notice::shown(&mut conn, account.id, account.language, now_ms()).await?;
     Ok(view(&state, account.language, acknowledged_ms))
 }
 
@@ -79,10 +79,10 @@ async fn acknowledge_notice(
     ApiJson(body): ApiJson<Acknowledge>,
 ) -> Result<Json<PrivacyNotice>, ApiError> {
     let mut tx = state.store.begin().await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
+    let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let at = privacy_notice::acknowledge(&mut tx, &account.id, body.version, now_ms()).await?;
+    let at = privacy_notice::acknowledge(&mut tx, account.id, body.version, now_ms()).await?;
     tx.commit().await?;
     tracing::info!(account = %account.id, version = body.version, "privacy notice acknowledged");
     Ok(view(&state, account.language, Some(at)))

@@ -15,6 +15,7 @@ use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{ApiJson, B64};
+use crate::ids::{self, UserId};
 use crate::org::role::Role;
 use crate::vault::membership;
 use crate::vault::relationships::{self, Member, Relationship, TrajectoryDate};
@@ -69,12 +70,12 @@ async fn view(
 ) -> Result<RelationshipView, ApiError> {
     let mut out = Vec::with_capacity(members.len());
     for m in members {
-        let name = accounts::by_id(&mut *conn, &m.account_id)
+        let name = accounts::by_id(&mut *conn, m.account_id)
             .await?
             .map(|a| a.display_name)
             .unwrap_or_default();
         out.push(MemberView {
-            account_id: m.account_id,
+            account_id: m.account_id.to_string(),
             display_name: name,
             role: m.role,
             joined_epoch: m.joined_epoch,
@@ -130,18 +131,25 @@ async fn open_relationship(
     check_uuid("relationship_id", &body.relationship_id)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let me = accounts::acting_member(&mut tx, &organisation_id, &auth.account_id).await?;
+    let me = accounts::acting_member(&mut tx, &organisation_id, auth.account_id).await?;
     if me.role != Role::Coach {
         return Err(ApiError::Forbidden);
     }
-    if !accounts::is_active_client_of(&mut tx, &organisation_id, &auth.account_id, &body.client_id)
-        .await?
-    {
-        return Err(ApiError::bad_request(
-            ErrorCode::NotYourClient,
-            "a coach opens relationships with clients they invited",
-        ));
-    }
+    // Text that is no account id names no client of the caller's.
+    let client_id = match ids::parse::<UserId>(&body.client_id) {
+        Some(id)
+            if accounts::is_active_client_of(&mut tx, &organisation_id, auth.account_id, id)
+                .await? =>
+        {
+            id
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                ErrorCode::NotYourClient,
+                "a coach opens relationships with clients they invited",
+            ))
+        }
+    };
     if relationships::load(&mut tx, &body.relationship_id)
         .await?
         .is_some()
@@ -151,13 +159,13 @@ async fn open_relationship(
             "this relationship id is taken",
         ));
     }
-    let recipients: BTreeSet<String> = [auth.account_id.clone(), body.client_id.clone()].into();
+    let recipients: BTreeSet<UserId> = [auth.account_id, client_id].into();
     let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
     let checked = relationships::check_epoch_keys(
         &mut tx,
         &body.relationship_id,
         0,
-        &auth.account_id,
+        auth.account_id,
         &recipients,
         &keys,
     )
@@ -166,8 +174,8 @@ async fn open_relationship(
         &mut tx,
         &body.relationship_id,
         &organisation_id,
-        &auth.account_id,
-        &body.client_id,
+        auth.account_id,
+        client_id,
         now,
     )
     .await?;
@@ -175,7 +183,7 @@ async fn open_relationship(
         &mut tx,
         &body.relationship_id,
         0,
-        &auth.account_id,
+        auth.account_id,
         &checked,
         now,
     )
@@ -203,7 +211,7 @@ async fn organisation_relationships(
     Path(organisation_id): Path<String>,
 ) -> Result<Json<Vec<RelationshipView>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let me = accounts::acting_member(&mut conn, &organisation_id, &auth.account_id).await?;
+    let me = accounts::acting_member(&mut conn, &organisation_id, auth.account_id).await?;
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
@@ -227,10 +235,10 @@ async fn my_relationships(
     auth: Auth,
 ) -> Result<Json<Vec<RelationshipView>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let ids = relationships::ids_of_member(&mut conn, &auth.account_id).await?;
+    let ids = relationships::ids_of_member(&mut conn, auth.account_id).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let seen = relationships::as_member(&mut conn, &id, &auth.account_id).await?;
+        let seen = relationships::as_member(&mut conn, &id, auth.account_id).await?;
         out.push(view(&mut conn, seen.relationship, seen.members).await?);
     }
     Ok(Json(out))
@@ -248,7 +256,7 @@ async fn get_relationship(
     Path(relationship_id): Path<String>,
 ) -> Result<Json<RelationshipView>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
     Ok(Json(
         view(&mut conn, seen.relationship, seen.members).await?,
     ))
@@ -287,7 +295,7 @@ async fn update_relationship(
     let as_coach = members
         .iter()
         .any(|m| m.account_id == auth.account_id && m.is_current() && m.role == Role::Coach);
-    let membership = accounts::membership(&mut tx, &r.organisation_id, &auth.account_id).await?;
+    let membership = accounts::membership(&mut tx, &r.organisation_id, auth.account_id).await?;
     let as_manager = matches!(&membership, Some(m) if m.role == Role::Manager && !m.disabled);
     let member_anyhow = members.iter().any(|m| m.account_id == auth.account_id);
     if !(as_manager || member_anyhow) {
@@ -346,7 +354,7 @@ async fn new_epoch(
 ) -> Result<(StatusCode, Json<RelationshipView>), ApiError> {
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, &auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
     if !(seen.me.is_current() && seen.me.role == Role::Coach) {
         return Err(ApiError::Forbidden);
     }
@@ -358,19 +366,27 @@ async fn new_epoch(
         ));
     }
     let organisation_id = &seen.relationship.organisation_id;
+    // Text in `add` or `remove` that is no account id names nobody: the
+    // plan refuses it where it stands.
     let mut candidates = Vec::with_capacity(body.add.len());
     for new in &body.add {
-        let candidate =
-            relationships::candidate(&mut tx, organisation_id, &auth.account_id, new).await?;
-        candidates.push((new.clone(), candidate));
+        let proposed = match ids::parse::<UserId>(new) {
+            Some(new) => Some((
+                new,
+                relationships::candidate(&mut tx, organisation_id, auth.account_id, new).await?,
+            )),
+            None => None,
+        };
+        candidates.push(proposed);
     }
-    let plan = membership::plan_epoch(&seen.members, &body.remove, &candidates)?;
+    let remove: Vec<Option<UserId>> = body.remove.iter().map(|r| ids::parse(r)).collect();
+    let plan = membership::plan_epoch(&seen.members, &remove, &candidates)?;
     let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
     let checked = relationships::check_epoch_keys(
         &mut tx,
         &relationship_id,
         body.epoch,
-        &auth.account_id,
+        auth.account_id,
         &plan.after,
         &keys,
     )
@@ -379,7 +395,7 @@ async fn new_epoch(
         &mut tx,
         &relationship_id,
         current,
-        &body.remove,
+        &plan.leaving,
         &plan.joining,
     )
     .await?;
@@ -393,7 +409,7 @@ async fn new_epoch(
         &mut tx,
         &relationship_id,
         body.epoch,
-        &auth.account_id,
+        auth.account_id,
         &checked,
         now,
     )
@@ -429,8 +445,8 @@ async fn my_wrapped_keys(
     Path(relationship_id): Path<String>,
 ) -> Result<Json<Vec<WrappedKeyView>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    relationships::as_member(&mut conn, &relationship_id, &auth.account_id).await?;
-    let keys = relationships::keys_of(&mut conn, &relationship_id, &auth.account_id).await?;
+    relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
+    let keys = relationships::keys_of(&mut conn, &relationship_id, auth.account_id).await?;
     Ok(Json(
         keys.into_iter()
             .map(|(epoch, envelope)| WrappedKeyView {

@@ -10,6 +10,7 @@ use crate::auth::sessions::{self as store_sessions, SessionInfo};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
+use crate::ids::{self, SessionId};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -28,7 +29,7 @@ async fn list_sessions(
 ) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
     Ok(Json(
-        store_sessions::list(&mut conn, &auth.account_id, &auth.session_id, now_ms()).await?,
+        store_sessions::list(&mut conn, auth.account_id, auth.session_id, now_ms()).await?,
     ))
 }
 
@@ -43,8 +44,10 @@ async fn revoke_session(
     auth: Auth,
     Path(session_id): Path<String>,
 ) -> Result<Json<Status>, ApiError> {
+    // What is not a session id names no session of mine: `404`.
+    let session_id: SessionId = ids::parse(&session_id).ok_or(ApiError::NotFound)?;
     let mut conn = state.store.pool().acquire().await?;
-    if store_sessions::revoke(&mut conn, &auth.account_id, &session_id, now_ms()).await? {
+    if store_sessions::revoke(&mut conn, auth.account_id, session_id, now_ms()).await? {
         Ok(Status::json("revoked"))
     } else {
         Err(ApiError::NotFound)

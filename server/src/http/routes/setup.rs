@@ -17,6 +17,7 @@ use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::ClientAddr;
 use crate::http::json::{ApiJson, B64};
+use crate::ids::UserId;
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::accounts::{self, Account};
@@ -73,7 +74,7 @@ pub struct SetupFinish {
     pub language: Option<Language>,
 }
 
-async fn setup_account_id(state: &AppState, token: &str) -> Result<String, ApiError> {
+async fn setup_account_id(state: &AppState, token: &str) -> Result<UserId, ApiError> {
     let hash = TokenHash::of_presented(token).ok_or(ApiError::InvalidToken)?;
     let mut conn = state.store.pool().acquire().await?;
     setup::account_id_of(&mut conn, &hash, now_ms())
@@ -93,7 +94,7 @@ async fn setup_start(
     state.limits.tokens_by_address.check(&address_key(ip))?;
     let account_id = setup_account_id(&state, &body.token).await?;
     Ok(Json(RegistrationChallenge {
-        response: registration_response(&state, &body.request, &account_id)?,
+        response: registration_response(&state, &body.request, account_id)?,
     }))
 }
 
@@ -136,7 +137,7 @@ async fn setup_finish(
     accounts::join(
         &mut tx,
         &organisation_id,
-        &account.id,
+        account.id,
         Role::Manager,
         None,
         now,
@@ -145,7 +146,7 @@ async fn setup_finish(
     let token = email_token::issue(
         &mut tx,
         Purpose::VerifyEmail,
-        &account.id,
+        account.id,
         &account.email,
         VERIFY_LINK_LIFETIME,
         now,
@@ -159,9 +160,9 @@ async fn setup_finish(
         now,
     )
     .await?;
-    let session = sessions::create(
+    let session = sessions::start(
         &mut tx,
-        &account.id,
+        account.id,
         &device_label,
         state.config.session_lifetime,
         now,

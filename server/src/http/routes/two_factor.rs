@@ -94,13 +94,13 @@ async fn status(
     auth: Auth,
 ) -> Result<Json<TwoFactorStatus>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let factors = two_factor::factors(&mut conn, &auth.account_id).await?;
-    let phone = sms::verified_phone(&mut conn, &auth.account_id).await?;
+    let factors = two_factor::factors(&mut conn, auth.account_id).await?;
+    let phone = sms::verified_phone(&mut conn, auth.account_id).await?;
     Ok(Json(TwoFactorStatus {
         totp: factors.totp,
         sms_phone: phone.map(|p| mask(&p)),
         recovery_codes_left: factors.recovery_codes_left,
-        required_by_organisation: organisations::require_two_factor_of(&mut conn, &auth.account_id)
+        required_by_organisation: organisations::require_two_factor_of(&mut conn, auth.account_id)
             .await?,
     }))
 }
@@ -117,7 +117,7 @@ async fn enrol_totp(
 ) -> Result<Json<TotpEnrolment>, ApiError> {
     let (mut tx, account) = my_account(&state, &auth).await?;
     let secret = two_factor::new_secret();
-    two_factor::begin_enrolment(&mut tx, &account.id, &secret, now_ms()).await?;
+    two_factor::begin_enrolment(&mut tx, account.id, &secret, now_ms()).await?;
     tx.commit().await?;
     let totp = two_factor::authenticator(&secret, &account.email)?;
     Ok(Json(TotpEnrolment {
@@ -145,7 +145,7 @@ async fn confirm_totp(
     let (mut tx, account) = my_account(&state, &auth).await?;
     state.limits.login_by_account.check(&account.email)?;
     if body.method != SecondFactorMethod::Totp
-        || !two_factor::use_totp_code(&mut tx, &account.id, &account.email, &body.code, true, now)
+        || !two_factor::use_totp_code(&mut tx, account.id, &account.email, &body.code, true, now)
             .await?
     {
         return Err(ApiError::bad_request(
@@ -153,9 +153,9 @@ async fn confirm_totp(
             "this is not the authenticator's current code",
         ));
     }
-    two_factor::confirm_enrolment(&mut tx, &account.id, now).await?;
-    two_factor::sessions_end_at_enrolment(&mut tx, &account.id, &auth.session_id, now).await?;
-    let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
+    two_factor::confirm_enrolment(&mut tx, account.id, now).await?;
+    two_factor::sessions_end_at_enrolment(&mut tx, account.id, auth.session_id, now).await?;
+    let codes = two_factor::new_recovery_codes(&mut tx, account.id).await?;
     tell_and_commit(&state, tx, &account, TwoFactorChange::Enabled, now).await?;
     tracing::info!(account = %account.id, "two-factor login enabled");
     Ok(shown(&codes))
@@ -167,7 +167,7 @@ async fn my_account(
     auth: &Auth,
 ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, accounts::Account), ApiError> {
     let mut tx = state.store.begin().await?;
-    let account = accounts::by_id(&mut tx, &auth.account_id)
+    let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     Ok((tx, account))
@@ -188,7 +188,7 @@ async fn tell_and_commit(
         TwoFactorChange::NewRecoveryCodes => None,
     };
     if let Some(event) = event {
-        accounts::record_event(&mut tx, &account.id, event, now).await?;
+        accounts::record_event(&mut tx, account.id, event, now).await?;
     }
     let message = templates::two_factor_changed(account.language, change);
     outbox::enqueue(&mut tx, &account.email, &message, now).await?;
@@ -240,7 +240,7 @@ async fn renew_recovery_codes(
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
-    let codes = two_factor::new_recovery_codes(&mut tx, &account.id).await?;
+    let codes = two_factor::new_recovery_codes(&mut tx, account.id).await?;
     tell_and_commit(&state, tx, &account, TwoFactorChange::NewRecoveryCodes, now).await?;
     Ok(shown(&codes))
 }
@@ -260,7 +260,7 @@ async fn disable(
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
-    two_factor::disable(&mut tx, &account.id).await?;
+    two_factor::disable(&mut tx, account.id).await?;
     tell_and_commit(&state, tx, &account, TwoFactorChange::Disabled, now).await?;
     tracing::info!(account = %account.id, "two-factor login disabled");
     Ok(Status::json("two_factor_disabled"))
@@ -305,8 +305,8 @@ async fn enrol_sms(
     let phone = sms::phone_number(&body.phone)?;
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
-    two_factor::refuse_if_enabled(&mut tx, &account.id).await?;
-    sms::set_up_phone(&mut tx, &account.id, &phone, now).await?;
+    two_factor::refuse_if_enabled(&mut tx, account.id).await?;
+    sms::set_up_phone(&mut tx, account.id, &phone, now).await?;
     let limit = &state.limits.sms_by_account;
     let text = sms::prepare_code(&mut tx, limit, &account, sms::Purpose::VerifyPhone, now).await?;
     tx.commit().await?;
@@ -334,7 +334,7 @@ async fn confirm_sms(
     state.limits.login_by_account.check(&account.email)?;
     if !sms::use_code(
         &mut tx,
-        &account.id,
+        account.id,
         sms::Purpose::VerifyPhone,
         &body.code,
         now,
@@ -347,14 +347,14 @@ async fn confirm_sms(
             "this is not the code sent to the phone",
         ));
     }
-    sms::phone_verified(&mut tx, &account.id, now).await?;
-    two_factor::sessions_end_at_enrolment(&mut tx, &account.id, &auth.session_id, now).await?;
-    let codes = if two_factor::factors(&mut tx, &account.id)
+    sms::phone_verified(&mut tx, account.id, now).await?;
+    two_factor::sessions_end_at_enrolment(&mut tx, account.id, auth.session_id, now).await?;
+    let codes = if two_factor::factors(&mut tx, account.id)
         .await?
         .recovery_codes_left
         == 0
     {
-        two_factor::new_recovery_codes(&mut tx, &account.id).await?
+        two_factor::new_recovery_codes(&mut tx, account.id).await?
     } else {
         Vec::new()
     };
@@ -378,7 +378,7 @@ async fn set_policy(
     ApiJson(body): ApiJson<TwoFactorPolicy>,
 ) -> Result<Json<Status>, ApiError> {
     let mut tx = state.store.begin().await?;
-    let me = accounts::acting_member(&mut tx, &organisation_id, &auth.account_id).await?;
+    let me = accounts::acting_member(&mut tx, &organisation_id, auth.account_id).await?;
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
