@@ -14,12 +14,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::Rng;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use crate::clock::ms_after;
-use crate::config::pick;
+use crate::config::{settings, trimmed, SecretSetting};
 use crate::error::{ApiError, ErrorCode, StartError};
 use crate::language::Language;
 use crate::org::accounts::Account;
@@ -180,23 +179,39 @@ pub struct HttpSmsSettings {
     /// Basic-auth user, if any.
     pub username: Option<String>,
     /// Basic-auth password (never shown).
-    pub password: Option<crate::config::SecretSetting>,
+    pub password: Option<SecretSetting>,
     /// The body, with `{to}` and `{text}`.
     pub body: String,
     /// Its content type.
     pub content_type: String,
 }
 
-/// The `[sms]` table of the file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileSms {
-    provider: Option<String>,
-    http_url: Option<String>,
-    http_username: Option<String>,
-    http_password: Option<String>,
-    http_body: Option<String>,
-    http_content_type: Option<String>,
+/// A provider's address.
+fn http_url(key: &str, url: &str) -> Result<(), String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(format!("{key}: {url:?} is not a URL"));
+    }
+    Ok(())
+}
+
+/// A body says whom to send what.
+fn http_body(key: &str, body: &str) -> Result<(), String> {
+    if !body.contains("{to}") || !body.contains("{text}") {
+        return Err(format!("{key} must hold {{to}} and {{text}}"));
+    }
+    Ok(())
+}
+
+settings! {
+    /// The `[sms]` table of the file.
+    pub(crate) struct FileSms in "sms", settings SMS: SmsSettingKeys {
+        provider: String = "KLUIS_SMS_PROVIDER", default "none", parse trimmed;
+        http_url: String = "KLUIS_SMS_HTTP_URL", check http_url;
+        http_username: String = "KLUIS_SMS_HTTP_USERNAME";
+        http_password: SecretSetting = "KLUIS_SMS_HTTP_PASSWORD";
+        http_body: String = "KLUIS_SMS_HTTP_BODY", default r#"{"to": "{to}", "text": "{text}"}"#, check http_body;
+        http_content_type: String = "KLUIS_SMS_HTTP_CONTENT_TYPE", default "application/json";
+    }
 }
 
 impl SmsSettings {
@@ -205,41 +220,25 @@ impl SmsSettings {
         env: &impl Fn(&str) -> Option<String>,
         f: FileSms,
     ) -> Result<Self, StartError> {
-        let provider = pick(env, "KLUIS_SMS_PROVIDER", f.provider)?;
-        match provider.as_deref() {
-            None | Some("none") => Ok(Self::Disabled),
-            Some("console") => Ok(Self::Console),
-            Some("http") => {
-                let url = env("KLUIS_SMS_HTTP_URL").or(f.http_url).ok_or_else(|| {
+        match SMS.provider.value(env, f.provider)?.as_str() {
+            "none" => Ok(Self::Disabled),
+            "console" => Ok(Self::Console),
+            "http" => {
+                let url = SMS.http_url.get(env, f.http_url)?.ok_or_else(|| {
                     StartError::Config("sms.http_url is needed with provider = \"http\"".to_owned())
                 })?;
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(StartError::Config(format!(
-                        "sms.http_url: {url:?} is not a URL"
-                    )));
-                }
-                let body = env("KLUIS_SMS_HTTP_BODY")
-                    .or(f.http_body)
-                    .unwrap_or_else(|| "{\"to\": \"{to}\", \"text\": \"{text}\"}".to_owned());
-                if !body.contains("{to}") || !body.contains("{text}") {
-                    return Err(StartError::Config(
-                        "sms.http_body must hold {to} and {text}".to_owned(),
-                    ));
-                }
+                let body = SMS.http_body.value(env, f.http_body)?;
                 Ok(Self::Http(HttpSmsSettings {
                     url,
-                    username: env("KLUIS_SMS_HTTP_USERNAME").or(f.http_username),
-                    password: env("KLUIS_SMS_HTTP_PASSWORD")
-                        .or(f.http_password)
-                        .map(crate::config::SecretSetting),
+                    username: SMS.http_username.get(env, f.http_username)?,
+                    password: SMS.http_password.get(env, f.http_password)?,
                     body,
-                    content_type: env("KLUIS_SMS_HTTP_CONTENT_TYPE")
-                        .or(f.http_content_type)
-                        .unwrap_or_else(|| "application/json".to_owned()),
+                    content_type: SMS.http_content_type.value(env, f.http_content_type)?,
                 }))
             }
-            Some(other) => Err(StartError::Config(format!(
-                "sms.provider: {other:?} is none of none, console, http"
+            other => Err(StartError::Config(format!(
+                "{}: {other:?} is none of none, console, http",
+                SMS.provider.key
             ))),
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{pick, SecretSetting};
+use crate::config::{settings, trimmed, FromEnv, SecretSetting};
 use crate::error::StartError;
 
 /// How mail leaves the server.
@@ -68,19 +68,43 @@ impl std::str::FromStr for SmtpTls {
     }
 }
 
-/// The `[mail]` table of the configuration file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileMail {
-    from: Option<String>,
-    smtp_host: Option<String>,
-    smtp_port: Option<u16>,
-    smtp_tls: Option<SmtpTls>,
-    smtp_username: Option<String>,
-    smtp_password: Option<String>,
-    smtp_timeout_seconds: Option<u64>,
-    smtp_ca_file: Option<std::path::PathBuf>,
-    activity_interval_seconds: Option<u64>,
+impl FromEnv for SmtpTls {
+    fn from_env(var: &str, text: &str) -> Result<Self, String> {
+        trimmed(var, text)
+    }
+}
+
+/// The sender must be an address.
+fn mailbox(key: &str, from: &str) -> Result<(), String> {
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(format!("{key}: {from:?} is not an e-mail address"));
+    }
+    Ok(())
+}
+
+/// A delivery as a whole is cut off after 60 s.
+fn smtp_timeout(key: &str, seconds: &u64) -> Result<(), String> {
+    if !(1..=30).contains(seconds) {
+        return Err(format!(
+            "{key} must be 1 to 30 (a delivery as a whole may take 60 s)"
+        ));
+    }
+    Ok(())
+}
+
+settings! {
+    /// The `[mail]` table of the configuration file.
+    pub(crate) struct FileMail in "mail", settings MAIL: MailSettingKeys {
+        from: String = "KLUIS_MAIL_FROM", check mailbox;
+        smtp_host: String = "KLUIS_SMTP_HOST";
+        smtp_port: u16 = "KLUIS_SMTP_PORT";
+        smtp_tls: SmtpTls = "KLUIS_SMTP_TLS", default "starttls";
+        smtp_username: String = "KLUIS_SMTP_USERNAME";
+        smtp_password: SecretSetting = "KLUIS_SMTP_PASSWORD";
+        smtp_timeout_seconds: u64 = "KLUIS_SMTP_TIMEOUT_SECONDS", default "20", check smtp_timeout;
+        smtp_ca_file: std::path::PathBuf = "KLUIS_SMTP_CA_FILE";
+        activity_interval_seconds: u64 = "KLUIS_ACTIVITY_INTERVAL_SECONDS", default "900";
+    }
 }
 
 impl MailSettings {
@@ -97,59 +121,46 @@ impl MailSettings {
             .next()
             .unwrap_or("localhost")
             .to_owned();
-        let from = env("KLUIS_MAIL_FROM")
-            .or(f.from)
+        let from = MAIL
+            .from
+            .read(env, f.from)?
             .unwrap_or_else(|| format!("Kluis <noreply@{host_of_public_url}>"));
-        if from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(StartError::Config(format!(
-                "mail.from: {from:?} is not an e-mail address"
-            )));
-        }
+        MAIL.from.check(&from)?;
         let activity_interval = Duration::from_secs(
-            pick(
-                env,
-                "KLUIS_ACTIVITY_INTERVAL_SECONDS",
-                f.activity_interval_seconds,
-            )?
-            .unwrap_or(15 * 60),
+            MAIL.activity_interval_seconds
+                .value(env, f.activity_interval_seconds)?,
         );
-        let smtp = match env("KLUIS_SMTP_HOST").or(f.smtp_host) {
+        let smtp = match MAIL.smtp_host.get(env, f.smtp_host)? {
             None => None,
             Some(host) => {
-                let tls = pick(env, "KLUIS_SMTP_TLS", f.smtp_tls)?.unwrap_or(SmtpTls::Starttls);
+                let tls = MAIL.smtp_tls.value(env, f.smtp_tls)?;
                 let default_port = match tls {
                     SmtpTls::None => 25,
                     SmtpTls::Starttls => 587,
                     SmtpTls::Tls => 465,
                 };
-                let username = env("KLUIS_SMTP_USERNAME").or(f.smtp_username);
-                let password = env("KLUIS_SMTP_PASSWORD")
-                    .or(f.smtp_password)
-                    .map(SecretSetting);
+                let username = MAIL.smtp_username.get(env, f.smtp_username)?;
+                let password = MAIL.smtp_password.get(env, f.smtp_password)?;
                 if username.is_some() != password.is_some() {
                     return Err(StartError::Config(
                         "mail.smtp_username and the SMTP password must be set together".to_owned(),
                     ));
                 }
                 let timeout = Duration::from_secs(
-                    pick(env, "KLUIS_SMTP_TIMEOUT_SECONDS", f.smtp_timeout_seconds)?.unwrap_or(20),
+                    MAIL.smtp_timeout_seconds
+                        .value(env, f.smtp_timeout_seconds)?,
                 );
-                if timeout.is_zero() || timeout > Duration::from_secs(30) {
-                    return Err(StartError::Config(
-                        "mail.smtp_timeout_seconds must be 1 to 30 (a delivery as a whole may take 60 s)"
-                            .to_owned(),
-                    ));
-                }
                 Some(SmtpSettings {
                     host,
-                    port: pick(env, "KLUIS_SMTP_PORT", f.smtp_port)?.unwrap_or(default_port),
+                    port: MAIL
+                        .smtp_port
+                        .get(env, f.smtp_port)?
+                        .unwrap_or(default_port),
                     tls,
                     username,
                     password,
                     timeout,
-                    ca_file: env("KLUIS_SMTP_CA_FILE")
-                        .map(std::path::PathBuf::from)
-                        .or(f.smtp_ca_file),
+                    ca_file: MAIL.smtp_ca_file.get(env, f.smtp_ca_file)?,
                 })
             }
         };
