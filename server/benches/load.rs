@@ -18,8 +18,6 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -27,13 +25,29 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Client, TestDb};
 use kluis_crypto::opaque;
 use kluis_server::store::Engine;
+use kluis_test_support::TestDb;
 use rand::rngs::OsRng;
-use support::{cpu_ns, start_server};
+use support::start_server;
 
 const PW: &str = "Correct-Horse-9";
+
+/// Nanoseconds the process has spent on a CPU, all threads.
+fn cpu_ns(pid: u32) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total += text
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -107,13 +121,13 @@ async fn requests_per_second(
 
 async fn run_engine(engine: Engine, logins: usize, seconds: u64) {
     let pg = match engine {
-        Engine::Postgres => Some(TestDb::new(Engine::Postgres).await),
+        Engine::Postgres => Some(TestDb::new(Engine::Postgres)),
         Engine::Sqlite => None,
     };
     let server = start_server(pg.as_ref().map(|d| d.url.as_str()));
-    let pid = server.child.id();
-    let api = Client::new(&server.base, &server.outbox);
-    api.setup_from_link(&server.link, "manager@bench.nl", PW)
+    let pid = server.process.pid();
+    let api = server.client();
+    api.setup_from_link(&server.process.setup_link, "manager@bench.nl", PW)
         .await;
 
     // The server's own background work (the worker's tick), to subtract.
@@ -183,9 +197,7 @@ async fn run_engine(engine: Engine, logins: usize, seconds: u64) {
         me_cpu.as_secs_f64() * 1e6
     );
     drop(server);
-    if let Some(db) = pg {
-        db.drop_db().await;
-    }
+    drop(pg);
 }
 
 fn main() {

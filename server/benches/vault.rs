@@ -19,8 +19,6 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -28,7 +26,6 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{b64, Client, TestDb};
 use futures_util::StreamExt;
 use kluis_crypto::attachment::{AttachmentKey, ChunkSealer};
 use kluis_crypto::identity::IdentityKeyPair;
@@ -38,15 +35,29 @@ use kluis_crypto::key_schedule::ExportKey;
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::RelationshipKey;
 use kluis_server::store::{Engine, Store};
+use kluis_test_support::{b64, Client, TestDb};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::{peak_rss, start_server};
+use support::start_server;
 
 const PW: &str = "Correct-Horse-9";
 const MIB: u64 = 1024 * 1024;
 
+/// Peak resident memory of a process so far (VmHWM), bytes.
+fn peak_rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -131,14 +142,14 @@ fn raw_copy(dir: &std::path::Path, bytes: u64) -> Duration {
 
 async fn run_engine(engine: Engine, attachment_mib: u64, items: usize, concurrency: usize) {
     let pg = match engine {
-        Engine::Postgres => Some(TestDb::new(Engine::Postgres).await),
+        Engine::Postgres => Some(TestDb::new(Engine::Postgres)),
         Engine::Sqlite => None,
     };
     let server = start_server(pg.as_ref().map(|d| d.url.as_str()));
-    let pid = server.child.id();
-    let api = Client::new(&server.base, &server.outbox);
+    let pid = server.process.pid();
+    let api = server.client();
     let (org, manager, _) = api
-        .setup_from_link(&server.link, "manager@bench.nl", PW)
+        .setup_from_link(&server.process.setup_link, "manager@bench.nl", PW)
         .await;
     let (t, id) = api
         .invite_and_register(&org, &manager, "coach@bench.nl", "coach", PW)
@@ -373,9 +384,7 @@ async fn run_engine(engine: Engine, attachment_mib: u64, items: usize, concurren
         pct(0.99)
     );
     drop(server);
-    if let Some(db) = pg {
-        db.drop_db().await;
-    }
+    drop(pg);
 }
 
 fn main() {

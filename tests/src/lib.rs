@@ -7,66 +7,17 @@
 pub mod proxy;
 pub mod smtp;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// The database engines every test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// An SQLite file in the data directory.
-    Sqlite,
-    /// A fresh database on the local PostgreSQL, dropped afterwards.
-    Postgres,
-}
-
-/// Runs an async test body once per engine.
-#[macro_export]
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(kluis_e2e::Engine::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(kluis_e2e::Engine::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-const PG: [&str; 6] = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"];
-
-fn psql(sql: &str) {
-    psql_on("test", sql);
-}
-
-/// Runs `sql` on database `db`; its output, unaligned, without headers.
-fn psql_on(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(PG)
-        .args(["-d", db, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use kluis_test_support::process::server_command;
+use kluis_test_support::{
+    temp_dir, Engine, FreshPostgres, Outbox, ServerProcess, TempDir, GENEROUS_LIMITS,
+};
 
 /// A running server process.
-#[allow(missing_debug_implementations)]
+#[derive(Debug)]
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -78,10 +29,11 @@ pub struct Server {
     pub log_path: PathBuf,
     /// The engine.
     pub engine: Engine,
-    root: PathBuf,
-    pg_name: Option<String>,
-    child: Option<Child>,
-    read_mail: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    outbox: Outbox,
+    // Dropped in this order: the process, its database, its files.
+    process: ServerProcess,
+    postgres: Option<FreshPostgres>,
+    root: TempDir,
 }
 
 impl Server {
@@ -93,140 +45,55 @@ impl Server {
 
     /// [`Self::start`] with more `KLUIS_*` settings.
     pub fn start_with(engine: Engine, binary: &str, settings: &[(&str, &str)]) -> Self {
-        Self::spawn(engine, binary, settings, None)
+        let postgres = (engine == Engine::Postgres).then(FreshPostgres::create);
+        let url = postgres.as_ref().map(|db| db.url().to_owned());
+        Self::spawn(engine, binary, settings, url.as_deref(), postgres)
     }
 
     /// A second instance on this one's PostgreSQL database (its own data
     /// directory and log), as a deployment with several servers runs. Start
     /// it before the organisation is set up: it waits for a setup link.
     pub fn start_sharing(&self, binary: &str, settings: &[(&str, &str)]) -> Self {
-        let name = self.pg_name.as_deref().expect("instances share PostgreSQL");
-        Self::spawn(Engine::Postgres, binary, settings, Some(name))
+        let db = self.postgres.as_ref().expect("instances share PostgreSQL");
+        // Only the instance that created the database drops it.
+        Self::spawn(Engine::Postgres, binary, settings, Some(db.url()), None)
     }
 
     fn spawn(
         engine: Engine,
         binary: &str,
         settings: &[(&str, &str)],
-        shared_pg: Option<&str>,
+        database_url: Option<&str>,
+        postgres: Option<FreshPostgres>,
     ) -> Self {
-        let root = std::env::temp_dir().join(format!("kluis-e2e-{}", rand::random::<u64>()));
-        let data_dir = root.join("data");
+        let root = temp_dir();
+        let data_dir = root.path().join("data");
         std::fs::create_dir_all(&data_dir).unwrap();
-        let log_path = root.join("server.log");
-        let mut cmd = Command::new(binary);
-        cmd.env("KLUIS_DATA_DIR", &data_dir)
-            .env("KLUIS_BIND", "127.0.0.1:0")
-            .env("KLUIS_LOG", "debug")
-            .env_remove("KLUIS_PUBLIC_URL")
-            .env_remove("KLUIS_CONFIG");
+        let log_path = root.path().join("server.log");
+        let mut cmd = server_command(binary, &data_dir, database_url);
+        cmd.env("KLUIS_LOG", "debug");
         // Generous limits: the journeys log in many times from one address.
-        for (k, v) in [
-            ("KLUIS_LOGIN_PER_ADDRESS_PER_MINUTE", "100000"),
-            ("KLUIS_LOGIN_PER_ACCOUNT_PER_MINUTE", "100000"),
-            ("KLUIS_RESET_PER_ADDRESS_PER_HOUR", "100000"),
-            ("KLUIS_RESET_PER_ACCOUNT_PER_HOUR", "100000"),
-            ("KLUIS_INVITATIONS_PER_ACCOUNT_PER_HOUR", "100000"),
-            ("KLUIS_TOKENS_PER_ADDRESS_PER_MINUTE", "100000"),
-        ] {
-            cmd.env(k, v);
-        }
+        cmd.envs(GENEROUS_LIMITS);
         for (k, v) in settings {
             cmd.env(k, v);
         }
-        let pg_name = match engine {
-            Engine::Sqlite => {
-                cmd.env_remove("KLUIS_DATABASE_URL");
-                None
-            }
-            Engine::Postgres => {
-                let name = match shared_pg {
-                    Some(name) => name.to_owned(),
-                    None => {
-                        let name = format!("kluis_e2e_{}", rand::random::<u32>());
-                        psql(&format!("CREATE DATABASE {name}"));
-                        name
-                    }
-                };
-                cmd.env(
-                    "KLUIS_DATABASE_URL",
-                    format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                );
-                // Only the instance that created the database drops it.
-                shared_pg.is_none().then_some(name)
-            }
-        };
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .expect("the server binary");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let setup_link = loop {
-            let mut line = String::new();
-            let n = stdout.read_line(&mut line).unwrap();
-            if n == 0 {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("the server exited before printing its setup link:\n{log}");
-            }
-            if let Some(word) = line
-                .split_whitespace()
-                .find(|w| w.contains("/setup#token="))
-            {
-                break word.to_owned();
-            }
-        };
-        // Keep reading stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while stdout.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
-            }
-        });
-        let base = setup_link.split("/setup#").next().unwrap().to_owned();
+        let process = ServerProcess::spawn(cmd, Some(&log_path));
         Self {
-            base,
-            setup_link,
+            base: process.base.clone(),
+            setup_link: process.setup_link.clone(),
+            outbox: Outbox::new(&data_dir.join("outbox"), Duration::from_secs(20)),
             data_dir,
             log_path,
             engine,
+            process,
+            postgres,
             root,
-            pg_name,
-            child: Some(child),
-            read_mail: Default::default(),
         }
-    }
-
-    fn outbox(&self) -> PathBuf {
-        self.data_dir.join("outbox")
     }
 
     /// The next unread e-mail of `kind` to `to`, waiting for the worker.
     pub async fn mail(&self, to: &str, kind: &str) -> String {
-        for _ in 0..400 {
-            let mut names: Vec<PathBuf> = std::fs::read_dir(self.outbox())
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                .unwrap_or_default();
-            names.sort();
-            for path in names {
-                if path.extension().is_none_or(|e| e != "eml")
-                    || self.read_mail.lock().unwrap().contains(&path)
-                {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(&path) else {
-                    continue;
-                };
-                if text.contains(&format!("To: {to}\n"))
-                    && text.contains(&format!("X-Kluis-Kind: {kind}\n"))
-                {
-                    self.read_mail.lock().unwrap().insert(path);
-                    return text;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no {kind} mail to {to}");
+        self.outbox.mail(to, kind).await
     }
 
     /// The link in an e-mail.
@@ -242,11 +109,10 @@ impl Server {
     /// or a PostgreSQL dump, the log, and every e-mail.
     pub fn everything_written(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
-        collect_files(&self.root, &mut out);
-        if let Some(name) = &self.pg_name {
+        collect_files(self.root.path(), &mut out);
+        if let Some(db) = &self.postgres {
             let dump = Command::new("pg_dump")
-                .args(PG)
-                .args(["-d", name])
+                .args(["-d", db.url()])
                 .output()
                 .expect("pg_dump");
             assert!(
@@ -262,7 +128,10 @@ impl Server {
 
     /// One value from this instance's PostgreSQL database (`psql -tA`).
     pub fn pg_value(&self, sql: &str) -> String {
-        psql_on(self.pg_name.as_deref().expect("a PostgreSQL instance"), sql)
+        self.postgres
+            .as_ref()
+            .expect("a PostgreSQL instance")
+            .query(sql)
     }
 
     /// The server's log so far.
@@ -272,19 +141,8 @@ impl Server {
 
     /// Stops the server gracefully (SIGTERM) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            for _ in 0..100 {
-                if child.try_wait().ok().flatten().is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.terminate();
+        self.process.wait();
     }
 }
 
@@ -299,19 +157,6 @@ fn collect_files(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         } else if let Ok(bytes) = std::fs::read(&path) {
             out.push((path.display().to_string(), bytes));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if let Some(name) = &self.pg_name {
-            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

@@ -4,40 +4,20 @@
 //! only after a valid code; the CLI takes the code from KLUIS_2FA_CODE
 //! (an app code or a recovery code) and fails with exit code 3 on a wrong
 //! one.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use kluis_e2e::{both_engines, Engine, Server};
+use kluis_e2e::Server;
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{Error, Kluis, Login, Role, SecondFactorMethod};
+use kluis_test_support::{both_engines, oathtool, Engine};
 use serde_json::Value;
 
 both_engines!(sdk_and_cli_log_in_with_a_second_factor);
 
 const SERVER: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
 const CLI: &str = env!("CARGO_BIN_EXE_kluis-cli-e2e");
-
-/// What `oathtool` says the code is, `offset` seconds from now.
-fn oathtool(secret: &str, offset: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let at = i64::try_from(now).unwrap() + offset;
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", secret, "-N", &format!("@{at}")])
-        .output()
-        .expect("oathtool (Debian package oathtool)");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 fn cli(profile: &std::path::Path, password: &str, code: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(CLI);

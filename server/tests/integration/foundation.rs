@@ -1,22 +1,15 @@
 //! The server foundation on both engines: migrations, the persisted OPAQUE
 //! setup, SQLite durability settings, the health endpoint, and the real
 //! binary starting on a fresh data directory and stopping on SIGTERM.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use kluis_server::store::{Engine, Store};
+use kluis_test_support::process::server_command;
+use kluis_test_support::{temp_dir, ServerProcess, TestDb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-mod common;
-
-use common::{temp_dir, TestDb};
+use crate::common::config;
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -39,8 +32,8 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 }
 
 async fn health_and_key_persistence(engine: Engine) {
-    let db = TestDb::new(engine).await;
-    let config = db.config("http://127.0.0.1:8080", &[]);
+    let db = TestDb::new(engine);
+    let config = config(&db, "http://127.0.0.1:8080", &[]);
     let (router, state) = kluis_server::build(&config).await.unwrap();
     assert_eq!(state.store.engine(), engine);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,7 +62,6 @@ async fn health_and_key_persistence(engine: Engine) {
     assert_eq!(a.unwrap().to_secret_bytes(), first);
     assert_eq!(b.unwrap().to_secret_bytes(), first);
     again.store.close().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -84,7 +76,7 @@ async fn postgres_health_and_persisted_server_key() {
 
 #[tokio::test]
 async fn sqlite_runs_with_wal_full_sync_and_foreign_keys() {
-    let db = TestDb::new(Engine::Sqlite).await;
+    let db = TestDb::new(Engine::Sqlite);
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     let mut conn = store.pool().acquire().await.unwrap();
@@ -106,51 +98,36 @@ async fn sqlite_runs_with_wal_full_sync_and_foreign_keys() {
 #[test]
 fn the_binary_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
     let dir = temp_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kluis-server"))
-        .env("KLUIS_DATA_DIR", &dir.0)
-        .env("KLUIS_BIND", "127.0.0.1:0")
-        .env("NO_COLOR", "1")
-        .env_remove("KLUIS_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let log_path = dir.path().join("server.log");
+    let mut command = server_command(env!("CARGO_BIN_EXE_kluis-server"), dir.path(), None);
+    command.env("NO_COLOR", "1");
     // Logs on stderr; stdout carries only the setup link.
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr: std::net::SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
+    let mut server = ServerProcess::spawn(command, Some(&log_path));
+    let link = server.setup_link.clone();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let addr: std::net::SocketAddr = log
+        .lines()
+        .find_map(|line| line.split("address=").nth(1))
+        .expect("server exited before listening")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(
-        dir.0.join("kluis.db").exists(),
+        dir.path().join("kluis.db").exists(),
         "SQLite database created in the data dir"
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (status, _) = runtime.block_on(get(addr, "/healthz"));
     assert_eq!(status, 200);
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = child.wait().unwrap();
+    assert!(server.terminate());
+    let exit = server.wait();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
-    let link = stdout
-        .split_whitespace()
-        .find(|w| w.contains("/setup#token="))
-        .unwrap_or_else(|| panic!("a setup link on stdout: {stdout}"));
     assert!(link.starts_with("http://127.0.0.1:"), "{link}");
-    let logs: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(
-        !logs.contains(&common::token_of(link)),
+        !logs.contains(&kluis_test_support::token_of(&link)),
         "the setup token is never logged"
     );
 }

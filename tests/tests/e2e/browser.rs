@@ -7,12 +7,6 @@
 //! Needs what `./scripts/test` prepares: `web/pkg` (the wasm-bindgen
 //! output), `tests/browser/node_modules` (playwright-core) and
 //! `/usr/bin/chromium`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -20,9 +14,10 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use kluis_e2e::{both_engines, Engine, Server};
+use kluis_e2e::Server;
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{EntryContent, Kluis, Role};
+use kluis_test_support::{both_engines, Engine};
 use serde_json::{json, Value};
 
 both_engines!(wasm_client_in_chromium);

@@ -6,19 +6,10 @@
 //! Beyond status codes: no answer to anyone contains an envelope of
 //! another relationship, and no answer to a manager contains any item,
 //! attachment byte, wrapped key, sealed private key or notes key.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{b64, TestServer};
 use kluis_crypto::attachment::{encrypt_stream, AttachmentKey};
 use kluis_crypto::identity::IdentityKeyPair;
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
@@ -28,8 +19,11 @@ use kluis_crypto::notes::NotesKey;
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::RelationshipKey;
 use kluis_server::store::Engine;
+use kluis_test_support::{b64, both_engines};
 use rand::rngs::OsRng;
 use serde_json::{json, Value};
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 
@@ -308,7 +302,7 @@ async fn fixture(s: &TestServer) -> Fixture {
     .await
     .unwrap()
     .0;
-    let boss_token = common::token_of(&s.mail("boss@b.nl", "invitation").await);
+    let boss_token = kluis_test_support::token_of(&s.mail("boss@b.nl", "invitation").await);
     let (_, boss) = s
         .register(
             "/api/invitations/register",

@@ -2,19 +2,13 @@
 //! engines, through the real HTTP API — with the attack cases: an unknown
 //! e-mail, a forged or replayed login, a link used twice or expired, a
 //! revoked token, a foreign organisation, a cross-site cookie request.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
-use common::{token_of, unb64, TestServer};
 use kluis_server::store::Engine;
+use kluis_test_support::{both_engines, token_of, unb64};
 use reqwest::StatusCode;
 use serde_json::json;
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 
@@ -396,7 +390,7 @@ async fn login_unknown_email_looks_like_a_wrong_password(engine: Engine) {
             let (status, body) = s
                 .post(
                     "/api/login/start",
-                    json!({"email": email, "request": common::b64(&ke1)}),
+                    json!({"email": email, "request": kluis_test_support::b64(&ke1)}),
                     None,
                 )
                 .await;
@@ -412,7 +406,8 @@ async fn login_unknown_email_looks_like_a_wrong_password(engine: Engine) {
     assert_eq!(real.len(), fake.len());
     assert_ne!(ke2("nobody@a.nl").await.1, fake);
     // A forged KE3 for the unknown account, and a replayed login id.
-    let forged = json!({"login_id": unknown_id, "finalization": common::b64(&[7u8; 64])});
+    let forged =
+        json!({"login_id": unknown_id, "finalization": kluis_test_support::b64(&[7u8; 64])});
     let (status, body) = s.post("/api/login/finish", forged.clone(), None).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -426,7 +421,7 @@ async fn login_unknown_email_looks_like_a_wrong_password(engine: Engine) {
     let (_, start) = s
         .post(
             "/api/login/start",
-            json!({"email": "manager@a.nl", "request": common::b64(&ke1)}),
+            json!({"email": "manager@a.nl", "request": kluis_test_support::b64(&ke1)}),
             None,
         )
         .await;
@@ -437,8 +432,7 @@ async fn login_unknown_email_looks_like_a_wrong_password(engine: Engine) {
             &unb64(&start["response"]),
         )
         .unwrap();
-    let finish =
-        json!({"login_id": start["login_id"], "finalization": common::b64(&done.finalization)});
+    let finish = json!({"login_id": start["login_id"], "finalization": kluis_test_support::b64(&done.finalization)});
     assert_eq!(
         s.post("/api/login/finish", finish.clone(), None).await.0,
         StatusCode::OK
@@ -451,7 +445,7 @@ async fn login_unknown_email_looks_like_a_wrong_password(engine: Engine) {
     let (status, body) = s
         .post(
             "/api/login/start",
-            json!({"email": "manager@a.nl", "request": common::b64(&[1, 2, 3])}),
+            json!({"email": "manager@a.nl", "request": kluis_test_support::b64(&[1, 2, 3])}),
             None,
         )
         .await;
@@ -563,7 +557,7 @@ async fn cookie_sessions_need_the_same_origin_to_change_state(engine: Engine) {
     let (_, start) = s
         .post(
             "/api/login/start",
-            json!({"email": "manager@a.nl", "request": common::b64(&ke1)}),
+            json!({"email": "manager@a.nl", "request": kluis_test_support::b64(&ke1)}),
             None,
         )
         .await;
@@ -577,7 +571,7 @@ async fn cookie_sessions_need_the_same_origin_to_change_state(engine: Engine) {
     let response = s
         .http
         .post(s.url("/api/login/finish"))
-        .json(&json!({"login_id": start["login_id"], "finalization": common::b64(&done.finalization), "session": "cookie"}))
+        .json(&json!({"login_id": start["login_id"], "finalization": kluis_test_support::b64(&done.finalization), "session": "cookie"}))
         .send()
         .await
         .unwrap();
@@ -617,7 +611,10 @@ async fn cookie_sessions_need_the_same_origin_to_change_state(engine: Engine) {
     .await
     .unwrap();
     assert_eq!(cross.status(), StatusCode::FORBIDDEN);
-    assert_eq!(common::into_json(cross).await.1["error"], "cross_site");
+    assert_eq!(
+        kluis_test_support::into_json(cross).await.1["error"],
+        "cross_site"
+    );
     assert_eq!(
         send(reqwest::Method::POST, "/api/logout", None)
             .await

@@ -2,68 +2,32 @@
 //! setup from the printed link, login, invitation, registration, password
 //! reset — and its logs are then searched for every secret the flow saw:
 //! link tokens, session tokens, passwords, OPAQUE messages. None may appear.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
-
-use common::{b64, temp_dir, token_of, unb64, Client};
+use kluis_test_support::process::server_command;
+use kluis_test_support::{b64, temp_dir, token_of, unb64, Client, ServerProcess};
 use reqwest::StatusCode;
 use serde_json::json;
 
 const PW: &str = "Correct-Horse-9";
 const NEW_PW: &str = "Battery-Staple-7";
 
-/// The server must not outlive a failed test.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn no_secret_reaches_the_log() {
     let dir = temp_dir();
-    let log_path = dir.0.join("server.log");
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_kluis-server"))
-            .env("KLUIS_DATA_DIR", dir.0.join("data"))
-            .env("KLUIS_BIND", "127.0.0.1:0")
-            .env("KLUIS_LOG", "debug")
-            .env("KLUIS_LOG_FORMAT", "json")
-            .env_remove("KLUIS_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let link = loop {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(word) = line
-            .split_whitespace()
-            .find(|w| w.contains("/setup#token="))
-        {
-            break word.to_owned();
-        }
-    };
-    let base = link.split("/setup#").next().unwrap().to_owned();
+    let log_path = dir.path().join("server.log");
+    let data_dir = dir.path().join("data");
+    let mut command = server_command(env!("CARGO_BIN_EXE_kluis-server"), &data_dir, None);
+    command
+        .env("KLUIS_LOG", "debug")
+        .env("KLUIS_LOG_FORMAT", "json");
+    let mut server = ServerProcess::spawn(command, Some(&log_path));
+    let link = server.setup_link.clone();
+    let base = server.base.clone();
     let mut secrets: Vec<String> = vec![token_of(&link), PW.to_owned(), NEW_PW.to_owned()];
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let c = Client::new(&base, &dir.0.join("data").join("outbox"));
+        let c = Client::new(&base, &data_dir.join("outbox"));
         let (org, manager, _) = c.setup_from_link(&link, "manager@a.nl", PW).await;
         secrets.push(manager.clone());
         secrets.push(token_of(&c.mail("manager@a.nl", "verify_email").await));
@@ -136,15 +100,9 @@ fn no_secret_reaches_the_log() {
         secrets.push(c.login("coach@a.nl", NEW_PW).await.unwrap());
     });
 
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.0.wait().unwrap().success());
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    assert!(server.terminate());
+    assert!(server.wait().success());
+    let rest = server.rest_of_stdout();
     let logs = std::fs::read_to_string(&log_path).unwrap();
     let lines: Vec<&str> = logs.lines().collect();
     assert!(

@@ -7,23 +7,18 @@
 //! identity key substituted; an attachment truncated, reordered or with a
 //! chunk of another file; an old epoch replayed as current; sealed private
 //! keys swapped between users.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use kluis_e2e::proxy::Proxy;
-use kluis_e2e::{both_engines, Engine, Server};
+use kluis_e2e::Server;
 use kluis_sdk::kluis_crypto::attachment::{ATTACHMENT_HEADER_LEN, SEALED_CHUNK_SIZE};
 use kluis_sdk::kluis_crypto::identity::IdentityKeyPair;
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{Error, Kluis, Role, Session, Violation};
+use kluis_test_support::{both_engines, Engine};
 use serde_json::Value;
 
 both_engines!(every_tampering_is_caught);

@@ -2,19 +2,13 @@
 //! CA and a leaf for `localhost`. A client trusting the CA gets answers
 //! with HSTS; a client that does not trust it, or that speaks plain HTTP,
 //! gets nothing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
-use common::{temp_dir, TestDb};
 use kluis_server::http::extract::PeerAddr;
 use kluis_server::store::Engine;
+use kluis_test_support::{temp_dir, TestDb};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+use crate::common::config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_tls_with_hsts_to_clients_that_trust_the_ca() {
@@ -30,16 +24,17 @@ async fn serves_tls_with_hsts_to_clients_that_trust_the_ca() {
         .signed_by(&leaf_key, &ca)
         .unwrap();
     let dir = temp_dir();
-    let cert_path = dir.0.join("cert.pem");
-    let key_path = dir.0.join("key.pem");
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
     // The chain as operators install it: leaf first, then the CA.
     std::fs::write(&cert_path, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
     std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
 
-    let db = TestDb::new(Engine::Sqlite).await;
+    let db = TestDb::new(Engine::Sqlite);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = db.config(
+    let config = config(
+        &db,
         &format!("https://localhost:{}", addr.port()),
         &[
             ("KLUIS_TLS_CERT", cert_path.to_str().unwrap()),

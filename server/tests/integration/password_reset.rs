@@ -2,22 +2,16 @@
 //! (same answer, same status, indistinguishable timing), the link is
 //! single-use and expires, and using it replaces the OPAQUE record, ends
 //! every session and records a key event.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::time::Instant;
 
-use common::{token_of, TestServer};
 use kluis_server::store::Engine;
+use kluis_test_support::{both_engines, token_of};
 use rand::seq::SliceRandom;
 use reqwest::StatusCode;
 use serde_json::json;
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 const NEW_PW: &str = "Battery-Staple-7";

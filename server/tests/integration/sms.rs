@@ -4,23 +4,17 @@
 //! both engines: the number counts only once the code sent to it came back;
 //! login codes are single-use; sending is rate limited; a gateway that
 //! fails gives a clear 503.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use common::TestServer;
 use kluis_server::store::Engine;
+use kluis_test_support::both_engines;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 

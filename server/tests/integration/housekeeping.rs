@@ -1,19 +1,13 @@
 //! The worker's housekeeping on both engines: expired login state, pending
 //! second factors and SMS codes go, and so do e-mail rows a month after
 //! they were sent or given up on; what is still pending or recent stays.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
-use common::TestServer;
 use kluis_server::clock::now_ms;
 use kluis_server::store::Engine;
+use kluis_test_support::both_engines;
 use sqlx::Row;
+
+use crate::common::TestServer;
 
 both_engines!(expired_and_old_rows_are_removed);
 

@@ -7,18 +7,13 @@
 //! every e-mail — is searched for the canaries in every plaintext, the
 //! passwords and the recovery keys: none may appear. And the manager, who
 //! runs the organisation, is refused every dialogue route.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::sync::Arc;
 
-use kluis_e2e::{both_engines, occurrences, Engine, Server};
+use kluis_e2e::{occurrences, Server};
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{EntryContent, Kluis, Role, Session};
+use kluis_test_support::{both_engines, Engine};
 
 both_engines!(journey);
 

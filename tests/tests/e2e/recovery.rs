@@ -3,19 +3,14 @@
 //! change and the history still reads) — or, without the recovery key, a new
 //! identity that the peer's pin reports as a key change until the safety
 //! number is compared again.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::sync::Arc;
 
-use kluis_e2e::{both_engines, Engine, Server};
+use kluis_e2e::Server;
 use kluis_sdk::kluis_crypto::recovery::RecoveryKey;
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{EntryContent, Error, Kluis, Login, Role};
+use kluis_test_support::{both_engines, Engine};
 
 both_engines!(reset_then_recover_or_start_over);
 

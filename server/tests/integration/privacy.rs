@@ -2,20 +2,14 @@
 //! acknowledged, recorded when shown (version, language, time), refused
 //! when acknowledged unseen or for another version, and asked again once
 //! the acknowledged version is no longer the current one.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
-use common::TestServer;
 use kluis_server::store::Engine;
+use kluis_test_support::both_engines;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row;
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 

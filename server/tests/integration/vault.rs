@@ -3,16 +3,7 @@
 //! sealed key for another user, a wrapped key for a non-member or for old
 //! keys, a moved, relabelled or replayed item, a stale epoch, a removed
 //! member, a client looking for notes, a manager looking for anything.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
-use common::{b64, into_json, unb64, TestServer};
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair};
 use kluis_crypto::ids::{Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, SealedItem, SharedItemKind};
@@ -21,9 +12,12 @@ use kluis_crypto::notes::NotesKey;
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::{RelationshipKey, WrappedRelationshipKey};
 use kluis_server::store::Engine;
+use kluis_test_support::{b64, both_engines, into_json, unb64};
 use rand::rngs::OsRng;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 

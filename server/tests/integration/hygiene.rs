@@ -2,21 +2,15 @@
 //! bad input answered with a clear 4xx (never a 500), a panic turned into a
 //! 500 while the server goes on, security headers on every answer, the
 //! OpenAPI document, metrics without user data, readiness.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use axum::routing::get;
-use common::{b64, into_json, TestServer};
 use kluis_server::http::extract::PeerAddr;
 use kluis_server::store::Engine;
+use kluis_test_support::{b64, both_engines, into_json};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 

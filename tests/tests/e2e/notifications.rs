@@ -8,21 +8,16 @@
 //! nothing is sent when the certificate is not trusted); and two server
 //! instances on one PostgreSQL deliver each of 300 notifications exactly
 //! once.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kluis_e2e::smtp::{free_port, Received, SmtpSink};
-use kluis_e2e::{both_engines, occurrences, Engine, Server};
+use kluis_e2e::{occurrences, Server};
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{Kluis, Language, Role, Session};
+use kluis_test_support::{both_engines, Engine};
 
 both_engines!(mail_over_smtp, relay_down_then_refusing);
 

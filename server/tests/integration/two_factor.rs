@@ -5,22 +5,14 @@
 //! recovery codes work once; a pending login dies after five wrong codes;
 //! disabling needs a valid code; an organisation that requires two-factor
 //! login confines its members to enrolment until they have it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
-
-use std::process::Command;
 
 use base64::Engine as _;
-use common::{token_of, TestServer};
 use kluis_server::store::Engine;
+use kluis_test_support::{both_engines, oathtool, token_of};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::common::TestServer;
 
 const PW: &str = "Correct-Horse-9";
 
@@ -28,27 +20,6 @@ both_engines!(
     authenticator_codes_and_recovery_codes,
     an_organisation_can_require_two_factor_login,
 );
-
-/// The code `oathtool` computes for `secret` at `offset` seconds from now.
-fn oathtool(secret: &str, offset: i64) -> String {
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", secret, "-N", &format!("@{}", now + offset)])
-        .output()
-        .expect("oathtool (Debian package oathtool)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 /// Another six digits than `code`.
 fn wrong(code: &str) -> String {

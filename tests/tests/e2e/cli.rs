@@ -2,17 +2,12 @@
 //! from the printed link, invite, sign up from the e-mailed links, open a
 //! relationship, compare safety numbers, talk, share and fetch a file — as
 //! a coach and a client would type it, with the exit codes scripts rely on.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use kluis_e2e::{both_engines, Engine, Server};
+use kluis_e2e::Server;
+use kluis_test_support::{both_engines, Engine};
 use serde_json::Value;
 
 both_engines!(cli_journey);
