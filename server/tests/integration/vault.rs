@@ -4,8 +4,9 @@
 //! keys, a moved, relabelled or replayed item, a stale epoch, a removed
 //! member, a client looking for notes, a manager looking for anything.
 
+use kluis_crypto::attachment::{decrypt_stream, encrypt_stream, AttachmentKey, StreamSummary};
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair};
-use kluis_crypto::ids::{Epoch, ItemId, RelationshipId, UserId};
+use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, SealedItem, SharedItemKind};
 use kluis_crypto::key_schedule::ExportKey;
 use kluis_crypto::notes::NotesKey;
@@ -245,56 +246,123 @@ fn item_path(rel: &RelationshipId, item: &ItemId) -> String {
     format!("/api/relationships/{rel}/items/{item}")
 }
 
-async fn relationships_epochs_and_items(engine: Engine) {
-    let s = TestServer::start(engine).await;
-    let (org, manager, _) = s.setup_organisation("manager@a.nl", PW).await;
-    let (t, id) = s
-        .invite_and_register(&org, &manager, "coach@a.nl", "coach", PW)
-        .await;
-    let coach = publish(&s, t, id).await;
-    let (t, id) = s
-        .invite_and_register(&org, &manager, "coach2@a.nl", "coach", PW)
-        .await;
-    let coach2 = publish(&s, t, id).await;
-    let (t, id) = s
-        .invite_and_register(&org, &coach.token, "client@a.nl", "client", PW)
-        .await;
-    let client = publish(&s, t, id).await;
-    let (t, id) = s
-        .invite_and_register(&org, &coach2.token, "other@a.nl", "client", PW)
-        .await;
-    let other_client = publish(&s, t, id).await;
+/// The relationship scenario: an organisation with two coaches, a client
+/// of the first and another client of the second, all with published keys,
+/// and the key of epoch 0 of a relationship the first coach is about to open
+/// with their client. The steps of [`relationships_epochs_and_items`] run on
+/// it in order, each on what the one before left.
+struct Relationship {
+    s: TestServer,
+    org: String,
+    manager: String,
+    coach: User,
+    coach2: User,
+    client: User,
+    other_client: User,
+    coach_bundle: IdentityBundle,
+    /// The client's bundle as the coach fetched it.
+    client_bundle: IdentityBundle,
+    rid: RelationshipId,
+    /// The keys of the epochs so far.
+    rel: Rel,
+}
 
-    let client_bundle = bundle_of(&s, &coach, &client.id).await;
-    let coach_bundle = coach.identity.bundle().clone();
-    let rid = RelationshipId::random(&mut OsRng);
-    let k0 = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
+async fn relationships_epochs_and_items(engine: Engine) {
+    let mut r = Relationship::cast(engine).await;
+    opening_needs_every_member_once_and_a_coach_with_their_client(&r).await;
+    let (first, first_bytes) =
+        the_client_reads_the_first_message_and_retries_are_idempotent(&r).await;
+    moved_relabelled_or_forged_items_are_refused_and_not_stored(&r, &first_bytes).await;
+    notes_are_invisible_to_the_client(&r).await;
+    let (by_client, coach2_bundle) =
+        a_second_coach_joins_and_holds_only_the_new_epoch(&mut r).await;
+    the_removed_client_keeps_old_epochs_and_cannot_write(&mut r, &coach2_bundle).await;
+    only_the_author_deletes_leaving_a_tombstone(&r, &first, &by_client).await;
+    pages_are_newest_first_with_cursors_bound_to_the_relationship(&r).await;
+    the_manager_sees_members_and_dates_only(&r, &by_client).await;
+    the_database_holds_the_envelopes_as_sent(&r).await;
+    r.s.stop().await;
+}
+
+impl Relationship {
+    async fn cast(engine: Engine) -> Self {
+        let s = TestServer::start(engine).await;
+        let (org, manager, _) = s.setup_organisation("manager@a.nl", PW).await;
+        let (t, id) = s
+            .invite_and_register(&org, &manager, "coach@a.nl", "coach", PW)
+            .await;
+        let coach = publish(&s, t, id).await;
+        let (t, id) = s
+            .invite_and_register(&org, &manager, "coach2@a.nl", "coach", PW)
+            .await;
+        let coach2 = publish(&s, t, id).await;
+        let (t, id) = s
+            .invite_and_register(&org, &coach.token, "client@a.nl", "client", PW)
+            .await;
+        let client = publish(&s, t, id).await;
+        let (t, id) = s
+            .invite_and_register(&org, &coach2.token, "other@a.nl", "client", PW)
+            .await;
+        let other_client = publish(&s, t, id).await;
+
+        let client_bundle = bundle_of(&s, &coach, &client.id).await;
+        let coach_bundle = coach.identity.bundle().clone();
+        let rid = RelationshipId::random(&mut OsRng);
+        let k0 = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
+        Self {
+            s,
+            org,
+            manager,
+            coach,
+            coach2,
+            client,
+            other_client,
+            coach_bundle,
+            client_bundle,
+            rid,
+            rel: Rel { keys: vec![k0] },
+        }
+    }
+}
+
+async fn opening_needs_every_member_once_and_a_coach_with_their_client(r: &Relationship) {
+    let Relationship {
+        s,
+        org,
+        manager,
+        coach,
+        coach2,
+        client,
+        other_client,
+        coach_bundle,
+        client_bundle,
+        rid,
+        rel,
+    } = r;
+    let rid = *rid;
+    let k0 = &rel.keys[0];
     let open = |keys: Vec<String>, client_id: &str, rid: &RelationshipId| json!({"relationship_id": rid.to_string(), "client_id": client_id, "wrapped_keys": keys});
     let path = format!("/api/organisations/{org}/relationships");
     // Every member exactly once, nobody else, current keys, right epoch.
     let cases = [
-        (wrap(&k0, &coach, &[&coach_bundle]), "missing_recipient"),
+        (wrap(k0, coach, &[coach_bundle]), "missing_recipient"),
         (
-            wrap(
-                &k0,
-                &coach,
-                &[&coach_bundle, &client_bundle, &client_bundle],
-            ),
+            wrap(k0, coach, &[coach_bundle, client_bundle, client_bundle]),
             "duplicate_recipient",
         ),
         (
             wrap(
-                &k0,
-                &coach,
-                &[&coach_bundle, &client_bundle, coach2.identity.bundle()],
+                k0,
+                coach,
+                &[coach_bundle, client_bundle, coach2.identity.bundle()],
             ),
             "not_a_member",
         ),
         (
             wrap(
                 &RelationshipKey::generate(&mut OsRng, rid, Epoch(1)),
-                &coach,
-                &[&coach_bundle, &client_bundle],
+                coach,
+                &[coach_bundle, client_bundle],
             ),
             "header_mismatch",
         ),
@@ -305,8 +373,8 @@ async fn relationships_epochs_and_items(engine: Engine) {
                     RelationshipId::random(&mut OsRng),
                     Epoch(0),
                 ),
-                &coach,
-                &[&coach_bundle, &client_bundle],
+                coach,
+                &[coach_bundle, client_bundle],
             ),
             "header_mismatch",
         ),
@@ -323,7 +391,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         );
     }
     // Only a coach, only with their own client.
-    let keys = wrap(&k0, &coach, &[&coach_bundle, &client_bundle]);
+    let keys = wrap(k0, coach, &[coach_bundle, client_bundle]);
     assert_eq!(
         s.post(
             &path,
@@ -335,7 +403,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        s.post(&path, open(keys.clone(), &client.id, &rid), Some(&manager))
+        s.post(&path, open(keys.clone(), &client.id, &rid), Some(manager))
             .await
             .0,
         StatusCode::FORBIDDEN
@@ -366,8 +434,21 @@ async fn relationships_epochs_and_items(engine: Engine) {
             .0,
         StatusCode::CONFLICT
     );
-    let mut rel = Rel { keys: vec![k0] };
+}
 
+async fn the_client_reads_the_first_message_and_retries_are_idempotent(
+    r: &Relationship,
+) -> (ItemId, Vec<u8>) {
+    let Relationship {
+        s,
+        coach,
+        client,
+        coach_bundle,
+        rid,
+        rel,
+        ..
+    } = r;
+    let rid = *rid;
     // The client unwraps its key and reads the coach's message.
     let (status, wrapped) = s
         .get(
@@ -379,18 +460,18 @@ async fn relationships_epochs_and_items(engine: Engine) {
     assert_eq!(wrapped.as_array().unwrap().len(), 1);
     let unwrapped = WrappedRelationshipKey::decode(&unb64(&wrapped[0]["envelope"]))
         .unwrap()
-        .unwrap(&client.identity, &coach_bundle, rid, Epoch(0))
+        .unwrap(&client.identity, coach_bundle, rid, Epoch(0))
         .unwrap();
     assert_eq!(unwrapped.expose_secret(), rel.keys[0].expose_secret());
-    let (item, bytes) = message(&rel, 0, &coach, "Welkom bij Kluis");
+    let (item, bytes) = message(rel, 0, coach, "Welkom bij Kluis");
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &item), bytes.clone(), &coach.token)
+        put_bytes(s, &item_path(&rid, &item), bytes.clone(), &coach.token)
             .await
             .0,
         StatusCode::CREATED
     );
     // A retry with the same bytes is the same answer; other bytes conflict.
-    let (status, again) = put_bytes(&s, &item_path(&rid, &item), bytes.clone(), &coach.token).await;
+    let (status, again) = put_bytes(s, &item_path(&rid, &item), bytes.clone(), &coach.token).await;
     assert_eq!(
         (status, again["item_id"].as_str()),
         (StatusCode::OK, Some(item.to_string().as_str()))
@@ -399,7 +480,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
     let last = other_bytes.len() - 1;
     other_bytes[last] ^= 1;
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &item), other_bytes, &coach.token)
+        put_bytes(s, &item_path(&rid, &item), other_bytes, &coach.token)
             .await
             .1["error"],
         "item_conflict"
@@ -408,10 +489,25 @@ async fn relationships_epochs_and_items(engine: Engine) {
     assert_eq!(status, StatusCode::OK);
     let opened = SealedItem::decode(&unb64(&got["envelope"]))
         .unwrap()
-        .open(&unwrapped, item, &coach_bundle)
+        .open(&unwrapped, item, coach_bundle)
         .unwrap();
     assert_eq!(opened.content(), b"Welkom bij Kluis");
+    (item, bytes)
+}
 
+async fn moved_relabelled_or_forged_items_are_refused_and_not_stored(
+    r: &Relationship,
+    bytes: &[u8],
+) {
+    let Relationship {
+        s,
+        coach,
+        client,
+        rid,
+        rel,
+        ..
+    } = r;
+    let rid = *rid;
     // Moved, relabelled or forged uploads.
     let rid2 = RelationshipId::random(&mut OsRng);
     let k_other = RelationshipKey::generate(&mut OsRng, rid2, Epoch(0));
@@ -420,32 +516,32 @@ async fn relationships_epochs_and_items(engine: Engine) {
             keys: vec![k_other],
         },
         0,
-        &coach,
+        coach,
         "elders",
     );
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &moved_id), moved, &coach.token)
+        put_bytes(s, &item_path(&rid, &moved_id), moved, &coach.token)
             .await
             .1["error"],
         "header_mismatch"
     );
-    let (_, relabelled) = message(&rel, 0, &coach, "x");
+    let (_, relabelled) = message(rel, 0, coach, "x");
     let other_id = ItemId::random(&mut OsRng);
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &other_id), relabelled, &coach.token)
+        put_bytes(s, &item_path(&rid, &other_id), relabelled, &coach.token)
             .await
             .1["error"],
         "header_mismatch"
     );
-    let (in_name_of, forged) = message(&rel, 0, &coach, "ik ben de coach");
+    let (in_name_of, forged) = message(rel, 0, coach, "ik ben de coach");
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &in_name_of), forged, &client.token)
+        put_bytes(s, &item_path(&rid, &in_name_of), forged, &client.token)
             .await
             .1["error"],
         "header_mismatch"
     );
     let (status, body) = put_bytes(
-        &s,
+        s,
         &item_path(&rid, &other_id),
         vec![1, 4, 0, 0],
         &coach.token,
@@ -455,14 +551,14 @@ async fn relationships_epochs_and_items(engine: Engine) {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_envelope"))
     );
-    let (future_id, mut future) = message(&rel, 0, &coach, "uit de toekomst");
+    let (future_id, mut future) = message(rel, 0, coach, "uit de toekomst");
     future[0] = 2;
-    let (status, body) = put_bytes(&s, &item_path(&rid, &future_id), future, &coach.token).await;
+    let (status, body) = put_bytes(s, &item_path(&rid, &future_id), future, &coach.token).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("unsupported_version"))
     );
-    let (json_id, json_bytes) = message(&rel, 0, &client, "hoi");
+    let (json_id, json_bytes) = message(rel, 0, client, "hoi");
     let wrong_type = s
         .http
         .put(s.url(&item_path(&rid, &json_id)))
@@ -474,7 +570,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
     assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = vec![0u8; kluis_server::vault::items::MAX_ITEM_ENVELOPE + 1];
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &json_id), huge, &client.token)
+        put_bytes(s, &item_path(&rid, &json_id), huge, &client.token)
             .await
             .0,
         StatusCode::PAYLOAD_TOO_LARGE
@@ -488,12 +584,22 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(unb64(&page["items"][0]["envelope"]), bytes);
+}
 
+async fn notes_are_invisible_to_the_client(r: &Relationship) {
+    let Relationship {
+        s,
+        coach,
+        client,
+        rid,
+        ..
+    } = r;
+    let rid = *rid;
     // Coach-private notes: the client cannot see that they exist.
     let notes = NotesKey::generate(&mut OsRng, coach.identity.user_id(), Epoch(0));
     let sealed_notes = notes.seal(&mut OsRng, &coach.identity).unwrap().encode();
     let (status, _) = put_json(
-        &s,
+        s,
         "/api/notes-keys/0",
         json!({"envelope": b64(&sealed_notes)}),
         &coach.token,
@@ -502,7 +608,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         put_json(
-            &s,
+            s,
             "/api/notes-keys/1",
             json!({"envelope": b64(&sealed_notes)}),
             &coach.token
@@ -513,7 +619,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
     );
     assert_eq!(
         put_json(
-            &s,
+            s,
             "/api/notes-keys/0",
             json!({"envelope": b64(&sealed_notes)}),
             &client.token
@@ -528,7 +634,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .encode();
     assert_eq!(
         put_json(
-            &s,
+            s,
             "/api/notes-keys/0",
             json!({"envelope": b64(&client_notes)}),
             &client.token
@@ -549,7 +655,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
     .unwrap()
     .encode();
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &note_id), note, &coach.token)
+        put_bytes(s, &item_path(&rid, &note_id), note, &coach.token)
             .await
             .0,
         StatusCode::CREATED
@@ -578,17 +684,32 @@ async fn relationships_epochs_and_items(engine: Engine) {
         s.get("/api/notes-keys", Some(&client.token)).await.1,
         json!([])
     );
+}
 
+/// Returns the client's message of epoch 1 and coach 2's bundle as the
+/// coach fetched it.
+async fn a_second_coach_joins_and_holds_only_the_new_epoch(
+    r: &mut Relationship,
+) -> (ItemId, IdentityBundle) {
+    let Relationship {
+        s,
+        manager,
+        coach,
+        coach2,
+        client,
+        coach_bundle,
+        client_bundle,
+        rid,
+        rel,
+        ..
+    } = r;
+    let rid = *rid;
     // A second coach joins (epoch 1); then the client is removed (epoch 2).
-    let coach2_bundle = bundle_of(&s, &coach, &coach2.id).await;
+    let coach2_bundle = bundle_of(s, coach, &coach2.id).await;
     let epochs = format!("/api/relationships/{rid}/epochs");
     let k1 = RelationshipKey::generate(&mut OsRng, rid, Epoch(1));
-    let keys1 = wrap(
-        &k1,
-        &coach,
-        &[&coach_bundle, &client_bundle, &coach2_bundle],
-    );
-    let (status, body) = s.post(&epochs, json!({"epoch": 1, "add": [manager_id(&s, &manager).await], "wrapped_keys": keys1.clone()}), Some(&coach.token)).await;
+    let keys1 = wrap(&k1, coach, &[coach_bundle, client_bundle, &coach2_bundle]);
+    let (status, body) = s.post(&epochs, json!({"epoch": 1, "add": [manager_id(s, manager).await], "wrapped_keys": keys1.clone()}), Some(&coach.token)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("cannot_join")),
@@ -624,16 +745,16 @@ async fn relationships_epochs_and_items(engine: Engine) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     rel.keys.push(k1);
     // Items now go under epoch 1; epoch 0 is stale.
-    let (stale_id, stale) = message(&rel, 0, &client, "te laat");
+    let (stale_id, stale) = message(rel, 0, client, "te laat");
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &stale_id), stale, &client.token)
+        put_bytes(s, &item_path(&rid, &stale_id), stale, &client.token)
             .await
             .1["error"],
         "stale_epoch"
     );
-    let (by_client, bytes) = message(&rel, 1, &client, "dank je");
+    let (by_client, bytes) = message(rel, 1, client, "dank je");
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &by_client), bytes, &client.token)
+        put_bytes(s, &item_path(&rid, &by_client), bytes, &client.token)
             .await
             .0,
         StatusCode::CREATED
@@ -652,13 +773,28 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .map(|i| i["item_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [by_client.to_string().as_str()]);
+    (by_client, coach2_bundle)
+}
 
+async fn the_removed_client_keeps_old_epochs_and_cannot_write(
+    r: &mut Relationship,
+    coach2_bundle: &IdentityBundle,
+) {
+    let Relationship {
+        s,
+        coach,
+        coach2,
+        client,
+        coach_bundle,
+        client_bundle,
+        rid,
+        rel,
+        ..
+    } = r;
+    let rid = *rid;
+    let epochs = format!("/api/relationships/{rid}/epochs");
     let k2 = RelationshipKey::generate(&mut OsRng, rid, Epoch(2));
-    let with_client = wrap(
-        &k2,
-        &coach,
-        &[&coach_bundle, &coach2_bundle, &client_bundle],
-    );
+    let with_client = wrap(&k2, coach, &[coach_bundle, coach2_bundle, client_bundle]);
     assert_eq!(
         s.post(
             &epochs,
@@ -669,7 +805,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .1["error"],
         "not_a_member"
     );
-    let keys2 = wrap(&k2, &coach, &[&coach_bundle, &coach2_bundle]);
+    let keys2 = wrap(&k2, coach, &[coach_bundle, coach2_bundle]);
     assert_eq!(
         s.post(
             &epochs,
@@ -681,9 +817,9 @@ async fn relationships_epochs_and_items(engine: Engine) {
         StatusCode::CREATED
     );
     rel.keys.push(k2);
-    let (after_id, after) = message(&rel, 2, &coach2, "na het afscheid");
+    let (after_id, after) = message(rel, 2, coach2, "na het afscheid");
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &after_id), after, &coach2.token)
+        put_bytes(s, &item_path(&rid, &after_id), after, &coach2.token)
             .await
             .0,
         StatusCode::CREATED
@@ -716,34 +852,59 @@ async fn relationships_epochs_and_items(engine: Engine) {
             .collect::<Vec<_>>(),
         [0, 1]
     );
-    let (late_id, late) = message(&rel, 2, &client, "nog één ding");
+    let (late_id, late) = message(rel, 2, client, "nog één ding");
     assert_eq!(
-        put_bytes(&s, &item_path(&rid, &late_id), late, &client.token)
+        put_bytes(s, &item_path(&rid, &late_id), late, &client.token)
             .await
             .0,
         StatusCode::FORBIDDEN
     );
+}
 
+async fn only_the_author_deletes_leaving_a_tombstone(
+    r: &Relationship,
+    item: &ItemId,
+    by_client: &ItemId,
+) {
+    let Relationship {
+        s,
+        coach,
+        client,
+        rid,
+        ..
+    } = r;
+    let rid = *rid;
     // Deleting: only the author; a tombstone both sides see.
     assert_eq!(
-        s.delete(&item_path(&rid, &by_client), &coach.token).await.0,
+        s.delete(&item_path(&rid, by_client), &coach.token).await.0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        s.delete(&item_path(&rid, &item), &coach.token).await.0,
+        s.delete(&item_path(&rid, item), &coach.token).await.0,
         StatusCode::OK
     );
-    let (_, tomb) = s.get(&item_path(&rid, &item), Some(&client.token)).await;
+    let (_, tomb) = s.get(&item_path(&rid, item), Some(&client.token)).await;
     assert_eq!(
         (tomb["deleted"].as_bool(), tomb["envelope"].is_null()),
         (Some(true), true)
     );
+}
 
+async fn pages_are_newest_first_with_cursors_bound_to_the_relationship(r: &Relationship) {
+    let Relationship {
+        s,
+        coach,
+        coach2,
+        rid,
+        rel,
+        ..
+    } = r;
+    let rid = *rid;
     // Paging: newest first, bounded, with cursors tied to the relationship.
     for n in 0..7 {
-        let (id, bytes) = message(&rel, 2, &coach, &format!("bericht {n}"));
+        let (id, bytes) = message(rel, 2, coach, &format!("bericht {n}"));
         assert_eq!(
-            put_bytes(&s, &item_path(&rid, &id), bytes, &coach.token)
+            put_bytes(s, &item_path(&rid, &id), bytes, &coach.token)
                 .await
                 .0,
             StatusCode::CREATED
@@ -815,12 +976,24 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .0,
         StatusCode::BAD_REQUEST
     );
+}
 
+async fn the_manager_sees_members_and_dates_only(r: &Relationship, by_client: &ItemId) {
+    let Relationship {
+        s,
+        org,
+        manager,
+        client,
+        other_client,
+        rid,
+        ..
+    } = r;
+    let rid = *rid;
     // The manager sees the relationship's members and dates, nothing else.
     let (status, list) = s
         .get(
             &format!("/api/organisations/{org}/relationships"),
-            Some(&manager),
+            Some(manager),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -830,10 +1003,10 @@ async fn relationships_epochs_and_items(engine: Engine) {
         format!("/api/relationships/{rid}"),
         format!("/api/relationships/{rid}/keys"),
         format!("/api/relationships/{rid}/items"),
-        item_path(&rid, &by_client),
+        item_path(&rid, by_client),
     ] {
         assert_eq!(
-            s.get(&path, Some(&manager)).await.0,
+            s.get(&path, Some(manager)).await.0,
             StatusCode::NOT_FOUND,
             "{path}"
         );
@@ -842,7 +1015,7 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .patch(
             &format!("/api/relationships/{rid}"),
             json!({"trajectory_end": "2027-03-31"}),
-            &manager,
+            manager,
         )
         .await;
     assert_eq!(
@@ -869,6 +1042,10 @@ async fn relationships_epochs_and_items(engine: Engine) {
         .0,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn the_database_holds_the_envelopes_as_sent(r: &Relationship) {
+    let s = &r.s;
     // The database holds the envelopes exactly as sent: no plaintext.
     let stored: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT envelope FROM items WHERE envelope IS NOT NULL")
@@ -878,7 +1055,6 @@ async fn relationships_epochs_and_items(engine: Engine) {
     assert!(stored
         .iter()
         .all(|e| !e.windows(6).any(|w| w == b"bericht")));
-    s.stop().await;
 }
 
 async fn manager_id(s: &TestServer, token: &str) -> String {
@@ -940,33 +1116,97 @@ async fn patch_bytes(
     .await
 }
 
-async fn attachments_stream_resume_and_check(engine: Engine) {
-    use kluis_crypto::attachment::{decrypt_stream, encrypt_stream, AttachmentKey};
-    use kluis_crypto::ids::AttachmentId;
-    let s = TestServer::start_with(engine, &[("KLUIS_MAX_ATTACHMENT_MIB", "4")]).await;
-    let (manager, coach, client, rid) = pair(&s).await;
-    let file: Vec<u8> = (0..2_600_000u32).map(|i| (i % 251) as u8).collect();
-    let key = AttachmentKey::generate(&mut OsRng);
-    let aid = AttachmentId::random(&mut OsRng);
-    let mut stream = Vec::new();
-    let summary =
-        encrypt_stream(&mut OsRng, &key, aid, file.as_slice(), &mut stream, |_| {}).unwrap();
-    let base = format!("/api/relationships/{rid}/attachments");
-    let path = format!("{base}/{aid}");
+/// The attachment scenario: a coach and a client in a relationship, on a
+/// server that takes attachments up to 4 MiB, and a 2.6 MB file encrypted
+/// as one stream. The steps of [`attachments_stream_resume_and_check`] run
+/// on it in order.
+struct Upload {
+    s: TestServer,
+    manager: String,
+    coach: User,
+    client: User,
+    file: Vec<u8>,
+    key: AttachmentKey,
+    aid: AttachmentId,
+    /// The encrypted stream of `file`.
+    stream: Vec<u8>,
+    summary: StreamSummary,
+    /// The body that completes the upload of `stream`.
+    complete: Value,
+    /// `/api/relationships/{rid}/attachments`.
+    base: String,
+    /// `{base}/{aid}`.
+    path: String,
+}
 
+async fn attachments_stream_resume_and_check(engine: Engine) {
+    let u = Upload::cast(engine).await;
+    starting_needs_a_current_member_and_a_uuid(&u).await;
+    uploads_resume_at_the_reported_offset_and_only_the_uploader_appends(&u).await;
+    let cut_id = a_cut_off_connection_keeps_every_byte_that_arrived(&u).await;
+    completing_checks_the_digest_once_and_for_all(&u).await;
+    the_client_downloads_and_decrypts_against_the_digest(&u).await;
+    over_the_size_limit_nothing_completes(&u).await;
+    a_stream_naming_another_attachment_cannot_complete(&u).await;
+    only_the_uploader_deletes_and_abandoned_uploads_are_removed(&u, &cut_id).await;
+    u.s.stop().await;
+}
+
+impl Upload {
+    async fn cast(engine: Engine) -> Self {
+        let s = TestServer::start_with(engine, &[("KLUIS_MAX_ATTACHMENT_MIB", "4")]).await;
+        let (manager, coach, client, rid) = pair(&s).await;
+        let file: Vec<u8> = (0..2_600_000u32).map(|i| (i % 251) as u8).collect();
+        let key = AttachmentKey::generate(&mut OsRng);
+        let aid = AttachmentId::random(&mut OsRng);
+        let mut stream = Vec::new();
+        let summary =
+            encrypt_stream(&mut OsRng, &key, aid, file.as_slice(), &mut stream, |_| {}).unwrap();
+        let base = format!("/api/relationships/{rid}/attachments");
+        let path = format!("{base}/{aid}");
+        let complete =
+            json!({"length": summary.ciphertext_len, "sha256": hex(&summary.ciphertext_sha256)});
+        Self {
+            s,
+            manager,
+            coach,
+            client,
+            file,
+            key,
+            aid,
+            stream,
+            summary,
+            complete,
+            base,
+            path,
+        }
+    }
+}
+
+async fn starting_needs_a_current_member_and_a_uuid(u: &Upload) {
+    let Upload {
+        s,
+        manager,
+        coach,
+        client,
+        aid,
+        base,
+        ..
+    } = u;
+    let aid = *aid;
     // Start; only current members; ids are UUIDs.
     assert_eq!(
         s.post(
-            &base,
+            base,
             json!({"attachment_id": aid.to_string()}),
-            Some(&manager)
+            Some(manager)
         )
         .await
         .0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        s.post(&base, json!({"attachment_id": "nope"}), Some(&coach.token))
+        s.post(base, json!({"attachment_id": "nope"}), Some(&coach.token))
             .await
             .0,
         StatusCode::BAD_REQUEST
@@ -974,12 +1214,12 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     // Only the streaming append lifts the JSON body limit.
     let huge = json!({"attachment_id": "x".repeat(100 * 1024)});
     assert_eq!(
-        s.post(&base, huge, Some(&coach.token)).await.0,
+        s.post(base, huge, Some(&coach.token)).await.0,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     let (status, st) = s
         .post(
-            &base,
+            base,
             json!({"attachment_id": aid.to_string()}),
             Some(&coach.token),
         )
@@ -990,7 +1230,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     );
     assert_eq!(
         s.post(
-            &base,
+            base,
             json!({"attachment_id": aid.to_string()}),
             Some(&client.token)
         )
@@ -998,12 +1238,23 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         .1["error"],
         "attachment_exists"
     );
+}
 
+async fn uploads_resume_at_the_reported_offset_and_only_the_uploader_appends(u: &Upload) {
+    let Upload {
+        s,
+        coach,
+        client,
+        stream,
+        complete,
+        path,
+        ..
+    } = u;
     // Upload in two requests, the second resuming at the reported offset;
     // a wrong offset is refused and stores nothing.
     let cut = 1_500_000;
     let (status, st) = patch_bytes(
-        &s,
+        s,
         &format!("{path}?offset=0"),
         stream[..cut].to_vec(),
         &coach.token,
@@ -1015,7 +1266,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         "{st}"
     );
     let (status, body) = patch_bytes(
-        &s,
+        s,
         &format!("{path}?offset=0"),
         stream[..10].to_vec(),
         &coach.token,
@@ -1027,7 +1278,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     );
     assert_eq!(
         patch_bytes(
-            &s,
+            s,
             &format!("{path}?offset={cut}"),
             stream[cut..].to_vec(),
             &client.token
@@ -1039,7 +1290,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     );
     // Half-uploaded: not served, not visible to the other member.
     assert_eq!(
-        s.get(&path, Some(&client.token)).await.0,
+        s.get(path, Some(&client.token)).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -1048,8 +1299,6 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
             .0,
         StatusCode::NOT_FOUND
     );
-    let complete =
-        json!({"length": summary.ciphertext_len, "sha256": hex(&summary.ciphertext_sha256)});
     let (status, body) = s
         .post(
             &format!("{path}/complete"),
@@ -1062,7 +1311,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         (StatusCode::CONFLICT, Some("incomplete"))
     );
     let (status, st) = patch_bytes(
-        &s,
+        s,
         &format!("{path}?offset={cut}"),
         stream[cut..].to_vec(),
         &coach.token,
@@ -1072,11 +1321,23 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         (status, st["length"].as_i64()),
         (StatusCode::OK, Some(stream.len() as i64))
     );
+}
+
+/// Returns the attachment it uploaded.
+async fn a_cut_off_connection_keeps_every_byte_that_arrived(u: &Upload) -> AttachmentId {
+    let Upload {
+        s,
+        coach,
+        file,
+        key,
+        base,
+        ..
+    } = u;
     // A connection cut off mid-body keeps the rows that reached the
     // database, and the upload resumes at the reported offset.
     let cut_id = AttachmentId::random(&mut OsRng);
     s.post(
-        &base,
+        base,
         json!({"attachment_id": cut_id.to_string()}),
         Some(&coach.token),
     )
@@ -1084,7 +1345,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     let mut cut_stream = Vec::new();
     let cut_sum = encrypt_stream(
         &mut OsRng,
-        &key,
+        key,
         cut_id,
         file.as_slice(),
         &mut cut_stream,
@@ -1119,7 +1380,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     assert_eq!(stored, 2_200_000, "every byte that arrived is kept");
     let at = stored as usize;
     let (status, st) = patch_bytes(
-        &s,
+        s,
         &format!("{base}/{cut_id}?offset={at}"),
         cut_stream[at..].to_vec(),
         &coach.token,
@@ -1137,7 +1398,19 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    cut_id
+}
 
+async fn completing_checks_the_digest_once_and_for_all(u: &Upload) {
+    let Upload {
+        s,
+        coach,
+        stream,
+        summary,
+        complete,
+        path,
+        ..
+    } = u;
     // A wrong digest is refused; the right one completes it.
     let wrong = json!({"length": summary.ciphertext_len, "sha256": hex(&[0u8; 32])});
     assert_eq!(
@@ -1159,15 +1432,19 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         "{st}"
     );
     assert_eq!(
-        s.post(&format!("{path}/complete"), complete, Some(&coach.token))
-            .await
-            .0,
+        s.post(
+            &format!("{path}/complete"),
+            complete.clone(),
+            Some(&coach.token)
+        )
+        .await
+        .0,
         StatusCode::OK,
         "idempotent"
     );
     assert_eq!(
         patch_bytes(
-            &s,
+            s,
             &format!("{path}?offset={}", stream.len()),
             vec![1],
             &coach.token
@@ -1176,11 +1453,26 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         .1["error"],
         "already_complete"
     );
+}
 
+async fn the_client_downloads_and_decrypts_against_the_digest(u: &Upload) {
+    let Upload {
+        s,
+        manager,
+        client,
+        file,
+        key,
+        aid,
+        stream,
+        summary,
+        path,
+        ..
+    } = u;
+    let aid = *aid;
     // The client downloads the stream and decrypts it against the digest.
     let response = s
         .http
-        .get(s.url(&path))
+        .get(s.url(path))
         .bearer_auth(&client.token)
         .send()
         .await
@@ -1194,7 +1486,7 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     assert_eq!(downloaded.as_ref(), stream.as_slice());
     let mut plain = Vec::new();
     decrypt_stream(
-        &key,
+        key,
         aid,
         &summary.ciphertext_sha256,
         downloaded.as_ref(),
@@ -1202,19 +1494,24 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         |_| {},
     )
     .unwrap();
-    assert_eq!(plain, file);
-    assert_eq!(s.get(&path, Some(&manager)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(plain, *file);
+    assert_eq!(s.get(path, Some(manager)).await.0, StatusCode::NOT_FOUND);
+}
 
+async fn over_the_size_limit_nothing_completes(u: &Upload) {
+    let Upload {
+        s, client, base, ..
+    } = u;
     // Over the size limit (4 MiB here): 413, and nothing completes.
     let big = AttachmentId::random(&mut OsRng);
     s.post(
-        &base,
+        base,
         json!({"attachment_id": big.to_string()}),
         Some(&client.token),
     )
     .await;
     let (status, _) = patch_bytes(
-        &s,
+        s,
         &format!("{base}/{big}?offset=0"),
         vec![0u8; 5 * 1024 * 1024],
         &client.token,
@@ -1226,18 +1523,30 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         .await;
     assert!(st["length"].as_i64().unwrap() <= 4 * 1024 * 1024);
     assert_eq!(st["complete"], false);
+}
+
+async fn a_stream_naming_another_attachment_cannot_complete(u: &Upload) {
+    let Upload {
+        s,
+        coach,
+        key,
+        aid,
+        base,
+        ..
+    } = u;
+    let aid = *aid;
     // A stream whose header names another attachment cannot complete.
     let other = AttachmentId::random(&mut OsRng);
     s.post(
-        &base,
+        base,
         json!({"attachment_id": other.to_string()}),
         Some(&coach.token),
     )
     .await;
     let mut foreign = Vec::new();
-    let sum = encrypt_stream(&mut OsRng, &key, aid, &b"kort"[..], &mut foreign, |_| {}).unwrap();
+    let sum = encrypt_stream(&mut OsRng, key, aid, &b"kort"[..], &mut foreign, |_| {}).unwrap();
     patch_bytes(
-        &s,
+        s,
         &format!("{base}/{other}?offset=0"),
         foreign,
         &coach.token,
@@ -1254,11 +1563,23 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("header_mismatch"))
     );
+}
+
+async fn only_the_uploader_deletes_and_abandoned_uploads_are_removed(
+    u: &Upload,
+    cut_id: &AttachmentId,
+) {
+    let Upload {
+        s,
+        coach,
+        client,
+        aid,
+        path,
+        ..
+    } = u;
+    let aid = *aid;
     // Only the uploader deletes; abandoned uploads are cleaned up.
-    assert_eq!(
-        s.delete(&path, &client.token).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(s.delete(path, &client.token).await.0, StatusCode::FORBIDDEN);
     sqlx::query("UPDATE attachments SET touched_ms = 1 WHERE sha256 IS NULL")
         .execute(s.state.store.pool())
         .await
@@ -1281,10 +1602,9 @@ async fn attachments_stream_resume_and_check(engine: Engine) {
     expected.extend(vec![cut_id.to_string(); 4]);
     expected.sort();
     assert_eq!(rows, expected, "only the complete streams' rows remain");
-    assert_eq!(s.delete(&path, &coach.token).await.0, StatusCode::OK);
+    assert_eq!(s.delete(path, &coach.token).await.0, StatusCode::OK);
     assert_eq!(
-        s.get(&path, Some(&client.token)).await.0,
+        s.get(path, Some(&client.token)).await.0,
         StatusCode::NOT_FOUND
     );
-    s.stop().await;
 }
