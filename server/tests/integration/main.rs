@@ -18,6 +18,7 @@ mod hygiene;
 mod log_hygiene;
 mod password_reset;
 mod privacy;
+mod schema;
 mod sms;
 mod tls;
 mod two_factor;
