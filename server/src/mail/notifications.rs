@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::ids::{self, UserId};
+use crate::ids::{self, RelationshipId, UserId};
 use crate::language::Language;
 use crate::org::accounts::{self, Account};
 use crate::{mail::outbox, mail::templates, AppState};
@@ -21,7 +21,7 @@ use crate::{mail::outbox, mail::templates, AppState};
 /// due keep that one: a burst becomes one e-mail.
 pub async fn record_activity(
     conn: &mut AnyConnection,
-    relationship_id: &str,
+    relationship_id: RelationshipId,
     author_id: UserId,
     interval: Duration,
     now: i64,
@@ -36,7 +36,7 @@ pub async fn record_activity(
            AND a.notify_activity = 1 AND a.disabled = 0 \
          ON CONFLICT (account_id) DO NOTHING",
     )
-    .bind(relationship_id)
+    .bind(relationship_id.to_string())
     .bind(author_id.to_string())
     .bind(interval_ms)
     .bind(now)

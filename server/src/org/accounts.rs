@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::new_id;
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::{self, UserId};
+use crate::ids::{self, OrganisationId, UserId};
 use crate::language::Language;
 use crate::org::role::Role;
 
@@ -118,7 +118,7 @@ pub async fn record_event(
 #[derive(Clone, Debug)]
 pub struct Membership {
     /// The organisation.
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     /// Its name.
     pub organisation_name: String,
     /// The account's role there.
@@ -130,7 +130,7 @@ pub struct Membership {
 fn membership_from_row(row: &sqlx::any::AnyRow) -> Result<Membership, ApiError> {
     let role: String = row.try_get("role")?;
     Ok(Membership {
-        organisation_id: row.try_get("organisation_id")?,
+        organisation_id: ids::get(row, "organisation_id")?,
         organisation_name: row.try_get("name")?,
         role: Role::from_stored(&role)
             .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
@@ -156,7 +156,7 @@ pub async fn memberships(
 /// The account's membership in one organisation.
 pub async fn membership(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     account_id: UserId,
 ) -> Result<Option<Membership>, ApiError> {
     let row = sqlx::query(
@@ -164,7 +164,7 @@ pub async fn membership(
          JOIN organisations o ON o.id = m.organisation_id \
          WHERE m.organisation_id = $1 AND m.account_id = $2",
     )
-    .bind(organisation_id)
+    .bind(organisation_id.to_string())
     .bind(account_id.to_string())
     .fetch_optional(conn)
     .await?;
@@ -177,7 +177,7 @@ pub async fn membership(
 /// the second link. A different role in the same organisation is refused.
 pub async fn join(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     account_id: UserId,
     role: Role,
     invited_by: Option<UserId>,
@@ -196,7 +196,7 @@ pub async fn join(
                 "INSERT INTO memberships (organisation_id, account_id, role, created_ms) \
                  VALUES ($1, $2, $3, $4)",
             )
-            .bind(organisation_id)
+            .bind(organisation_id.to_string())
             .bind(account_id.to_string())
             .bind(role.as_str())
             .bind(now)
@@ -215,7 +215,7 @@ pub async fn join(
                     "INSERT INTO coach_clients (organisation_id, coach_id, client_id, created_ms) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
-                .bind(organisation_id)
+                .bind(organisation_id.to_string())
                 .bind(coach.to_string())
                 .bind(account_id.to_string())
                 .bind(now)
@@ -231,7 +231,7 @@ pub async fn join(
 /// member, not disabled. Anything else is `403`.
 pub async fn acting_member(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     account_id: UserId,
 ) -> Result<Membership, ApiError> {
     match membership(conn, organisation_id, account_id).await? {
@@ -244,7 +244,7 @@ pub async fn acting_member(
 /// organisation.
 pub(crate) async fn is_client_of(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     coach_id: UserId,
     client_id: UserId,
 ) -> Result<bool, ApiError> {
@@ -254,7 +254,7 @@ pub(crate) async fn is_client_of(
 /// [`is_client_of`], and the client's membership is not disabled.
 pub(crate) async fn is_active_client_of(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     coach_id: UserId,
     client_id: UserId,
 ) -> Result<bool, ApiError> {
@@ -263,7 +263,7 @@ pub(crate) async fn is_active_client_of(
 
 async fn coach_link(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     coach_id: UserId,
     client_id: UserId,
     active: bool,
@@ -276,7 +276,7 @@ async fn coach_link(
         "SELECT 1 AS x FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2 AND client_id = $3"
     };
     let row = sqlx::query(sql)
-        .bind(organisation_id)
+        .bind(organisation_id.to_string())
         .bind(coach_id.to_string())
         .bind(client_id.to_string())
         .fetch_optional(conn)
@@ -287,7 +287,7 @@ async fn coach_link(
 /// Enables or disables a membership.
 pub(crate) async fn set_membership_disabled(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     account_id: UserId,
     disabled: bool,
 ) -> Result<(), ApiError> {
@@ -295,7 +295,7 @@ pub(crate) async fn set_membership_disabled(
         "UPDATE memberships SET disabled = $1 WHERE organisation_id = $2 AND account_id = $3",
     )
     .bind(i64::from(disabled))
-    .bind(organisation_id)
+    .bind(organisation_id.to_string())
     .bind(account_id.to_string())
     .execute(conn)
     .await?;

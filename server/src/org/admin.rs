@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::{self, UserId};
+use crate::ids::{self, OrganisationId, UserId};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::invitation::{self, Issued, Offer};
@@ -15,7 +15,8 @@ use crate::org::role::Role;
 use crate::store::Store;
 use crate::{auth::sessions, fields};
 
-/// Creates an organisation and invites its first manager by e-mail.
+/// Creates an organisation and invites its first manager by e-mail;
+/// returns the organisation's id as the operator reads it (text).
 pub async fn create_organisation(
     store: &Store,
     config: &Config,
@@ -26,12 +27,12 @@ pub async fn create_organisation(
     let email = EmailAddress::parse(manager_email)?;
     let now = now_ms();
     let mut tx = store.begin().await?;
-    let id = organisations::create(&mut tx, &name, now).await?;
+    let id: OrganisationId = organisations::create(&mut tx, &name, now).await?;
     let issued = invitation::issue(
         &mut tx,
         config,
         &Offer {
-            organisation_id: &id,
+            organisation_id: id,
             organisation_name: &name,
             email: &email,
             role: Role::Manager,
@@ -42,7 +43,7 @@ pub async fn create_organisation(
     )
     .await?;
     tx.commit().await?;
-    Ok((id, issued))
+    Ok((id.to_string(), issued))
 }
 
 /// One line of `admin list-accounts`.

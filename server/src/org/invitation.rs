@@ -5,10 +5,10 @@
 use sqlx::{AnyConnection, Row};
 
 use crate::auth::token::{Token, TokenHash};
-use crate::clock::{ms_after, new_id};
+use crate::clock::ms_after;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::ids::{self, UserId};
+use crate::ids::{self, InvitationId, OrganisationId, UserId};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::role::Role;
@@ -18,7 +18,7 @@ use crate::{auth::email_token, mail::outbox, mail::templates, org::accounts};
 #[derive(Debug)]
 pub struct Issued {
     /// Its id.
-    pub id: String,
+    pub id: InvitationId,
     /// When the link stops working, Unix ms.
     pub expires_ms: i64,
     /// The link (holds the token: for the e-mail, and for an operator's
@@ -30,7 +30,7 @@ pub struct Issued {
 #[derive(Debug)]
 pub struct Offer<'a> {
     /// The organisation.
-    pub organisation_id: &'a str,
+    pub organisation_id: OrganisationId,
     /// Its name, for the e-mail.
     pub organisation_name: &'a str,
     /// The invitee.
@@ -52,7 +52,7 @@ pub async fn issue(
     now: i64,
 ) -> Result<Issued, ApiError> {
     let (token, hash) = Token::generate();
-    let id = new_id();
+    let id: InvitationId = ids::fresh();
     let expires_ms = ms_after(now, config.limits.invitation_lifetime);
     // The account id the invitee will have: theirs if they have one.
     let existing = accounts::by_email(&mut *conn, offer.email.as_str()).await?;
@@ -63,9 +63,9 @@ pub async fn issue(
          new_account_id, created_ms, expires_ms, language) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(&id)
+    .bind(id.to_string())
     .bind(hash.to_vec())
-    .bind(offer.organisation_id)
+    .bind(offer.organisation_id.to_string())
     .bind(offer.email.as_str())
     .bind(offer.role.as_str())
     .bind(offer.invited_by.map(|id| id.to_string()))
@@ -101,8 +101,8 @@ pub(crate) async fn forget_address(
 /// A live invitation, as its link presents it.
 #[derive(Debug)]
 pub(crate) struct Invitation {
-    pub(crate) id: String,
-    pub(crate) organisation_id: String,
+    pub(crate) id: InvitationId,
+    pub(crate) organisation_id: OrganisationId,
     pub(crate) organisation_name: String,
     pub(crate) email: String,
     pub(crate) role: Role,
@@ -132,19 +132,19 @@ pub(crate) async fn valid(
     let role: String = row.try_get("role")?;
     let role = Role::from_stored(&role)
         .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?;
-    let organisation_id: String = row.try_get("organisation_id")?;
+    let organisation_id: OrganisationId = ids::get(&row, "organisation_id")?;
     let invited_by: Option<UserId> = ids::get_opt(&row, "invited_by")?;
     // An invitation is only as good as its inviter's standing now: one sent
     // by a member who has since been disabled (or lost the right to invite
     // that role) no longer works. Operator invitations have no inviter.
     if let Some(inviter) = invited_by {
-        match accounts::membership(&mut *conn, &organisation_id, inviter).await? {
+        match accounts::membership(&mut *conn, organisation_id, inviter).await? {
             Some(m) if !m.disabled && m.role.may_invite(role) => {}
             _ => return Err(ApiError::InvalidToken),
         }
     }
     Ok(Invitation {
-        id: row.try_get("id")?,
+        id: ids::get(&row, "id")?,
         organisation_id,
         organisation_name: row.try_get("name")?,
         email: row.try_get("email")?,
@@ -168,7 +168,7 @@ pub(crate) async fn consume(
     )
     .bind(now)
     .bind(account_id.to_string())
-    .bind(&invitation.id)
+    .bind(invitation.id.to_string())
     .execute(conn)
     .await?;
     if done.rows_affected() == 1 {

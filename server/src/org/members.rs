@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiError;
-use crate::ids::{self, UserId};
+use crate::ids::{self, OrganisationId, UserId};
 use crate::org::accounts::Membership;
 use crate::org::role::Role;
 
@@ -86,7 +86,7 @@ fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, ApiError> {
 /// The members `viewer` (acting as `me`) may see, by name.
 pub(crate) async fn visible_to(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     me: &Membership,
     viewer_id: UserId,
 ) -> Result<Vec<Member>, ApiError> {
@@ -101,7 +101,7 @@ pub(crate) async fn visible_to(
              WHERE organisation_id = $1 AND client_id = $2) ORDER BY a.display_name"
         ),
     };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(organisation_id);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(organisation_id.to_string());
     if me.role != Role::Manager {
         query = query.bind(viewer_id.to_string());
     }
@@ -124,12 +124,12 @@ pub(crate) async fn visible_to(
 /// One member, as a manager sees them.
 pub(crate) async fn one(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     account_id: UserId,
 ) -> Result<Member, ApiError> {
     let sql = format!("{MEMBER_SELECT} AND m.account_id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(organisation_id)
+        .bind(organisation_id.to_string())
         .bind(account_id.to_string())
         .fetch_one(conn)
         .await?;
@@ -139,7 +139,7 @@ pub(crate) async fn one(
 /// Sets (or with `None` clears) one of a membership's dates.
 pub(crate) async fn set_date(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     account_id: UserId,
     which: MemberDate,
     date: Option<String>,
@@ -151,7 +151,7 @@ pub(crate) async fn set_date(
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(date)
-        .bind(organisation_id)
+        .bind(organisation_id.to_string())
         .bind(account_id.to_string())
         .execute(conn)
         .await?;

@@ -3,19 +3,18 @@
 
 use sqlx::{AnyConnection, Row};
 
-use crate::clock::new_id;
 use crate::error::ApiError;
-use crate::ids::UserId;
+use crate::ids::{self, OrganisationId, UserId};
 
 /// Creates an organisation; returns its id.
 pub(crate) async fn create(
     conn: &mut AnyConnection,
     name: &str,
     now: i64,
-) -> Result<String, ApiError> {
-    let id = new_id();
+) -> Result<OrganisationId, ApiError> {
+    let id: OrganisationId = ids::fresh();
     sqlx::query("INSERT INTO organisations (id, name, created_ms) VALUES ($1, $2, $3)")
-        .bind(&id)
+        .bind(id.to_string())
         .bind(name)
         .bind(now)
         .execute(conn)
@@ -50,12 +49,12 @@ pub(crate) async fn require_two_factor_of(
 /// Requires (or stops requiring) two-factor login of the members.
 pub(crate) async fn set_require_two_factor(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     required: bool,
 ) -> Result<(), ApiError> {
     sqlx::query("UPDATE organisations SET require_two_factor = $1 WHERE id = $2")
         .bind(i64::from(required))
-        .bind(organisation_id)
+        .bind(organisation_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

@@ -20,7 +20,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::{self, UserId};
+use crate::ids::{self, AttachmentId, RelationshipId, UserId};
 use crate::store::Store;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::relationships::Seen;
@@ -40,7 +40,7 @@ pub const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 3600);
 #[derive(Clone, Debug)]
 pub struct Attachment {
     /// Id (in the stream header).
-    pub attachment_id: String,
+    pub attachment_id: AttachmentId,
     /// Who uploads it.
     pub uploader_id: UserId,
     /// The relationship's epoch when the upload began.
@@ -60,20 +60,20 @@ impl Attachment {
 
 async fn load(
     conn: &mut AnyConnection,
-    relationship_id: &str,
-    attachment_id: &str,
+    relationship_id: RelationshipId,
+    attachment_id: AttachmentId,
 ) -> Result<Option<Attachment>, ApiError> {
     let row = sqlx::query(
         "SELECT attachment_id, uploader_id, epoch, length, sha256 FROM attachments \
          WHERE relationship_id = $1 AND attachment_id = $2",
     )
-    .bind(relationship_id)
-    .bind(attachment_id)
+    .bind(relationship_id.to_string())
+    .bind(attachment_id.to_string())
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
         Ok(Attachment {
-            attachment_id: r.try_get("attachment_id")?,
+            attachment_id: ids::get(&r, "attachment_id")?,
             uploader_id: ids::get(&r, "uploader_id")?,
             epoch: r.try_get("epoch")?,
             length: r.try_get("length")?,
@@ -89,9 +89,9 @@ async fn load(
 pub async fn visible(
     conn: &mut AnyConnection,
     seen: &Seen,
-    attachment_id: &str,
+    attachment_id: AttachmentId,
 ) -> Result<Attachment, ApiError> {
-    let a = load(conn, &seen.relationship.id, attachment_id)
+    let a = load(conn, seen.relationship.id, attachment_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let mine = a.uploader_id == seen.me.account_id;
@@ -107,17 +107,12 @@ pub async fn visible(
 pub async fn begin(
     conn: &mut AnyConnection,
     seen: &Seen,
-    attachment_id: &str,
+    attachment_id: AttachmentId,
 ) -> Result<(bool, Attachment), ApiError> {
-    attachment_id
-        .parse::<kluis_crypto::ids::AttachmentId>()
-        .map_err(|_| {
-            ApiError::bad_request(ErrorCode::InvalidField, "attachment_id: expected a UUID")
-        })?;
     if !seen.me.is_current() {
         return Err(ApiError::Forbidden);
     }
-    if let Some(existing) = load(&mut *conn, &seen.relationship.id, attachment_id).await? {
+    if let Some(existing) = load(&mut *conn, seen.relationship.id, attachment_id).await? {
         return if existing.uploader_id == seen.me.account_id {
             Ok((false, existing))
         } else {
@@ -131,14 +126,14 @@ pub async fn begin(
         "INSERT INTO attachments (relationship_id, attachment_id, uploader_id, epoch, length, created_ms, touched_ms) \
          VALUES ($1, $2, $3, $4, 0, $5, $5)",
     )
-    .bind(&seen.relationship.id)
-    .bind(attachment_id)
+    .bind(seen.relationship.id.to_string())
+    .bind(attachment_id.to_string())
     .bind(seen.me.account_id.to_string())
     .bind(seen.relationship.current_epoch)
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
-    let created = load(conn, &seen.relationship.id, attachment_id)
+    let created = load(conn, seen.relationship.id, attachment_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((true, created))
@@ -148,8 +143,8 @@ pub async fn begin(
 /// request moved the length first.
 async fn store_row(
     store: &Store,
-    relationship_id: &str,
-    attachment_id: &str,
+    relationship_id: RelationshipId,
+    attachment_id: AttachmentId,
     idx: i64,
     old_length: i64,
     data: &[u8],
@@ -161,8 +156,8 @@ async fn store_row(
          AND attachment_id = $3 AND length = $4 AND sha256 IS NULL",
     )
     .bind(len)
-    .bind(relationship_id)
-    .bind(attachment_id)
+    .bind(relationship_id.to_string())
+    .bind(attachment_id.to_string())
     .bind(old_length)
     .bind(now_ms())
     .execute(&mut *tx)
@@ -173,8 +168,8 @@ async fn store_row(
     sqlx::query(
         "INSERT INTO attachment_chunks (relationship_id, attachment_id, idx, data) VALUES ($1, $2, $3, $4)",
     )
-    .bind(relationship_id)
-    .bind(attachment_id)
+    .bind(relationship_id.to_string())
+    .bind(attachment_id.to_string())
     .bind(idx)
     .bind(data)
     .execute(&mut *tx)
@@ -201,14 +196,14 @@ pub async fn drain(stream: &mut BodyDataStream) {
 pub async fn append(
     store: &Store,
     seen: &Seen,
-    attachment_id: &str,
+    attachment_id: AttachmentId,
     offset: i64,
     stream: &mut BodyDataStream,
     max_bytes: u64,
 ) -> Result<i64, ApiError> {
     let a = {
         let mut conn = store.pool().acquire().await?;
-        load(&mut conn, &seen.relationship.id, attachment_id)
+        load(&mut conn, seen.relationship.id, attachment_id)
             .await?
             .ok_or(ApiError::NotFound)?
     };
@@ -234,8 +229,8 @@ pub async fn append(
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM attachment_chunks WHERE relationship_id = $1 AND attachment_id = $2",
         )
-        .bind(&seen.relationship.id)
-        .bind(attachment_id)
+        .bind(seen.relationship.id.to_string())
+        .bind(attachment_id.to_string())
         .fetch_one(store.pool())
         .await?;
         row.try_get("n")?
@@ -275,7 +270,7 @@ pub async fn append(
             let rest = buffer.split_off(ROW_BYTES);
             if !store_row(
                 store,
-                &seen.relationship.id,
+                seen.relationship.id,
                 attachment_id,
                 idx,
                 length,
@@ -299,7 +294,7 @@ pub async fn append(
     if !buffer.is_empty()
         && store_row(
             store,
-            &seen.relationship.id,
+            seen.relationship.id,
             attachment_id,
             idx,
             length,
@@ -331,20 +326,18 @@ fn plausible_length(length: i64) -> bool {
 /// The stored rows, one at a time.
 pub fn rows(
     store: Store,
-    relationship_id: String,
-    attachment_id: String,
+    relationship_id: RelationshipId,
+    attachment_id: AttachmentId,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::unfold(Some(0i64), move |state| {
         let store = store.clone();
-        let relationship_id = relationship_id.clone();
-        let attachment_id = attachment_id.clone();
         async move {
             let idx = state?;
             let row = sqlx::query(
                 "SELECT data FROM attachment_chunks WHERE relationship_id = $1 AND attachment_id = $2 AND idx = $3",
             )
-            .bind(&relationship_id)
-            .bind(&attachment_id)
+            .bind(relationship_id.to_string())
+            .bind(attachment_id.to_string())
             .bind(idx)
             .fetch_optional(store.pool())
             .await;
@@ -366,7 +359,7 @@ pub fn rows(
 pub async fn complete(
     store: &Store,
     seen: &Seen,
-    attachment_id: &str,
+    attachment_id: AttachmentId,
     length: i64,
     sha256: &[u8],
 ) -> Result<Attachment, ApiError> {
@@ -401,11 +394,7 @@ pub async fn complete(
     }
     let mut hasher = Sha256::new();
     let mut header = Vec::with_capacity(ATTACHMENT_HEADER_LEN);
-    let mut chunks = Box::pin(rows(
-        store.clone(),
-        seen.relationship.id.clone(),
-        attachment_id.to_owned(),
-    ));
+    let mut chunks = Box::pin(rows(store.clone(), seen.relationship.id, attachment_id));
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| ApiError::Internal(e.to_string()))?;
         if header.len() < ATTACHMENT_HEADER_LEN {
@@ -416,7 +405,7 @@ pub async fn complete(
     }
     let decoded =
         AttachmentHeader::decode(&header).map_err(|e| rejected("attachment header", e))?;
-    if decoded.attachment_id().to_string() != attachment_id {
+    if decoded.attachment_id() != attachment_id {
         return Err(mismatch("the stream names another attachment"));
     }
     if hasher.finalize().as_slice() != sha256 {
@@ -431,8 +420,8 @@ pub async fn complete(
     )
     .bind(sha256)
     .bind(now_ms())
-    .bind(&seen.relationship.id)
-    .bind(attachment_id)
+    .bind(seen.relationship.id.to_string())
+    .bind(attachment_id.to_string())
     .bind(length)
     .execute(store.pool())
     .await?;
@@ -452,15 +441,15 @@ pub async fn complete(
 pub async fn delete(
     conn: &mut AnyConnection,
     seen: &Seen,
-    attachment_id: &str,
+    attachment_id: AttachmentId,
 ) -> Result<(), ApiError> {
     let a = visible(&mut *conn, seen, attachment_id).await?;
     if a.uploader_id != seen.me.account_id {
         return Err(ApiError::Forbidden);
     }
     sqlx::query("DELETE FROM attachments WHERE relationship_id = $1 AND attachment_id = $2")
-        .bind(&seen.relationship.id)
-        .bind(attachment_id)
+        .bind(seen.relationship.id.to_string())
+        .bind(attachment_id.to_string())
         .execute(conn)
         .await?;
     Ok(())

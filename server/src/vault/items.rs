@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::{self, UserId};
+use crate::ids::{self, ItemId, RelationshipId, UserId};
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::vault::notes_keys;
@@ -31,7 +31,7 @@ pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Stored {
     /// Client-chosen id.
-    pub item_id: String,
+    pub item_id: ItemId,
     /// Server order.
     pub seq: i64,
     /// Epoch (notes: generation).
@@ -60,7 +60,7 @@ const COLUMNS: &str = "item_id, seq, epoch, kind, author_id, received_ms, delete
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Stored, ApiError> {
     Ok(Stored {
-        item_id: r.try_get("item_id")?,
+        item_id: ids::get(r, "item_id")?,
         seq: r.try_get("seq")?,
         epoch: r.try_get("epoch")?,
         kind: r.try_get("kind")?,
@@ -71,23 +71,25 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Stored, ApiError> {
     })
 }
 
-/// Stores an item; `Ok((true, …))` when new, `Ok((false, …))` for an
-/// identical retry.
+/// Stores an item under the id the request names (`None`: text that is
+/// no item id, which no header can agree with); `Ok((true, …))` when new,
+/// `Ok((false, …))` for an identical retry.
 pub async fn put(
     conn: &mut AnyConnection,
     seen: &Seen,
-    item_id: &str,
+    item_id: Option<ItemId>,
     envelope: &[u8],
     now: i64,
 ) -> Result<(bool, Stored), ApiError> {
     let sealed = SealedItem::decode(envelope).map_err(|e| rejected("sealed item", e))?;
     let header = sealed.header();
-    if header.relationship_id.to_string() != seen.relationship.id {
+    if header.relationship_id != seen.relationship.id {
         return Err(mismatch("the item names another relationship"));
     }
-    if header.item_id.to_string() != item_id {
+    if Some(header.item_id) != item_id {
         return Err(mismatch("the item names another item id"));
     }
+    let item_id = header.item_id;
     if header.author_id != seen.me.account_id {
         return Err(mismatch("the item names another author"));
     }
@@ -120,8 +122,8 @@ pub async fn put(
     let sql =
         format!("SELECT {COLUMNS}, digest FROM items WHERE relationship_id = $1 AND item_id = $2");
     let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&seen.relationship.id)
-        .bind(item_id)
+        .bind(seen.relationship.id.to_string())
+        .bind(item_id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(row) = existing {
@@ -149,8 +151,8 @@ pub async fn put(
          SELECT $1, $2, $3, $4, $5, $6, $7, $8{guard} RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&seen.relationship.id)
-        .bind(item_id)
+        .bind(seen.relationship.id.to_string())
+        .bind(item_id.to_string())
         .bind(epoch)
         .bind(kind_name(header.kind))
         .bind(seen.me.account_id.to_string())
@@ -178,17 +180,21 @@ fn held_range(seen: &Seen) -> (i64, i64) {
 }
 
 /// One item, if the caller may see it (else `NotFound`).
-pub async fn get(conn: &mut AnyConnection, seen: &Seen, item_id: &str) -> Result<Stored, ApiError> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    seen: &Seen,
+    item_id: ItemId,
+) -> Result<Stored, ApiError> {
     let (from, until) = held_range(seen);
     let sql = format!(
         "SELECT {COLUMNS} FROM items WHERE relationship_id = $1 AND {VISIBLE} AND item_id = $5"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&seen.relationship.id)
+        .bind(seen.relationship.id.to_string())
         .bind(seen.me.account_id.to_string())
         .bind(from)
         .bind(until)
-        .bind(item_id)
+        .bind(item_id.to_string())
         .fetch_optional(conn)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -213,13 +219,13 @@ pub struct Page {
     pub next: Option<String>,
 }
 
-/// A cursor names the relationship it belongs to, so that it cannot be
-/// replayed against another.
-pub fn encode_cursor(relationship_id: &str, seq: i64) -> String {
+/// A cursor names the relationship it belongs to (by its id, or the id's
+/// text), so that it cannot be replayed against another.
+pub fn encode_cursor(relationship_id: impl std::fmt::Display, seq: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{relationship_id}:{seq}"))
 }
 
-fn decode_cursor(relationship_id: &str, cursor: &str) -> Result<i64, ApiError> {
+fn decode_cursor(relationship_id: RelationshipId, cursor: &str) -> Result<i64, ApiError> {
     let invalid = || {
         ApiError::bad_request(
             ErrorCode::InvalidCursor,
@@ -229,7 +235,7 @@ fn decode_cursor(relationship_id: &str, cursor: &str) -> Result<i64, ApiError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (rid, seq) = text.rsplit_once(':').ok_or_else(invalid)?;
-    if rid != relationship_id {
+    if rid != relationship_id.to_string() {
         return Err(invalid());
     }
     seq.parse().map_err(|_| invalid())
@@ -246,7 +252,7 @@ pub async fn page(
     let limit = limit.clamp(1, MAX_PAGE_ITEMS);
     let (from, until) = held_range(seen);
     let position = match cursor {
-        Some(c) => decode_cursor(&seen.relationship.id, c)?,
+        Some(c) => decode_cursor(seen.relationship.id, c)?,
         None => match direction {
             Direction::Older => i64::MAX,
             Direction::Newer => 0,
@@ -264,7 +270,7 @@ pub async fn page(
          WHERE relationship_id = $1 AND {VISIBLE} AND seq {comparison} $5 ORDER BY seq {order} LIMIT $6"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&seen.relationship.id)
+        .bind(seen.relationship.id.to_string())
         .bind(seen.me.account_id.to_string())
         .bind(from)
         .bind(until)
@@ -295,7 +301,7 @@ pub async fn page(
          AND seq >= $5 AND seq <= $6 ORDER BY seq {order}"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&seen.relationship.id)
+        .bind(seen.relationship.id.to_string())
         .bind(seen.me.account_id.to_string())
         .bind(from)
         .bind(until)
@@ -307,7 +313,7 @@ pub async fn page(
     let next = if more {
         items
             .last()
-            .map(|i| encode_cursor(&seen.relationship.id, i.seq))
+            .map(|i| encode_cursor(seen.relationship.id, i.seq))
     } else {
         None
     };
@@ -318,7 +324,7 @@ pub async fn page(
 pub async fn delete(
     conn: &mut AnyConnection,
     seen: &Seen,
-    item_id: &str,
+    item_id: ItemId,
     now: i64,
 ) -> Result<(), ApiError> {
     let item = get(&mut *conn, seen, item_id).await?;
@@ -330,8 +336,8 @@ pub async fn delete(
          WHERE relationship_id = $2 AND item_id = $3 AND deleted_ms IS NULL",
     )
     .bind(now)
-    .bind(&seen.relationship.id)
-    .bind(item_id)
+    .bind(seen.relationship.id.to_string())
+    .bind(item_id.to_string())
     .execute(conn)
     .await?;
     Ok(())
@@ -343,10 +349,13 @@ mod tests {
 
     #[test]
     fn cursors_belong_to_one_relationship() {
-        let c = encode_cursor("rel-a", 42);
-        assert_eq!(decode_cursor("rel-a", &c).unwrap(), 42);
-        assert!(decode_cursor("rel-b", &c).is_err());
-        assert!(decode_cursor("rel-a", "!!!").is_err());
-        assert!(decode_cursor("rel-a", &URL_SAFE_NO_PAD.encode("rel-a:x")).is_err());
+        let rel_a = RelationshipId::from_bytes([0xa; 16]);
+        let rel_b = RelationshipId::from_bytes([0xb; 16]);
+        let c = encode_cursor(rel_a, 42);
+        assert_eq!(c, encode_cursor(rel_a.to_string(), 42));
+        assert_eq!(decode_cursor(rel_a, &c).unwrap(), 42);
+        assert!(decode_cursor(rel_b, &c).is_err());
+        assert!(decode_cursor(rel_a, "!!!").is_err());
+        assert!(decode_cursor(rel_a, &URL_SAFE_NO_PAD.encode(format!("{rel_a}:x"))).is_err());
     }
 }

@@ -10,7 +10,7 @@ use kluis_crypto::relationship::WrappedRelationshipKey;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::{self, UserId};
+use crate::ids::{self, OrganisationId, RelationshipId, UserId};
 use crate::org::accounts;
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
@@ -21,9 +21,9 @@ use crate::vault::membership::Candidate;
 #[derive(Clone, Debug)]
 pub struct Relationship {
     /// Id (chosen by the client that opened it).
-    pub id: String,
+    pub id: RelationshipId,
     /// The organisation it belongs to.
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     /// The newest epoch.
     pub current_epoch: i64,
     /// Trajectory start (YYYY-MM-DD).
@@ -58,18 +58,21 @@ impl Member {
 }
 
 /// Loads a relationship.
-pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<Relationship>, ApiError> {
+pub async fn load(
+    conn: &mut AnyConnection,
+    id: RelationshipId,
+) -> Result<Option<Relationship>, ApiError> {
     let row = sqlx::query(
         "SELECT id, organisation_id, current_epoch, trajectory_start, trajectory_end \
          FROM relationships WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
         Ok(Relationship {
-            id: r.try_get("id")?,
-            organisation_id: r.try_get("organisation_id")?,
+            id: ids::get(&r, "id")?,
+            organisation_id: ids::get(&r, "organisation_id")?,
             current_epoch: r.try_get("current_epoch")?,
             trajectory_start: r.try_get("trajectory_start")?,
             trajectory_end: r.try_get("trajectory_end")?,
@@ -79,12 +82,15 @@ pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<Relations
 }
 
 /// Every member a relationship ever had.
-pub async fn members(conn: &mut AnyConnection, id: &str) -> Result<Vec<Member>, ApiError> {
+pub async fn members(
+    conn: &mut AnyConnection,
+    id: RelationshipId,
+) -> Result<Vec<Member>, ApiError> {
     let rows = sqlx::query(
         "SELECT account_id, role, joined_epoch, left_epoch FROM relationship_members \
          WHERE relationship_id = $1 ORDER BY joined_epoch, account_id",
     )
-    .bind(id)
+    .bind(id.to_string())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -117,7 +123,7 @@ pub struct Seen {
 /// whose account is disabled in the organisation gets `403`.
 pub async fn as_member(
     conn: &mut AnyConnection,
-    id: &str,
+    id: RelationshipId,
     account_id: UserId,
 ) -> Result<Seen, ApiError> {
     let relationship = load(&mut *conn, id).await?.ok_or(ApiError::NotFound)?;
@@ -127,7 +133,7 @@ pub async fn as_member(
         .find(|m| m.account_id == account_id)
         .cloned()
         .ok_or(ApiError::NotFound)?;
-    crate::org::accounts::acting_member(&mut *conn, &relationship.organisation_id, account_id)
+    crate::org::accounts::acting_member(&mut *conn, relationship.organisation_id, account_id)
         .await?;
     Ok(Seen {
         relationship,
@@ -140,10 +146,12 @@ pub async fn as_member(
 /// relationship, this epoch and this sender, and addresses one of
 /// `recipients` with that recipient's current key fingerprint; together they
 /// address every recipient exactly once. Returns (recipient, envelope)
-/// pairs to store.
+/// pairs to store. `relationship_id` is `None` when the request names the
+/// relationship by text that is not the stored form of an id: no key can
+/// name it.
 pub async fn check_epoch_keys(
     conn: &mut AnyConnection,
-    relationship_id: &str,
+    relationship_id: Option<RelationshipId>,
     epoch: i64,
     sender_id: UserId,
     recipients: &BTreeSet<UserId>,
@@ -154,7 +162,7 @@ pub async fn check_epoch_keys(
     for bytes in keys {
         let key = WrappedRelationshipKey::decode(bytes)
             .map_err(|e| rejected("wrapped relationship key", e))?;
-        if key.relationship_id().to_string() != relationship_id {
+        if Some(key.relationship_id()) != relationship_id {
             return Err(mismatch("a wrapped key names another relationship"));
         }
         if i64::from(key.epoch().0) != epoch {
@@ -204,7 +212,7 @@ pub async fn check_epoch_keys(
 /// Stores checked wrapped keys.
 pub async fn store_epoch_keys(
     conn: &mut AnyConnection,
-    relationship_id: &str,
+    relationship_id: RelationshipId,
     epoch: i64,
     sender_id: UserId,
     keys: &[(UserId, Vec<u8>)],
@@ -215,7 +223,7 @@ pub async fn store_epoch_keys(
             "INSERT INTO wrapped_keys (relationship_id, epoch, recipient_id, sender_id, envelope, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(relationship_id)
+        .bind(relationship_id.to_string())
         .bind(epoch)
         .bind(recipient.to_string())
         .bind(sender_id.to_string())
@@ -230,14 +238,14 @@ pub async fn store_epoch_keys(
 /// The wrapped keys addressed to one member, every epoch they hold.
 pub async fn keys_of(
     conn: &mut AnyConnection,
-    relationship_id: &str,
+    relationship_id: RelationshipId,
     account_id: UserId,
 ) -> Result<Vec<(i64, Vec<u8>)>, ApiError> {
     let rows = sqlx::query(
         "SELECT epoch, envelope FROM wrapped_keys WHERE relationship_id = $1 AND recipient_id = $2 \
          ORDER BY epoch",
     )
-    .bind(relationship_id)
+    .bind(relationship_id.to_string())
     .bind(account_id.to_string())
     .fetch_all(conn)
     .await?;
@@ -266,8 +274,8 @@ pub(crate) async fn delete_where_client(
 /// Opens a relationship at epoch 0 with its coach and client.
 pub(crate) async fn create(
     conn: &mut AnyConnection,
-    id: &str,
-    organisation_id: &str,
+    id: RelationshipId,
+    organisation_id: OrganisationId,
     coach_id: UserId,
     client_id: UserId,
     now: i64,
@@ -276,8 +284,8 @@ pub(crate) async fn create(
         "INSERT INTO relationships (id, organisation_id, created_by, current_epoch, created_ms) \
          VALUES ($1, $2, $3, 0, $4)",
     )
-    .bind(id)
-    .bind(organisation_id)
+    .bind(id.to_string())
+    .bind(organisation_id.to_string())
     .bind(coach_id.to_string())
     .bind(now)
     .execute(&mut *conn)
@@ -290,7 +298,7 @@ pub(crate) async fn create(
 
 async fn add_member(
     conn: &mut AnyConnection,
-    relationship_id: &str,
+    relationship_id: RelationshipId,
     account_id: UserId,
     role: Role,
     epoch: i64,
@@ -299,7 +307,7 @@ async fn add_member(
         "INSERT INTO relationship_members (relationship_id, account_id, role, joined_epoch) \
          VALUES ($1, $2, $3, $4)",
     )
-    .bind(relationship_id)
+    .bind(relationship_id.to_string())
     .bind(account_id.to_string())
     .bind(role.as_str())
     .bind(epoch)
@@ -311,14 +319,14 @@ async fn add_member(
 /// The ids of an organisation's relationships, oldest first.
 pub(crate) async fn ids_in_organisation(
     conn: &mut AnyConnection,
-    organisation_id: &str,
-) -> Result<Vec<String>, ApiError> {
+    organisation_id: OrganisationId,
+) -> Result<Vec<RelationshipId>, ApiError> {
     sqlx::query("SELECT id FROM relationships WHERE organisation_id = $1 ORDER BY created_ms")
-        .bind(organisation_id)
+        .bind(organisation_id.to_string())
         .fetch_all(conn)
         .await?
         .iter()
-        .map(|r| r.try_get("id").map_err(Into::into))
+        .map(|r| ids::get(r, "id"))
         .collect()
 }
 
@@ -327,7 +335,7 @@ pub(crate) async fn ids_in_organisation(
 pub(crate) async fn ids_of_member(
     conn: &mut AnyConnection,
     account_id: UserId,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<RelationshipId>, ApiError> {
     sqlx::query(
         "SELECT rm.relationship_id FROM relationship_members rm \
          JOIN relationships r ON r.id = rm.relationship_id \
@@ -338,7 +346,7 @@ pub(crate) async fn ids_of_member(
     .fetch_all(conn)
     .await?
     .iter()
-    .map(|r| r.try_get("relationship_id").map_err(Into::into))
+    .map(|r| ids::get(r, "relationship_id"))
     .collect()
 }
 
@@ -364,7 +372,7 @@ impl TrajectoryDate {
 /// Sets (or with `None` clears) a trajectory date.
 pub(crate) async fn set_date(
     conn: &mut AnyConnection,
-    id: &str,
+    id: RelationshipId,
     which: TrajectoryDate,
     date: Option<String>,
 ) -> Result<(), ApiError> {
@@ -375,7 +383,7 @@ pub(crate) async fn set_date(
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(date)
-        .bind(id)
+        .bind(id.to_string())
         .execute(conn)
         .await?;
     Ok(())
@@ -386,7 +394,7 @@ pub(crate) async fn set_date(
 /// another epoch was made first.
 pub(crate) async fn advance_epoch(
     conn: &mut AnyConnection,
-    id: &str,
+    id: RelationshipId,
     current: i64,
     remove: &[UserId],
     joining: &[(UserId, Role)],
@@ -396,7 +404,7 @@ pub(crate) async fn advance_epoch(
         "UPDATE relationships SET current_epoch = $1 WHERE id = $2 AND current_epoch = $3",
     )
     .bind(epoch)
-    .bind(id)
+    .bind(id.to_string())
     .bind(current)
     .execute(&mut *conn)
     .await?;
@@ -408,7 +416,7 @@ pub(crate) async fn advance_epoch(
             "UPDATE relationship_members SET left_epoch = $1 WHERE relationship_id = $2 AND account_id = $3",
         )
         .bind(epoch)
-        .bind(id)
+        .bind(id.to_string())
         .bind(gone.to_string())
         .execute(&mut *conn)
         .await?;
@@ -419,7 +427,7 @@ pub(crate) async fn advance_epoch(
         sqlx::query(
             "DELETE FROM relationship_members WHERE relationship_id = $1 AND account_id = $2",
         )
-        .bind(id)
+        .bind(id.to_string())
         .bind(new.to_string())
         .execute(&mut *conn)
         .await?;
@@ -432,7 +440,7 @@ pub(crate) async fn advance_epoch(
 /// when `coach_id` adds them.
 pub(crate) async fn candidate(
     conn: &mut AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     coach_id: UserId,
     account_id: UserId,
 ) -> Result<Candidate, ApiError> {

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Status;
+use super::{path_id, Status};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{hex, unhex_32, ApiJson};
+use crate::ids::{self, AttachmentId, RelationshipId};
 use crate::vault::attachments::{self, Attachment};
 use crate::{vault::relationships, AppState};
 
@@ -51,7 +52,7 @@ impl From<Attachment> for AttachmentStatus {
         Self {
             complete: a.is_complete(),
             sha256: a.sha256.as_deref().map(hex),
-            attachment_id: a.attachment_id,
+            attachment_id: a.attachment_id.to_string(),
             length: a.length,
         }
     }
@@ -80,9 +81,15 @@ async fn begin_upload(
     Path(relationship_id): Path<String>,
     ApiJson(body): ApiJson<BeginUpload>,
 ) -> Result<(StatusCode, Json<AttachmentStatus>), ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
-    let (created, a) = attachments::begin(&mut tx, &seen, &body.attachment_id).await?;
+    let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
+    // The lower-case text of an id, as the stream's header names it and
+    // as later requests name the upload.
+    let attachment_id: AttachmentId = ids::parse(&body.attachment_id).ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidField, "attachment_id: expected a UUID")
+    })?;
+    let (created, a) = attachments::begin(&mut tx, &seen, attachment_id).await?;
     tx.commit().await?;
     let status = if created {
         StatusCode::CREATED
@@ -130,23 +137,25 @@ async fn append(
         return Err(ApiError::UnsupportedMediaType);
     }
     let appended = async {
+        let relationship_id: RelationshipId = path_id(&relationship_id)?;
         let seen = {
             let mut conn = state.store.pool().acquire().await?;
-            relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?
+            relationships::as_member(&mut conn, relationship_id, auth.account_id).await?
         };
+        let attachment_id: AttachmentId = path_id(&attachment_id)?;
         let length = attachments::append(
             &state.store,
             &seen,
-            &attachment_id,
+            attachment_id,
             offset,
             &mut stream,
             state.config.limits.max_attachment_bytes,
         )
         .await?;
-        Ok::<_, ApiError>((seen, length))
+        Ok::<_, ApiError>((seen, attachment_id, length))
     }
     .await;
-    let (seen, length) = match appended {
+    let (seen, attachment_id, length) = match appended {
         Ok(done) => done,
         Err(e) => {
             attachments::drain(&mut stream).await;
@@ -154,7 +163,7 @@ async fn append(
         }
     };
     let mut conn = state.store.pool().acquire().await?;
-    let a = attachments::visible(&mut conn, &seen, &attachment_id).await?;
+    let a = attachments::visible(&mut conn, &seen, attachment_id).await?;
     // The stored length is the truth; `length` is what this request saw.
     if a.length != length {
         tracing::debug!(
@@ -193,12 +202,13 @@ async fn complete_upload(
 ) -> Result<Json<AttachmentStatus>, ApiError> {
     let digest = unhex_32(&body.sha256)
         .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidField, "sha256: 64 hex digits"))?;
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let seen = {
         let mut conn = state.store.pool().acquire().await?;
-        relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?
+        relationships::as_member(&mut conn, relationship_id, auth.account_id).await?
     };
-    let a =
-        attachments::complete(&state.store, &seen, &attachment_id, body.length, &digest).await?;
+    let attachment_id: AttachmentId = path_id(&attachment_id)?;
+    let a = attachments::complete(&state.store, &seen, attachment_id, body.length, &digest).await?;
     Ok(Json(a.into()))
 }
 
@@ -215,10 +225,12 @@ async fn attachment_status(
     auth: Auth,
     Path((relationship_id, attachment_id)): Path<(String, String)>,
 ) -> Result<Json<AttachmentStatus>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
+    let attachment_id: AttachmentId = path_id(&attachment_id)?;
     Ok(Json(
-        attachments::visible(&mut conn, &seen, &attachment_id)
+        attachments::visible(&mut conn, &seen, attachment_id)
             .await?
             .into(),
     ))
@@ -237,9 +249,11 @@ async fn download(
     auth: Auth,
     Path((relationship_id, attachment_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
-    let a = attachments::visible(&mut conn, &seen, &attachment_id).await?;
+    let seen = relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
+    let attachment_id: AttachmentId = path_id(&attachment_id)?;
+    let a = attachments::visible(&mut conn, &seen, attachment_id).await?;
     let Some(sha) = a.sha256.as_deref() else {
         return Err(ApiError::NotFound);
     };
@@ -272,9 +286,11 @@ async fn delete_attachment(
     auth: Auth,
     Path((relationship_id, attachment_id)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
-    attachments::delete(&mut tx, &seen, &attachment_id).await?;
+    let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
+    let attachment_id: AttachmentId = path_id(&attachment_id)?;
+    attachments::delete(&mut tx, &seen, attachment_id).await?;
     tx.commit().await?;
     Ok(Status::json("deleted"))
 }

@@ -12,7 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::setup::{RegistrationChallenge, TokenRegistrationStart};
-use super::{grant, registration_record, registration_response, SessionGranted, Status};
+use super::{
+    grant, organisation_path_id, registration_record, registration_response, SessionGranted, Status,
+};
 use crate::auth::sessions::SessionMode;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -73,9 +75,10 @@ async fn create_invitation(
     ApiJson(body): ApiJson<NewInvitation>,
 ) -> Result<(StatusCode, Json<InvitationSent>), ApiError> {
     let email = EmailAddress::parse(&body.email)?;
+    let organisation_id = organisation_path_id(&organisation_id)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let inviter = accounts::acting_member(&mut tx, &organisation_id, auth.account_id).await?;
+    let inviter = accounts::acting_member(&mut tx, organisation_id, auth.account_id).await?;
     if !inviter.role.may_invite(body.role) {
         return Err(ApiError::Forbidden);
     }
@@ -85,10 +88,10 @@ async fn create_invitation(
         .check(&auth.account_id.to_string())?;
     let existing = accounts::by_email(&mut tx, email.as_str()).await?;
     if let Some(account) = &existing {
-        if let Some(m) = accounts::membership(&mut tx, &organisation_id, account.id).await? {
+        if let Some(m) = accounts::membership(&mut tx, organisation_id, account.id).await? {
             let second_coach = m.role == Role::Client
                 && body.role == Role::Client
-                && !accounts::is_client_of(&mut tx, &organisation_id, auth.account_id, account.id)
+                && !accounts::is_client_of(&mut tx, organisation_id, auth.account_id, account.id)
                     .await?;
             if !second_coach {
                 return Err(ApiError::conflict(
@@ -111,7 +114,7 @@ async fn create_invitation(
         &mut tx,
         &state.config,
         &Offer {
-            organisation_id: &organisation_id,
+            organisation_id,
             organisation_name: &inviter.organisation_name,
             email: &email,
             role: body.role,
@@ -127,7 +130,7 @@ async fn create_invitation(
     Ok((
         StatusCode::CREATED,
         Json(InvitationSent {
-            invitation_id: issued.id,
+            invitation_id: issued.id.to_string(),
             expires_ms: issued.expires_ms,
         }),
     ))
@@ -173,7 +176,7 @@ async fn lookup_invitation(
         .await?
         .is_some();
     Ok(Json(InvitationInfo {
-        organisation_id: invitation.organisation_id,
+        organisation_id: invitation.organisation_id.to_string(),
         organisation_name: invitation.organisation_name,
         role: invitation.role,
         email: invitation.email,
@@ -268,7 +271,7 @@ async fn register_finish(
     accounts::insert(&mut tx, &account, now).await?;
     accounts::join(
         &mut tx,
-        &invitation.organisation_id,
+        invitation.organisation_id,
         account.id,
         invitation.role,
         invitation.invited_by,
@@ -315,7 +318,7 @@ async fn accept_invitation(
     invitation::consume(&mut tx, &invitation, account.id, now).await?;
     accounts::join(
         &mut tx,
-        &invitation.organisation_id,
+        invitation.organisation_id,
         account.id,
         invitation.role,
         invitation.invited_by,

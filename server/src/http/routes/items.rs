@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Status;
+use super::{path_id, Status};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::B64;
+use crate::ids::{self, ItemId, RelationshipId};
 use crate::vault::items::{self, Direction, Stored, MAX_ITEM_ENVELOPE};
 use crate::{mail::notifications, vault::relationships, AppState};
 
@@ -50,7 +51,7 @@ pub struct ItemView {
 impl From<Stored> for ItemView {
     fn from(s: Stored) -> Self {
         Self {
-            item_id: s.item_id,
+            item_id: s.item_id.to_string(),
             seq: s.seq,
             epoch: s.epoch,
             kind: s.kind,
@@ -94,14 +95,17 @@ async fn put_item(
             ApiError::bad_request(ErrorCode::InvalidBody, e.body_text())
         }
     })?;
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
     let now = now_ms();
-    let (created, stored) = items::put(&mut tx, &seen, &item_id, &body, now).await?;
+    // An item id that is no item id cannot agree with the envelope's.
+    let item_id: Option<ItemId> = ids::parse(&item_id);
+    let (created, stored) = items::put(&mut tx, &seen, item_id, &body, now).await?;
     if created && stored.kind != "note" {
         notifications::record_activity(
             &mut tx,
-            &relationship_id,
+            relationship_id,
             auth.account_id,
             state.config.mail.activity_interval,
             now,
@@ -132,9 +136,11 @@ async fn get_item(
     auth: Auth,
     Path((relationship_id, item_id)): Path<(String, String)>,
 ) -> Result<Json<ItemView>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
-    Ok(Json(items::get(&mut conn, &seen, &item_id).await?.into()))
+    let seen = relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
+    let item_id: ItemId = path_id(&item_id)?;
+    Ok(Json(items::get(&mut conn, &seen, item_id).await?.into()))
 }
 
 /// Deletes my own item; it stays as a tombstone.
@@ -149,9 +155,11 @@ async fn delete_item(
     auth: Auth,
     Path((relationship_id, item_id)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
-    items::delete(&mut tx, &seen, &item_id, now_ms()).await?;
+    let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
+    let item_id: ItemId = path_id(&item_id)?;
+    items::delete(&mut tx, &seen, item_id, now_ms()).await?;
     tx.commit().await?;
     Ok(Status::json("deleted"))
 }
@@ -203,8 +211,9 @@ async fn list_items(
         (_, Some(after)) => (Direction::Newer, Some(after.as_str())),
         (before, None) => (Direction::Older, before.as_deref()),
     };
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
     let page = items::page(
         &mut conn,
         &seen,

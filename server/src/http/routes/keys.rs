@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::path_id;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{hex, ApiJson, B64};
-use crate::ids::{self, UserId};
+use crate::ids::UserId;
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
 use crate::{mail::notifications, vault::key_directory, vault::notes_keys, vault::peers, AppState};
@@ -150,8 +151,7 @@ async fn user_keys(
     auth: Auth,
     Path(account_id): Path<String>,
 ) -> Result<Json<UserKeys>, ApiError> {
-    // Text that is no account id names nobody whose keys I may see.
-    let account_id: UserId = ids::parse(&account_id).ok_or(ApiError::NotFound)?;
+    let account_id: UserId = path_id(&account_id)?;
     let mut conn = state.store.pool().acquire().await?;
     if !peers::are_peers(&mut conn, auth.account_id, account_id).await? {
         return Err(ApiError::NotFound);

@@ -9,14 +9,14 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Status;
+use super::{organisation_path_id, Status};
 use crate::auth::email_token::{self, Purpose};
 use crate::clock::now_ms;
 use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::ApiJson;
-use crate::ids::{self, UserId};
+use crate::ids::{self, OrganisationId, UserId};
 use crate::mail::address::EmailAddress;
 use crate::org::members::{self, Member, MemberDate};
 use crate::org::role::Role;
@@ -41,9 +41,10 @@ async fn list_members(
     auth: Auth,
     Path(organisation_id): Path<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
+    let organisation_id = organisation_path_id(&organisation_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let me = accounts::acting_member(&mut conn, &organisation_id, auth.account_id).await?;
-    let members = members::visible_to(&mut conn, &organisation_id, &me, auth.account_id).await?;
+    let me = accounts::acting_member(&mut conn, organisation_id, auth.account_id).await?;
+    let members = members::visible_to(&mut conn, organisation_id, &me, auth.account_id).await?;
     Ok(Json(members))
 }
 
@@ -71,7 +72,7 @@ pub struct MemberUpdate {
 /// (`None`), is `404`.
 async fn managed_member(
     conn: &mut sqlx::AnyConnection,
-    organisation_id: &str,
+    organisation_id: OrganisationId,
     manager_id: UserId,
     member_id: Option<UserId>,
 ) -> Result<(UserId, accounts::Membership), ApiError> {
@@ -101,11 +102,12 @@ async fn update_member(
     Path((organisation_id, account_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<MemberUpdate>,
 ) -> Result<Json<Member>, ApiError> {
+    let organisation_id = organisation_path_id(&organisation_id)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let (account_id, member) = managed_member(
         &mut tx,
-        &organisation_id,
+        organisation_id,
         auth.account_id,
         ids::parse(&account_id),
     )
@@ -138,7 +140,7 @@ async fn update_member(
             ));
         }
         let date = fields::optional_date(which.name(), value)?;
-        members::set_date(&mut tx, &organisation_id, account_id, which, date).await?;
+        members::set_date(&mut tx, organisation_id, account_id, which, date).await?;
     }
     if let Some(email) = &body.email {
         let email = EmailAddress::parse(email)?;
@@ -187,26 +189,30 @@ async fn update_member(
             .await?;
         }
     }
-    let updated = members::one(&mut tx, &organisation_id, account_id).await?;
+    let updated = members::one(&mut tx, organisation_id, account_id).await?;
     tx.commit().await?;
     state.worker_wake.notify_one();
     tracing::info!(organisation = %organisation_id, member = %account_id, manager = %auth.account_id, "profile edited");
     Ok(Json(updated))
 }
 
+/// Disables or enables the member the path (organisation, account) names.
+/// That a manager does not act on themself is checked first, before an
+/// organisation id that names none is answered (`403`).
 async fn set_disabled(
     state: &AppState,
     auth: &Auth,
-    organisation_id: &str,
-    account_id: Option<UserId>,
+    (organisation_id, account_id): &(String, String),
     disabled: bool,
 ) -> Result<Json<Status>, ApiError> {
+    let account_id: Option<UserId> = ids::parse(account_id);
     if account_id == Some(auth.account_id) {
         return Err(ApiError::conflict(
             ErrorCode::SelfAction,
             "a manager cannot disable or enable themself",
         ));
     }
+    let organisation_id = organisation_path_id(organisation_id)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let (account_id, _) =
@@ -233,16 +239,9 @@ async fn set_disabled(
 async fn disable_member(
     State(state): State<AppState>,
     auth: Auth,
-    Path((organisation_id, account_id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
-    set_disabled(
-        &state,
-        &auth,
-        &organisation_id,
-        ids::parse(&account_id),
-        true,
-    )
-    .await
+    set_disabled(&state, &auth, &path, true).await
 }
 
 /// Enables a disabled member again (managers).
@@ -256,14 +255,7 @@ async fn disable_member(
 async fn enable_member(
     State(state): State<AppState>,
     auth: Auth,
-    Path((organisation_id, account_id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
-    set_disabled(
-        &state,
-        &auth,
-        &organisation_id,
-        ids::parse(&account_id),
-        false,
-    )
-    .await
+    set_disabled(&state, &auth, &path, false).await
 }

@@ -32,7 +32,7 @@ use crate::auth::sessions::{NewSession, SessionMode};
 use crate::error::ApiError;
 use crate::http::extract::session_cookie;
 use crate::http::json::B64;
-use crate::ids::{self, UserId};
+use crate::ids::{self, Id, OrganisationId, UserId};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -142,6 +142,20 @@ pub(crate) fn registration_response(
         account_id.as_bytes(),
     )?;
     Ok(B64(response))
+}
+
+/// An id from a path, where the lookup it is for answers `404` when it
+/// finds nothing: text that is no such id names nothing, and is answered
+/// alike.
+pub(crate) fn path_id<T: Id>(text: &str) -> Result<T, ApiError> {
+    ids::parse(text).ok_or(ApiError::NotFound)
+}
+
+/// The organisation a path names. Text that is no organisation id names
+/// none, and is answered as an organisation the caller is not an active
+/// member of: `403` (as `accounts::acting_member` answers).
+pub(crate) fn organisation_path_id(text: &str) -> Result<OrganisationId, ApiError> {
+    ids::parse(text).ok_or(ApiError::Forbidden)
 }
 
 /// OPAQUE's last step of the login attempt a request names by its

@@ -11,11 +11,12 @@ use sqlx::AnyConnection;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{organisation_path_id, path_id};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::{ApiJson, B64};
-use crate::ids::{self, UserId};
+use crate::ids::{self, RelationshipId, UserId};
 use crate::org::role::Role;
 use crate::vault::membership;
 use crate::vault::relationships::{self, Member, Relationship, TrajectoryDate};
@@ -83,8 +84,8 @@ async fn view(
         });
     }
     Ok(RelationshipView {
-        relationship_id: r.id,
-        organisation_id: r.organisation_id,
+        relationship_id: r.id.to_string(),
+        organisation_id: r.organisation_id.to_string(),
         current_epoch: r.current_epoch,
         trajectory_start: r.trajectory_start,
         trajectory_end: r.trajectory_end,
@@ -106,14 +107,6 @@ pub struct OpenRelationship {
     pub wrapped_keys: Vec<B64>,
 }
 
-fn check_uuid(field: &'static str, text: &str) -> Result<(), ApiError> {
-    text.parse::<kluis_crypto::ids::RelationshipId>()
-        .map(|_| ())
-        .map_err(|_| {
-            ApiError::bad_request(ErrorCode::InvalidField, format!("{field}: expected a UUID"))
-        })
-}
-
 /// Opens a relationship between the calling coach and one of their clients.
 #[utoipa::path(post, path = "/api/organisations/{organisation_id}/relationships",
     tag = "relationships", security(("bearer" = []), ("cookie" = [])),
@@ -128,17 +121,26 @@ async fn open_relationship(
     Path(organisation_id): Path<String>,
     ApiJson(body): ApiJson<OpenRelationship>,
 ) -> Result<(StatusCode, Json<RelationshipView>), ApiError> {
-    check_uuid("relationship_id", &body.relationship_id)?;
+    // Any UUID text passes here; only its lower-case form is an id the
+    // wrapped keys can agree with (`None`: the key check refuses them all).
+    if body.relationship_id.parse::<RelationshipId>().is_err() {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "relationship_id: expected a UUID",
+        ));
+    }
+    let relationship_id: Option<RelationshipId> = ids::parse(&body.relationship_id);
+    let organisation_id = organisation_path_id(&organisation_id)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let me = accounts::acting_member(&mut tx, &organisation_id, auth.account_id).await?;
+    let me = accounts::acting_member(&mut tx, organisation_id, auth.account_id).await?;
     if me.role != Role::Coach {
         return Err(ApiError::Forbidden);
     }
     // Text that is no account id names no client of the caller's.
     let client_id = match ids::parse::<UserId>(&body.client_id) {
         Some(id)
-            if accounts::is_active_client_of(&mut tx, &organisation_id, auth.account_id, id)
+            if accounts::is_active_client_of(&mut tx, organisation_id, auth.account_id, id)
                 .await? =>
         {
             id
@@ -150,48 +152,43 @@ async fn open_relationship(
             ))
         }
     };
-    if relationships::load(&mut tx, &body.relationship_id)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::conflict(
-            ErrorCode::RelationshipExists,
-            "this relationship id is taken",
-        ));
+    if let Some(id) = relationship_id {
+        if relationships::load(&mut tx, id).await?.is_some() {
+            return Err(ApiError::conflict(
+                ErrorCode::RelationshipExists,
+                "this relationship id is taken",
+            ));
+        }
     }
     let recipients: BTreeSet<UserId> = [auth.account_id, client_id].into();
     let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
     let checked = relationships::check_epoch_keys(
         &mut tx,
-        &body.relationship_id,
+        relationship_id,
         0,
         auth.account_id,
         &recipients,
         &keys,
     )
     .await?;
+    let relationship_id = relationship_id.ok_or_else(|| {
+        ApiError::Internal("wrapped keys agreed with no relationship id".to_owned())
+    })?;
     relationships::create(
         &mut tx,
-        &body.relationship_id,
-        &organisation_id,
+        relationship_id,
+        organisation_id,
         auth.account_id,
         client_id,
         now,
     )
     .await?;
-    relationships::store_epoch_keys(
-        &mut tx,
-        &body.relationship_id,
-        0,
-        auth.account_id,
-        &checked,
-        now,
-    )
-    .await?;
-    let r = relationships::load(&mut tx, &body.relationship_id)
+    relationships::store_epoch_keys(&mut tx, relationship_id, 0, auth.account_id, &checked, now)
+        .await?;
+    let r = relationships::load(&mut tx, relationship_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let members = relationships::members(&mut tx, &body.relationship_id).await?;
+    let members = relationships::members(&mut tx, relationship_id).await?;
     let shown = view(&mut tx, r, members).await?;
     tx.commit().await?;
     tracing::info!(relationship = %shown.relationship_id, coach = %auth.account_id, "relationship opened");
@@ -210,16 +207,17 @@ async fn organisation_relationships(
     auth: Auth,
     Path(organisation_id): Path<String>,
 ) -> Result<Json<Vec<RelationshipView>>, ApiError> {
+    let organisation_id = organisation_path_id(&organisation_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let me = accounts::acting_member(&mut conn, &organisation_id, auth.account_id).await?;
+    let me = accounts::acting_member(&mut conn, organisation_id, auth.account_id).await?;
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
-    let ids = relationships::ids_in_organisation(&mut conn, &organisation_id).await?;
+    let ids = relationships::ids_in_organisation(&mut conn, organisation_id).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(r) = relationships::load(&mut conn, &id).await? {
-            let members = relationships::members(&mut conn, &id).await?;
+        if let Some(r) = relationships::load(&mut conn, id).await? {
+            let members = relationships::members(&mut conn, id).await?;
             out.push(view(&mut conn, r, members).await?);
         }
     }
@@ -238,7 +236,7 @@ async fn my_relationships(
     let ids = relationships::ids_of_member(&mut conn, auth.account_id).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let seen = relationships::as_member(&mut conn, &id, auth.account_id).await?;
+        let seen = relationships::as_member(&mut conn, id, auth.account_id).await?;
         out.push(view(&mut conn, seen.relationship, seen.members).await?);
     }
     Ok(Json(out))
@@ -255,8 +253,9 @@ async fn get_relationship(
     auth: Auth,
     Path(relationship_id): Path<String>,
 ) -> Result<Json<RelationshipView>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    let seen = relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
+    let seen = relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
     Ok(Json(
         view(&mut conn, seen.relationship, seen.members).await?,
     ))
@@ -287,15 +286,16 @@ async fn update_relationship(
     Path(relationship_id): Path<String>,
     ApiJson(body): ApiJson<RelationshipUpdate>,
 ) -> Result<Json<RelationshipView>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
-    let r = relationships::load(&mut tx, &relationship_id)
+    let r = relationships::load(&mut tx, relationship_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let members = relationships::members(&mut tx, &relationship_id).await?;
+    let members = relationships::members(&mut tx, relationship_id).await?;
     let as_coach = members
         .iter()
         .any(|m| m.account_id == auth.account_id && m.is_current() && m.role == Role::Coach);
-    let membership = accounts::membership(&mut tx, &r.organisation_id, auth.account_id).await?;
+    let membership = accounts::membership(&mut tx, r.organisation_id, auth.account_id).await?;
     let as_manager = matches!(&membership, Some(m) if m.role == Role::Manager && !m.disabled);
     let member_anyhow = members.iter().any(|m| m.account_id == auth.account_id);
     if !(as_manager || member_anyhow) {
@@ -310,9 +310,9 @@ async fn update_relationship(
     ] {
         let Some(value) = value else { continue };
         let date = fields::optional_date(which.name(), value)?;
-        relationships::set_date(&mut tx, &relationship_id, which, date).await?;
+        relationships::set_date(&mut tx, relationship_id, which, date).await?;
     }
-    let r = relationships::load(&mut tx, &relationship_id)
+    let r = relationships::load(&mut tx, relationship_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let shown = view(&mut tx, r, members).await?;
@@ -352,9 +352,10 @@ async fn new_epoch(
     Path(relationship_id): Path<String>,
     ApiJson(body): ApiJson<NewEpoch>,
 ) -> Result<(StatusCode, Json<RelationshipView>), ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let seen = relationships::as_member(&mut tx, &relationship_id, auth.account_id).await?;
+    let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
     if !(seen.me.is_current() && seen.me.role == Role::Coach) {
         return Err(ApiError::Forbidden);
     }
@@ -365,7 +366,7 @@ async fn new_epoch(
             format!("the next epoch is {}", current + 1),
         ));
     }
-    let organisation_id = &seen.relationship.organisation_id;
+    let organisation_id = seen.relationship.organisation_id;
     // Text in `add` or `remove` that is no account id names nobody: the
     // plan refuses it where it stands.
     let mut candidates = Vec::with_capacity(body.add.len());
@@ -384,7 +385,7 @@ async fn new_epoch(
     let keys: Vec<Vec<u8>> = body.wrapped_keys.into_iter().map(|k| k.0).collect();
     let checked = relationships::check_epoch_keys(
         &mut tx,
-        &relationship_id,
+        Some(relationship_id),
         body.epoch,
         auth.account_id,
         &plan.after,
@@ -393,7 +394,7 @@ async fn new_epoch(
     .await?;
     let moved = relationships::advance_epoch(
         &mut tx,
-        &relationship_id,
+        relationship_id,
         current,
         &plan.leaving,
         &plan.joining,
@@ -407,17 +408,17 @@ async fn new_epoch(
     }
     relationships::store_epoch_keys(
         &mut tx,
-        &relationship_id,
+        relationship_id,
         body.epoch,
         auth.account_id,
         &checked,
         now,
     )
     .await?;
-    let r = relationships::load(&mut tx, &relationship_id)
+    let r = relationships::load(&mut tx, relationship_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let members = relationships::members(&mut tx, &relationship_id).await?;
+    let members = relationships::members(&mut tx, relationship_id).await?;
     let shown = view(&mut tx, r, members).await?;
     tx.commit().await?;
     tracing::info!(relationship = %relationship_id, epoch = body.epoch, "new epoch");
@@ -444,9 +445,10 @@ async fn my_wrapped_keys(
     auth: Auth,
     Path(relationship_id): Path<String>,
 ) -> Result<Json<Vec<WrappedKeyView>>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut conn = state.store.pool().acquire().await?;
-    relationships::as_member(&mut conn, &relationship_id, auth.account_id).await?;
-    let keys = relationships::keys_of(&mut conn, &relationship_id, auth.account_id).await?;
+    relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
+    let keys = relationships::keys_of(&mut conn, relationship_id, auth.account_id).await?;
     Ok(Json(
         keys.into_iter()
             .map(|(epoch, envelope)| WrappedKeyView {

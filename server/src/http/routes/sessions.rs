@@ -5,12 +5,12 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Status;
+use super::{path_id, Status};
 use crate::auth::sessions::{self as store_sessions, SessionInfo};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
-use crate::ids::{self, SessionId};
+use crate::ids::SessionId;
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -44,8 +44,7 @@ async fn revoke_session(
     auth: Auth,
     Path(session_id): Path<String>,
 ) -> Result<Json<Status>, ApiError> {
-    // What is not a session id names no session of mine: `404`.
-    let session_id: SessionId = ids::parse(&session_id).ok_or(ApiError::NotFound)?;
+    let session_id: SessionId = path_id(&session_id)?;
     let mut conn = state.store.pool().acquire().await?;
     if store_sessions::revoke(&mut conn, auth.account_id, session_id, now_ms()).await? {
         Ok(Status::json("revoked"))

@@ -136,7 +136,7 @@ async fn setup_finish(
     accounts::insert(&mut tx, &account, now).await?;
     accounts::join(
         &mut tx,
-        &organisation_id,
+        organisation_id,
         account.id,
         Role::Manager,
         None,

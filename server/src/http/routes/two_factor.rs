@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Status;
+use super::{organisation_path_id, Status};
 use crate::auth::two_factor::SecondFactorMethod;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -377,12 +377,13 @@ async fn set_policy(
     Path(organisation_id): Path<String>,
     ApiJson(body): ApiJson<TwoFactorPolicy>,
 ) -> Result<Json<Status>, ApiError> {
+    let organisation_id = organisation_path_id(&organisation_id)?;
     let mut tx = state.store.begin().await?;
-    let me = accounts::acting_member(&mut tx, &organisation_id, auth.account_id).await?;
+    let me = accounts::acting_member(&mut tx, organisation_id, auth.account_id).await?;
     if me.role != Role::Manager {
         return Err(ApiError::Forbidden);
     }
-    organisations::set_require_two_factor(&mut tx, &organisation_id, body.required).await?;
+    organisations::set_require_two_factor(&mut tx, organisation_id, body.required).await?;
     tx.commit().await?;
     tracing::info!(organisation = %organisation_id, required = body.required, "two-factor policy");
     Ok(Status::json(if body.required {
