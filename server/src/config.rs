@@ -164,7 +164,7 @@ macro_rules! settings {
             $($(#[serde(default)] $nested: $nested_ty,)*)?
         }
 
-        /// One [`Setting`] per key of the file's table.
+        /// One [`Setting`](crate::config::Setting) per key of the file's table.
         #[derive(Debug)]
         $vis struct $settings {
             $(pub(crate) $key: $crate::config::Setting<$ty>,)*

@@ -320,3 +320,16 @@ pub(crate) async fn end_attempts(
         .await?;
     Ok(())
 }
+
+/// Ends every login of the account that waits for a second factor (its
+/// factors or its password changed).
+pub(crate) async fn end_pending(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM pending_logins WHERE account_id = $1")
+        .bind(account_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -20,6 +20,7 @@ use sqlx::{AnyConnection, Row};
 use crate::clock::ms_after;
 use crate::config::{settings, trimmed, SecretSetting};
 use crate::error::{ApiError, ErrorCode, StartError};
+use crate::ids::UserId;
 use crate::language::Language;
 use crate::org::accounts::Account;
 
@@ -325,7 +326,7 @@ impl Purpose {
     }
 }
 
-fn code_hash(account_id: crate::ids::UserId, purpose: Purpose, code: &str) -> Vec<u8> {
+fn code_hash(account_id: UserId, purpose: Purpose, code: &str) -> Vec<u8> {
     Sha256::new()
         .chain_update(b"kluis/v1/sms-code\0")
         .chain_update(account_id.to_string().as_bytes())
@@ -340,7 +341,7 @@ fn code_hash(account_id: crate::ids::UserId, purpose: Purpose, code: &str) -> Ve
 /// A new code for `purpose`, replacing any earlier one; returned to be sent.
 pub async fn new_code(
     conn: &mut AnyConnection,
-    account_id: crate::ids::UserId,
+    account_id: UserId,
     purpose: Purpose,
     now_ms: i64,
 ) -> Result<String, ApiError> {
@@ -366,7 +367,7 @@ pub async fn new_code(
 /// its five tries.
 pub async fn use_code(
     conn: &mut AnyConnection,
-    account_id: crate::ids::UserId,
+    account_id: UserId,
     purpose: Purpose,
     code: &str,
     now_ms: i64,
@@ -408,6 +409,122 @@ pub async fn use_code(
     .execute(conn)
     .await?;
     Ok(taken.rows_affected() == 1)
+}
+
+/// The account's verified phone number, if any.
+pub(crate) async fn verified_phone(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<Option<String>, ApiError> {
+    let row = sqlx::query(
+        "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL",
+    )
+    .bind(account_id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.try_get("phone")).transpose()?)
+}
+
+/// Sets up `phone` (already checked by [`phone_number`]) as the account's
+/// number, unverified, replacing any earlier one.
+pub(crate) async fn set_up_phone(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    phone: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
+        .bind(account_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO sms_factors (account_id, phone, created_ms) VALUES ($1, $2, $3)")
+        .bind(account_id.to_string())
+        .bind(phone)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The number being set up came back with its code: it counts from now.
+pub(crate) async fn phone_verified(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE sms_factors SET verified_ms = $1 WHERE account_id = $2")
+        .bind(now)
+        .bind(account_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A code for `purpose` to the account's phone (verified, or for
+/// verification the one being set up), inside the caller's transaction,
+/// after the per-account sending limit; returns (number, text) for
+/// [`deliver`] after the commit, so no transaction waits on the gateway.
+pub(crate) async fn prepare_code(
+    tx: &mut AnyConnection,
+    limit: &crate::rate_limit::Limit,
+    account: &Account,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(String, String), ApiError> {
+    limit.check(&account.id.to_string())?;
+    let sql = match purpose {
+        Purpose::Login => {
+            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
+        }
+        Purpose::VerifyPhone => {
+            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NULL"
+        }
+    };
+    let phone: String = match sqlx::query(sql)
+        .bind(account.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(row) => row.try_get("phone")?,
+        None => {
+            return Err(ApiError::conflict(
+                ErrorCode::NoPhone,
+                "no phone number is set up for this",
+            ))
+        }
+    };
+    let code = new_code(tx, account.id, purpose, now).await?;
+    Ok((phone, code_text(account.language, &code)))
+}
+
+/// Hands a prepared text to the gateway (`None`: SMS is not configured).
+pub(crate) async fn deliver(
+    gateway: Option<&dyn SmsGateway>,
+    (phone, text): &(String, String),
+) -> Result<(), ApiError> {
+    let gateway = gateway.ok_or(ApiError::SmsUnavailable)?;
+    gateway.send(phone, text).await.map_err(|e| {
+        tracing::warn!(error = %e, "SMS gateway");
+        ApiError::SmsUnavailable
+    })
+}
+
+/// Removes the account's phone number and any code sent to it (two-factor
+/// login is switched off).
+pub(crate) async fn forget_phone(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<(), ApiError> {
+    for sql in [
+        "DELETE FROM sms_factors WHERE account_id = $1",
+        "DELETE FROM sms_codes WHERE account_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(account_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -511,102 +628,4 @@ mod tests {
             assert!(phone_number(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// The account's verified phone number, if any.
-pub(crate) async fn verified_phone(
-    conn: &mut AnyConnection,
-    account_id: crate::ids::UserId,
-) -> Result<Option<String>, ApiError> {
-    let row = sqlx::query(
-        "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL",
-    )
-    .bind(account_id.to_string())
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| r.try_get("phone")).transpose()?)
-}
-
-/// Sets up `phone` (already checked by [`phone_number`]) as the account's
-/// number, unverified, replacing any earlier one.
-pub(crate) async fn set_up_phone(
-    conn: &mut AnyConnection,
-    account_id: crate::ids::UserId,
-    phone: &str,
-    now: i64,
-) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM sms_factors WHERE account_id = $1")
-        .bind(account_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO sms_factors (account_id, phone, created_ms) VALUES ($1, $2, $3)")
-        .bind(account_id.to_string())
-        .bind(phone)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// The number being set up came back with its code: it counts from now.
-pub(crate) async fn phone_verified(
-    conn: &mut AnyConnection,
-    account_id: crate::ids::UserId,
-    now: i64,
-) -> Result<(), ApiError> {
-    sqlx::query("UPDATE sms_factors SET verified_ms = $1 WHERE account_id = $2")
-        .bind(now)
-        .bind(account_id.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// A code for `purpose` to the account's phone (verified, or for
-/// verification the one being set up), inside the caller's transaction,
-/// after the per-account sending limit; returns (number, text) for
-/// [`deliver`] after the commit, so no transaction waits on the gateway.
-pub(crate) async fn prepare_code(
-    tx: &mut AnyConnection,
-    limit: &crate::rate_limit::Limit,
-    account: &Account,
-    purpose: Purpose,
-    now: i64,
-) -> Result<(String, String), ApiError> {
-    limit.check(&account.id.to_string())?;
-    let sql = match purpose {
-        Purpose::Login => {
-            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
-        }
-        Purpose::VerifyPhone => {
-            "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NULL"
-        }
-    };
-    let phone: String = match sqlx::query(sql)
-        .bind(account.id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-    {
-        Some(row) => row.try_get("phone")?,
-        None => {
-            return Err(ApiError::conflict(
-                ErrorCode::NoPhone,
-                "no phone number is set up for this",
-            ))
-        }
-    };
-    let code = new_code(tx, account.id, purpose, now).await?;
-    Ok((phone, code_text(account.language, &code)))
-}
-
-/// Hands a prepared text to the gateway (`None`: SMS is not configured).
-pub(crate) async fn deliver(
-    gateway: Option<&dyn SmsGateway>,
-    (phone, text): &(String, String),
-) -> Result<(), ApiError> {
-    let gateway = gateway.ok_or(ApiError::SmsUnavailable)?;
-    gateway.send(phone, text).await.map_err(|e| {
-        tracing::warn!(error = %e, "SMS gateway");
-        ApiError::SmsUnavailable
-    })
 }

@@ -255,11 +255,7 @@ pub async fn end_pending_logins(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM pending_logins WHERE account_id = $1")
-        .bind(account_id.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
+    crate::auth::login::end_pending(conn, account_id).await
 }
 
 /// Marks the enrolment confirmed (after [`use_totp_code`] with `enrolling`).
@@ -281,16 +277,14 @@ pub async fn disable(conn: &mut AnyConnection, account_id: UserId) -> Result<(),
     for sql in [
         "DELETE FROM totp_factors WHERE account_id = $1",
         "DELETE FROM recovery_codes WHERE account_id = $1",
-        "DELETE FROM sms_factors WHERE account_id = $1",
-        "DELETE FROM sms_codes WHERE account_id = $1",
-        "DELETE FROM pending_logins WHERE account_id = $1",
     ] {
         sqlx::query(sql)
             .bind(account_id.to_string())
             .execute(&mut *conn)
             .await?;
     }
-    Ok(())
+    crate::auth::sms::forget_phone(&mut *conn, account_id).await?;
+    crate::auth::login::end_pending(conn, account_id).await
 }
 
 /// The canonical form of a recovery code as typed: upper case, without

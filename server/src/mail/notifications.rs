@@ -77,11 +77,7 @@ pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
             if account.notify_activity && !account.disabled {
                 let message = templates::activity(account.language, &state.config.public_url);
                 outbox::enqueue(&mut tx, &account.email, &message, now).await?;
-                sqlx::query("UPDATE accounts SET activity_mailed_ms = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(account_id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                accounts::activity_mailed(&mut tx, account_id, now).await?;
                 queued += 1;
             }
         }

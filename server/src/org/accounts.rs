@@ -389,3 +389,33 @@ pub(crate) async fn set_notify_activity(
         .await?;
     Ok(())
 }
+
+/// Disables (or enables) the account with this normalised e-mail, as the
+/// operator does; its id, or `None` if there is no such account.
+pub(crate) async fn set_disabled_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+    disabled: bool,
+) -> Result<Option<UserId>, ApiError> {
+    let row = sqlx::query("UPDATE accounts SET disabled = $1 WHERE email = $2 RETURNING id")
+        .bind(i64::from(disabled))
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| ids::get(&r, "id")).transpose()
+}
+
+/// Records that the account was just e-mailed about activity (the next
+/// such e-mail waits an interval).
+pub(crate) async fn activity_mailed(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE accounts SET activity_mailed_ms = $1 WHERE id = $2")
+        .bind(now)
+        .bind(account_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -10,8 +10,8 @@ use crate::ids::{self, OrganisationId, UserId};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::invitation::{self, Issued, Offer};
-use crate::org::organisations;
 use crate::org::role::Role;
+use crate::org::{accounts, organisations};
 use crate::store::Store;
 use crate::{auth::sessions, fields};
 
@@ -103,10 +103,7 @@ pub async fn set_account_disabled(
     let email = EmailAddress::parse(email)?;
     let now = now_ms();
     let mut tx = store.begin().await?;
-    let row = sqlx::query("UPDATE accounts SET disabled = $1 WHERE email = $2 RETURNING id")
-        .bind(i64::from(disabled))
-        .bind(email.as_str())
-        .fetch_optional(&mut *tx)
+    let id = accounts::set_disabled_by_email(&mut tx, email.as_str(), disabled)
         .await?
         .ok_or_else(|| {
             ApiError::bad_request(
@@ -114,7 +111,6 @@ pub async fn set_account_disabled(
                 "no account with this e-mail address",
             )
         })?;
-    let id: UserId = ids::get(&row, "id")?;
     if disabled {
         sessions::revoke_all(&mut tx, id, now).await?;
     }

@@ -40,7 +40,10 @@ async fn both_engines_define_the_same_tables_and_columns() {
     let postgres = columns(Engine::Postgres).await;
     let tables: BTreeSet<&str> = sqlite.iter().map(|(t, _)| t.as_str()).collect();
     // The check means something only if it saw the schema.
-    assert!(tables.contains("accounts") && tables.contains("items"), "{tables:?}");
+    assert!(
+        tables.contains("accounts") && tables.contains("items"),
+        "{tables:?}"
+    );
     let only_sqlite: Vec<_> = sqlite.difference(&postgres).collect();
     let only_postgres: Vec<_> = postgres.difference(&sqlite).collect();
     assert!(

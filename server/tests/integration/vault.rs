@@ -945,7 +945,7 @@ async fn pages_are_newest_first_with_cursors_bound_to_the_relationship(r: &Relat
         "newest first: {seen:?}"
     );
     let first = seen[seen.len() - 1];
-    let cursor = kluis_server::vault::items::encode_cursor(&rid.to_string(), first);
+    let cursor = kluis_server::vault::items::encode_cursor(rid.to_string(), first);
     let (_, newer) = s
         .get(
             &format!("/api/relationships/{rid}/items?after={cursor}&limit=100"),
@@ -954,7 +954,7 @@ async fn pages_are_newest_first_with_cursors_bound_to_the_relationship(r: &Relat
         .await;
     assert_eq!(newer["items"].as_array().unwrap().len(), 8);
     let foreign = kluis_server::vault::items::encode_cursor(
-        &RelationshipId::random(&mut OsRng).to_string(),
+        RelationshipId::random(&mut OsRng).to_string(),
         first,
     );
     let (status, body) = s
