@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorCode};
 
 /// A name shown to others (person or organisation): trimmed, 1 to `max`
 /// characters, no control characters.
-pub fn name(field: &'static str, input: &str, max: usize) -> Result<String, ApiError> {
+pub(crate) fn name(field: &'static str, input: &str, max: usize) -> Result<String, ApiError> {
     let text = input.trim();
     if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
@@ -18,7 +18,7 @@ pub fn name(field: &'static str, input: &str, max: usize) -> Result<String, ApiE
 }
 
 /// What a client calls its device in the session list.
-pub fn device_label(input: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn device_label(input: Option<&str>) -> Result<String, ApiError> {
     match input {
         None => Ok("unnamed device".to_owned()),
         Some(s) => name("device_label", s, 100),
@@ -26,7 +26,7 @@ pub fn device_label(input: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// A calendar date `YYYY-MM-DD` (ISO 8601), or `""` to clear it.
-pub fn optional_date(field: &'static str, input: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn optional_date(field: &'static str, input: &str) -> Result<Option<String>, ApiError> {
     if input.is_empty() {
         return Ok(None);
     }

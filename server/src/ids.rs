@@ -31,10 +31,10 @@ use sqlx::Row;
 
 use crate::error::ApiError;
 
-pub use kluis_crypto::ids::{AttachmentId, ItemId, RelationshipId, UserId};
+pub(crate) use kluis_crypto::ids::{AttachmentId, ItemId, RelationshipId, UserId};
 
 /// What every id is: 16 bytes with a UUID text form.
-pub trait Id: Copy + Eq + fmt::Display + FromStr {
+pub(crate) trait Id: Copy + Eq + fmt::Display + FromStr {
     /// Wraps 16 bytes.
     fn from_bytes(bytes: [u8; 16]) -> Self;
 }

@@ -3,6 +3,9 @@
 //! receives a password or a key; what users say to each other reaches it
 //! only as ciphertext (the vault API builds on this).
 #![forbid(unsafe_code)]
+// Only what the tests, benches and the e2e binary use is `pub`; the rest is
+// `pub(crate)`, so an unused item is a warning rather than an API.
+#![warn(unreachable_pub)]
 
 // The root holds what every domain uses: storage, configuration, time,
 // errors, typed ids and the other shared value types, and the process
@@ -14,8 +17,8 @@ pub mod error;
 pub(crate) mod fields;
 pub mod ids;
 pub(crate) mod language;
-pub mod metrics;
-pub mod rate_limit;
+pub(crate) mod metrics;
+pub(crate) mod rate_limit;
 pub mod store;
 pub mod tls;
 pub mod worker;

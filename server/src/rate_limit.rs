@@ -104,7 +104,7 @@ impl RateLimits {
 
 /// The key of an address: IPv6 clients are limited per /64, since one
 /// subscriber usually holds a whole /64.
-pub fn address_key(ip: IpAddr) -> String {
+pub(crate) fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

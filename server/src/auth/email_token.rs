@@ -13,7 +13,7 @@ use crate::ids::{self, UserId};
 
 /// What a token is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// Proves an e-mail address (and applies a pending change to it).
     VerifyEmail,
     /// Lets the holder register a new password.
@@ -31,7 +31,7 @@ impl Purpose {
 
 /// The account and address a token was issued for.
 #[derive(Clone, Debug)]
-pub struct TokenSubject {
+pub(crate) struct TokenSubject {
     /// The account.
     pub account_id: UserId,
     /// The address it was sent to.
@@ -39,7 +39,7 @@ pub struct TokenSubject {
 }
 
 /// Issues a token.
-pub async fn issue(
+pub(crate) async fn issue(
     conn: &mut AnyConnection,
     purpose: Purpose,
     account_id: UserId,
@@ -64,7 +64,7 @@ pub async fn issue(
 }
 
 /// Looks a token up without using it.
-pub async fn peek(
+pub(crate) async fn peek(
     conn: &mut AnyConnection,
     purpose: Purpose,
     presented: &str,
@@ -88,7 +88,7 @@ pub async fn peek(
 }
 
 /// Uses a token up (call inside the transaction that acts on it).
-pub async fn consume(
+pub(crate) async fn consume(
     conn: &mut AnyConnection,
     purpose: Purpose,
     presented: &str,
@@ -113,7 +113,7 @@ pub async fn consume(
 
 /// Ends every outstanding link of an account (after a password reset or a
 /// confirmed address change, links sent earlier must not work).
-pub async fn end_all(
+pub(crate) async fn end_all(
     conn: &mut AnyConnection,
     account_id: UserId,
     now: i64,
@@ -128,6 +128,6 @@ pub async fn end_all(
 
 /// The link a user opens in the web client. The token travels in the
 /// fragment, which browsers never send to a server or in a `Referer`.
-pub fn link(public_url: &str, page: &str, token: &Token) -> String {
+pub(crate) fn link(public_url: &str, page: &str, token: &Token) -> String {
     format!("{public_url}/{page}#token={}", token.as_str())
 }

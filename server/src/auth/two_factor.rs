@@ -25,12 +25,12 @@ use crate::ids::{SessionId, UserId};
 /// Seconds per TOTP step.
 const STEP: u64 = 30;
 /// Codes per enrolment.
-pub const RECOVERY_CODES: usize = 10;
+pub(crate) const RECOVERY_CODES: usize = 10;
 /// Crockford's base32: no I, L, O, U, so a code read aloud is not misread.
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// The authenticator for `secret`, labelled with the account's address.
-pub fn authenticator(secret: &[u8], email: &str) -> Result<TOTP, ApiError> {
+pub(crate) fn authenticator(secret: &[u8], email: &str) -> Result<TOTP, ApiError> {
     TOTP::new(
         Algorithm::SHA1,
         6,
@@ -46,7 +46,7 @@ pub fn authenticator(secret: &[u8], email: &str) -> Result<TOTP, ApiError> {
 }
 
 /// The step whose code `code` is, among now's and its two neighbours.
-pub fn matching_step(totp: &TOTP, code: &str, now_ms: i64) -> Option<i64> {
+pub(crate) fn matching_step(totp: &TOTP, code: &str, now_ms: i64) -> Option<i64> {
     let code = code.trim();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -68,7 +68,7 @@ pub fn matching_step(totp: &TOTP, code: &str, now_ms: i64) -> Option<i64> {
 /// A kind of second factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SecondFactorMethod {
+pub(crate) enum SecondFactorMethod {
     /// A code from the authenticator app.
     Totp,
     /// One of the one-time recovery codes.
@@ -83,7 +83,7 @@ pub enum SecondFactorMethod {
 /// codes count only `in_login` (one asked for within a session has no
 /// pending login to belong to; renewing and disabling take the app's or a
 /// recovery code).
-pub async fn use_code(
+pub(crate) async fn use_code(
     conn: &mut AnyConnection,
     account: &crate::org::accounts::Account,
     method: SecondFactorMethod,
@@ -111,7 +111,7 @@ pub async fn use_code(
 }
 
 /// A new TOTP secret (160 bits).
-pub fn new_secret() -> Zeroizing<Vec<u8>> {
+pub(crate) fn new_secret() -> Zeroizing<Vec<u8>> {
     let mut secret = Zeroizing::new(vec![0u8; 20]);
     OsRng.fill_bytes(&mut secret);
     secret
@@ -119,7 +119,7 @@ pub fn new_secret() -> Zeroizing<Vec<u8>> {
 
 /// What a user has set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Factors {
+pub(crate) struct Factors {
     /// A confirmed authenticator.
     pub totp: bool,
     /// A verified phone number.
@@ -130,13 +130,16 @@ pub struct Factors {
 
 impl Factors {
     /// Whether a login needs a second factor.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.totp || self.sms
     }
 }
 
 /// The account's factors.
-pub async fn factors(conn: &mut AnyConnection, account_id: UserId) -> Result<Factors, ApiError> {
+pub(crate) async fn factors(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<Factors, ApiError> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM totp_factors WHERE account_id = $1 AND confirmed_ms IS NOT NULL) AS totp, \
                 (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_ms IS NULL) AS codes, \
@@ -153,7 +156,7 @@ pub async fn factors(conn: &mut AnyConnection, account_id: UserId) -> Result<Fac
 }
 
 /// The stored authenticator: (secret, confirmed).
-pub async fn stored_totp(
+pub(crate) async fn stored_totp(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Option<(Zeroizing<Vec<u8>>, bool)>, ApiError> {
@@ -172,7 +175,7 @@ pub async fn stored_totp(
 
 /// Checks a code of the account's authenticator (confirmed or, with
 /// `enrolling`, not yet) and uses it up: `true` only once per step.
-pub async fn use_totp_code(
+pub(crate) async fn use_totp_code(
     conn: &mut AnyConnection,
     account_id: UserId,
     email: &str,
@@ -201,7 +204,7 @@ pub async fn use_totp_code(
 }
 
 /// Starts (or restarts) an enrolment; refused while one is confirmed.
-pub async fn begin_enrolment(
+pub(crate) async fn begin_enrolment(
     conn: &mut AnyConnection,
     account_id: UserId,
     secret: &[u8],
@@ -223,7 +226,7 @@ pub async fn begin_enrolment(
 
 /// One second factor at a time: adding another while one is on would let
 /// a stolen session add the thief's own (turning off needs a code).
-pub async fn refuse_if_enabled(
+pub(crate) async fn refuse_if_enabled(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<(), ApiError> {
@@ -239,7 +242,7 @@ pub async fn refuse_if_enabled(
 /// Once a factor is confirmed: every other session of the account ends
 /// (it never passed a second factor, and may be a thief's from before),
 /// and so do logins waiting for one.
-pub async fn sessions_end_at_enrolment(
+pub(crate) async fn sessions_end_at_enrolment(
     conn: &mut AnyConnection,
     account_id: UserId,
     current_session: SessionId,
@@ -251,7 +254,7 @@ pub async fn sessions_end_at_enrolment(
 
 /// Logins waiting for a second factor end (the password or the factors
 /// changed).
-pub async fn end_pending_logins(
+pub(crate) async fn end_pending_logins(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<(), ApiError> {
@@ -259,7 +262,7 @@ pub async fn end_pending_logins(
 }
 
 /// Marks the enrolment confirmed (after [`use_totp_code`] with `enrolling`).
-pub async fn confirm_enrolment(
+pub(crate) async fn confirm_enrolment(
     conn: &mut AnyConnection,
     account_id: UserId,
     now_ms: i64,
@@ -273,7 +276,7 @@ pub async fn confirm_enrolment(
 }
 
 /// Removes every factor of the account.
-pub async fn disable(conn: &mut AnyConnection, account_id: UserId) -> Result<(), ApiError> {
+pub(crate) async fn disable(conn: &mut AnyConnection, account_id: UserId) -> Result<(), ApiError> {
     for sql in [
         "DELETE FROM totp_factors WHERE account_id = $1",
         "DELETE FROM recovery_codes WHERE account_id = $1",
@@ -333,7 +336,7 @@ fn new_code() -> Zeroizing<String> {
 }
 
 /// Replaces the account's recovery codes with ten new ones, returned once.
-pub async fn new_recovery_codes(
+pub(crate) async fn new_recovery_codes(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Vec<Zeroizing<String>>, ApiError> {
@@ -353,7 +356,7 @@ pub async fn new_recovery_codes(
 }
 
 /// Uses up a recovery code: `true` once per code.
-pub async fn use_recovery_code(
+pub(crate) async fn use_recovery_code(
     conn: &mut AnyConnection,
     account_id: UserId,
     code: &str,

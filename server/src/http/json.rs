@@ -18,7 +18,7 @@ use crate::error::{ApiError, ErrorCode};
 
 /// A JSON request body.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -55,7 +55,7 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
 
 /// Whether a request says its body is raw bytes (`application/octet-stream`),
 /// as item and attachment uploads must.
-pub fn is_binary(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn is_binary(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -63,12 +63,12 @@ pub fn is_binary(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Lower-case hexadecimal, the form digests and fingerprints take in JSON.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads 64 hexadecimal digits (a SHA-256 digest).
-pub fn unhex_32(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex_32(text: &str) -> Option<Vec<u8>> {
     if text.len() != 64 {
         return None;
     }
@@ -82,7 +82,7 @@ pub fn unhex_32(text: &str) -> Option<Vec<u8>> {
 
 /// Bytes carried in JSON as standard base64 (RFC 4648 §4, padded).
 #[derive(Clone, PartialEq, Eq)]
-pub struct B64(pub Vec<u8>);
+pub(crate) struct B64(pub Vec<u8>);
 
 impl std::fmt::Debug for B64 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -19,7 +19,7 @@ const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Adds the security headers, and HSTS when this server terminates TLS.
-pub async fn security_headers(
+pub(crate) async fn security_headers(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -61,7 +61,7 @@ pub async fn security_headers(
 }
 
 /// Counts the request by route template and status.
-pub async fn count_requests(
+pub(crate) async fn count_requests(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -88,7 +88,7 @@ pub async fn count_requests(
 /// Uploads of attachment streams are exempt (they may rightly take long;
 /// their handler cuts off a client that stops sending); downloads are
 /// timed only until the response starts, like everything else.
-pub async fn deadline(
+pub(crate) async fn deadline(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -108,7 +108,7 @@ pub async fn deadline(
 }
 
 /// A panic in a handler: logged, answered with a 500, the server goes on.
-pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -118,11 +118,11 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
 }
 
 /// Unknown routes.
-pub async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
 /// A known route with another method.
-pub async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }

@@ -3,7 +3,7 @@
 //! and the routes. The domains below it take and return plain values.
 
 pub mod extract;
-pub mod json;
+pub(crate) mod json;
 pub(crate) mod middleware;
 pub(crate) mod routes;
 

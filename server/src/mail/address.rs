@@ -7,11 +7,11 @@ use crate::error::{ApiError, ErrorCode};
 
 /// A normalised e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailAddress(String);
+pub(crate) struct EmailAddress(String);
 
 impl EmailAddress {
     /// Normalises and checks an address typed by a person.
-    pub fn parse(input: &str) -> Result<Self, ApiError> {
+    pub(crate) fn parse(input: &str) -> Result<Self, ApiError> {
         let text = input.trim().to_lowercase();
         let invalid =
             || ApiError::bad_request(ErrorCode::InvalidEmail, "not a valid e-mail address");
@@ -39,7 +39,7 @@ impl EmailAddress {
     }
 
     /// The normalised text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

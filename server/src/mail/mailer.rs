@@ -81,10 +81,10 @@ impl std::fmt::Debug for Mailer {
 /// The longest one SMTP delivery may take as a whole (lettre's timeout is
 /// per step); well under the outbox lease, so no other worker takes the
 /// row while this send may still be under way.
-pub const SEND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const SEND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where the development transport writes.
-pub fn mail_dir(data_dir: &Path) -> PathBuf {
+pub(crate) fn mail_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("outbox")
 }
 

@@ -3,9 +3,9 @@
 //! the event, the notifications gathered from activity, the `[mail]`
 //! settings and the mailer that hands a message to SMTP.
 
-pub mod address;
-pub mod mailer;
-pub mod notifications;
+pub(crate) mod address;
+pub(crate) mod mailer;
+pub(crate) mod notifications;
 pub mod outbox;
 pub mod settings;
-pub mod templates;
+pub(crate) mod templates;

@@ -19,7 +19,7 @@ use crate::{mail::outbox, mail::templates, AppState};
 /// who wants activity e-mails gets one due — now if their last one is an
 /// interval ago, else when the interval ends. Recipients with one already
 /// due keep that one: a burst becomes one e-mail.
-pub async fn record_activity(
+pub(crate) async fn record_activity(
     conn: &mut AnyConnection,
     relationship_id: RelationshipId,
     author_id: UserId,
@@ -48,7 +48,7 @@ pub async fn record_activity(
 /// Turns due activity into e-mails. Each recipient's row is taken out and
 /// its e-mail queued in one transaction, so two workers cannot both send
 /// it and a failure leaves it for the next tick.
-pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
+pub(crate) async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
     let due: Vec<UserId> = sqlx::query(
         "SELECT account_id FROM activity_pending WHERE due_ms <= $1 ORDER BY due_ms LIMIT 50",
     )
@@ -88,7 +88,7 @@ pub async fn process_activity(state: &AppState) -> Result<usize, ApiError> {
 
 /// The account published new keys (after a lost password): everyone who
 /// shares a relationship with it now is told to compare safety numbers.
-pub async fn peer_keys_changed(
+pub(crate) async fn peer_keys_changed(
     conn: &mut AnyConnection,
     account_id: UserId,
     public_url: &str,
@@ -123,7 +123,7 @@ pub async fn peer_keys_changed(
 /// the client's own name for itself, so this catches a login from another
 /// device, not an attacker who copies the label; the session list shows
 /// every session either way.)
-pub async fn login_from_new_device(
+pub(crate) async fn login_from_new_device(
     conn: &mut AnyConnection,
     account: &Account,
     device_label: &str,

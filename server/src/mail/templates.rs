@@ -111,7 +111,7 @@ fn role_name(lang: Language, role: Role) -> &'static str {
 }
 
 /// An invitation to join an organisation.
-pub fn invitation(
+pub(crate) fn invitation(
     lang: Language,
     organisation: &str,
     role: Role,
@@ -139,7 +139,7 @@ pub fn invitation(
 }
 
 /// Proof of an e-mail address.
-pub fn verify_email(lang: Language, link: &str) -> Mail {
+pub(crate) fn verify_email(lang: Language, link: &str) -> Mail {
     mail(
         "verify_email",
         lang,
@@ -162,7 +162,7 @@ pub fn verify_email(lang: Language, link: &str) -> Mail {
 }
 
 /// A password-reset link.
-pub fn password_reset(lang: Language, link: &str) -> Mail {
+pub(crate) fn password_reset(lang: Language, link: &str) -> Mail {
     mail(
         "password_reset",
         lang,
@@ -182,7 +182,7 @@ pub fn password_reset(lang: Language, link: &str) -> Mail {
 }
 
 /// A notice that the password was changed.
-pub fn password_changed(lang: Language) -> Mail {
+pub(crate) fn password_changed(lang: Language) -> Mail {
     mail(
         "password_changed",
         lang,
@@ -196,7 +196,7 @@ pub fn password_changed(lang: Language) -> Mail {
 }
 
 /// A notice to the old address that the account's e-mail is being changed.
-pub fn email_change_notice(lang: Language) -> Mail {
+pub(crate) fn email_change_notice(lang: Language) -> Mail {
     mail(
         "email_change_notice",
         lang,
@@ -214,7 +214,7 @@ pub fn email_change_notice(lang: Language) -> Mail {
 
 /// Something new (a message or a file) waits in one of the user's
 /// relationships. It does not say which, from whom, or how many.
-pub fn activity(lang: Language, link: &str) -> Mail {
+pub(crate) fn activity(lang: Language, link: &str) -> Mail {
     mail(
         "activity",
         lang,
@@ -237,7 +237,7 @@ pub fn activity(lang: Language, link: &str) -> Mail {
 }
 
 /// A login from a device not seen before on this account.
-pub fn new_login(lang: Language) -> Mail {
+pub(crate) fn new_login(lang: Language) -> Mail {
     mail(
         "new_login",
         lang,
@@ -257,7 +257,7 @@ pub fn new_login(lang: Language) -> Mail {
 }
 
 /// Someone the user works with has new keys (after a lost password).
-pub fn peer_key_changed(lang: Language, link: &str) -> Mail {
+pub(crate) fn peer_key_changed(lang: Language, link: &str) -> Mail {
     mail(
         "peer_key_changed",
         lang,
@@ -281,7 +281,7 @@ pub fn peer_key_changed(lang: Language, link: &str) -> Mail {
 
 /// A change of the account's two-factor login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TwoFactorChange {
+pub(crate) enum TwoFactorChange {
     /// An authenticator was set up.
     Enabled,
     /// Two-factor login was turned off.
@@ -291,7 +291,7 @@ pub enum TwoFactorChange {
 }
 
 /// The account's two-factor login changed.
-pub fn two_factor_changed(lang: Language, change: TwoFactorChange) -> Mail {
+pub(crate) fn two_factor_changed(lang: Language, change: TwoFactorChange) -> Mail {
     let (kind, subject, what) = match change {
         TwoFactorChange::Enabled => (
             "two_factor_enabled",
@@ -334,7 +334,7 @@ pub fn two_factor_changed(lang: Language, change: TwoFactorChange) -> Mail {
 }
 
 /// A recovery code was used to log in.
-pub fn recovery_code_used(lang: Language) -> Mail {
+pub(crate) fn recovery_code_used(lang: Language) -> Mail {
     mail(
         "recovery_code_used",
         lang,

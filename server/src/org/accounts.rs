@@ -10,7 +10,7 @@ use crate::org::role::Role;
 
 /// An account as the server knows it.
 #[derive(Clone, Debug)]
-pub struct Account {
+pub(crate) struct Account {
     /// The user id (also the OPAQUE credential identifier).
     pub id: UserId,
     /// Normalised e-mail.
@@ -48,7 +48,10 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, ApiError> {
 }
 
 /// The account with this normalised e-mail.
-pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<Account>, ApiError> {
+pub(crate) async fn by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<Account>, ApiError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE email = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(email)
@@ -58,7 +61,10 @@ pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<Ac
 }
 
 /// The account with this id.
-pub async fn by_id(conn: &mut AnyConnection, id: UserId) -> Result<Option<Account>, ApiError> {
+pub(crate) async fn by_id(
+    conn: &mut AnyConnection,
+    id: UserId,
+) -> Result<Option<Account>, ApiError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
@@ -68,7 +74,11 @@ pub async fn by_id(conn: &mut AnyConnection, id: UserId) -> Result<Option<Accoun
 }
 
 /// Creates an account.
-pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Result<(), ApiError> {
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    account: &Account,
+    now: i64,
+) -> Result<(), ApiError> {
     sqlx::query(
         "INSERT INTO accounts (id, email, display_name, opaque_record, email_verified, disabled, \
          language, notify_activity, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -96,7 +106,7 @@ pub async fn insert(conn: &mut AnyConnection, account: &Account, now: i64) -> Re
 
 /// Records something that happened to an account (a password reset, a key
 /// change) for the account's own history and its peers.
-pub async fn record_event(
+pub(crate) async fn record_event(
     conn: &mut AnyConnection,
     account_id: UserId,
     kind: &str,
@@ -116,7 +126,7 @@ pub async fn record_event(
 
 /// One organisation an account belongs to.
 #[derive(Clone, Debug)]
-pub struct Membership {
+pub(crate) struct Membership {
     /// The organisation.
     pub organisation_id: OrganisationId,
     /// Its name.
@@ -139,7 +149,7 @@ fn membership_from_row(row: &sqlx::any::AnyRow) -> Result<Membership, ApiError> 
 }
 
 /// Every organisation of an account.
-pub async fn memberships(
+pub(crate) async fn memberships(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Vec<Membership>, ApiError> {
@@ -154,7 +164,7 @@ pub async fn memberships(
 }
 
 /// The account's membership in one organisation.
-pub async fn membership(
+pub(crate) async fn membership(
     conn: &mut AnyConnection,
     organisation_id: OrganisationId,
     account_id: UserId,
@@ -175,7 +185,7 @@ pub async fn membership(
 /// an invitation does. A client invited by a coach is linked to that coach;
 /// a client invited again by a second coach keeps one membership and gains
 /// the second link. A different role in the same organisation is refused.
-pub async fn join(
+pub(crate) async fn join(
     conn: &mut AnyConnection,
     organisation_id: OrganisationId,
     account_id: UserId,
@@ -229,7 +239,7 @@ pub async fn join(
 
 /// The caller's membership in an organisation, if it may act there: a
 /// member, not disabled. Anything else is `403`.
-pub async fn acting_member(
+pub(crate) async fn acting_member(
     conn: &mut AnyConnection,
     organisation_id: OrganisationId,
     account_id: UserId,

@@ -28,7 +28,7 @@ pub struct Issued {
 
 /// What to invite whom to.
 #[derive(Debug)]
-pub struct Offer<'a> {
+pub(crate) struct Offer<'a> {
     /// The organisation.
     pub organisation_id: OrganisationId,
     /// Its name, for the e-mail.
@@ -45,7 +45,7 @@ pub struct Offer<'a> {
 }
 
 /// Stores the invitation and queues its e-mail.
-pub async fn issue(
+pub(crate) async fn issue(
     conn: &mut AnyConnection,
     config: &Config,
     offer: &Offer<'_>,

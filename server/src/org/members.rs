@@ -13,7 +13,7 @@ use crate::org::role::Role;
 
 /// A member as others in the organisation see them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Member {
+pub(crate) struct Member {
     /// User id.
     #[serde(serialize_with = "ids::as_text")]
     #[schema(value_type = String)]

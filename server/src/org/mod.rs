@@ -2,11 +2,11 @@
 //! invitations, the first setup, the privacy notice, and the operator's
 //! admin commands.
 
-pub mod accounts;
+pub(crate) mod accounts;
 pub mod admin;
-pub mod invitation;
+pub(crate) mod invitation;
 pub(crate) mod members;
 pub(crate) mod organisations;
-pub mod privacy_notice;
-pub mod role;
+pub(crate) mod privacy_notice;
+pub(crate) mod role;
 pub mod setup;

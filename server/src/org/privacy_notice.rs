@@ -13,19 +13,19 @@ use crate::language::Language;
 
 /// The current version. Raise it whenever the text changes in substance:
 /// every account is then asked again.
-pub const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 1;
 
 const NL: &str = include_str!("../../privacy/notice.nl.md");
 const EN: &str = include_str!("../../privacy/notice.en.md");
 
 /// The notice's text (Markdown) in `language`, with the contact address.
-pub fn text(language: Language, contact: &str) -> String {
+pub(crate) fn text(language: Language, contact: &str) -> String {
     language.pick(NL, EN).replace("{contact}", contact)
 }
 
 /// Records that the current version was shown (the first showing counts);
 /// returns when it was acknowledged, if it was.
-pub async fn shown(
+pub(crate) async fn shown(
     conn: &mut AnyConnection,
     account_id: UserId,
     language: Language,
@@ -45,7 +45,7 @@ pub async fn shown(
 }
 
 /// When the account acknowledged the current version, if it did.
-pub async fn acknowledged(
+pub(crate) async fn acknowledged(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Option<i64>, ApiError> {
@@ -64,7 +64,7 @@ pub async fn acknowledged(
 
 /// Records the acknowledgement of `version`, which must be the current one
 /// and must have been shown.
-pub async fn acknowledge(
+pub(crate) async fn acknowledge(
     conn: &mut AnyConnection,
     account_id: UserId,
     version: i64,

@@ -5,7 +5,7 @@
 use crate::error::{ApiError, ErrorCode};
 
 /// Maps a decoder error of `kluis-crypto` for the envelope `what`.
-pub fn rejected(what: &'static str, e: kluis_crypto::Error) -> ApiError {
+pub(crate) fn rejected(what: &'static str, e: kluis_crypto::Error) -> ApiError {
     match e {
         kluis_crypto::Error::UnsupportedVersion { .. } => ApiError::bad_request(
             ErrorCode::UnsupportedVersion,
@@ -16,6 +16,6 @@ pub fn rejected(what: &'static str, e: kluis_crypto::Error) -> ApiError {
 }
 
 /// A header field that disagrees with the request (URL, caller, epoch).
-pub fn mismatch(message: impl Into<String>) -> ApiError {
+pub(crate) fn mismatch(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(ErrorCode::HeaderMismatch, message)
 }

@@ -15,7 +15,7 @@ use crate::vault::envelope::{mismatch, rejected};
 
 /// What a publication did.
 #[derive(Debug)]
-pub struct Published {
+pub(crate) struct Published {
     /// The current version after it.
     pub version: i64,
     /// Whether the bundle changed (a new version peers will see).
@@ -25,7 +25,7 @@ pub struct Published {
 }
 
 /// Checks and stores an identity.
-pub async fn publish(
+pub(crate) async fn publish(
     conn: &mut AnyConnection,
     account_id: UserId,
     bundle: &[u8],
@@ -121,7 +121,7 @@ async fn current_row(
 
 /// The owner's current identity with both sealed copies.
 #[derive(Debug)]
-pub struct OwnKeys {
+pub(crate) struct OwnKeys {
     /// Version.
     pub version: i64,
     /// The bundle.
@@ -133,7 +133,7 @@ pub struct OwnKeys {
 }
 
 /// The caller's own current keys.
-pub async fn own(
+pub(crate) async fn own(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Option<OwnKeys>, ApiError> {
@@ -157,7 +157,7 @@ pub async fn own(
 
 /// One version of a user's public identity.
 #[derive(Debug)]
-pub struct PublicVersion {
+pub(crate) struct PublicVersion {
     /// Version (1, 2, …).
     pub version: i64,
     /// The bundle.
@@ -169,7 +169,7 @@ pub struct PublicVersion {
 }
 
 /// Every version of a user's bundle, oldest first.
-pub async fn history(
+pub(crate) async fn history(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Vec<PublicVersion>, ApiError> {
@@ -193,7 +193,7 @@ pub async fn history(
 }
 
 /// The fingerprint of a user's current bundle, if they published one.
-pub async fn current_fingerprint(
+pub(crate) async fn current_fingerprint(
     conn: &mut AnyConnection,
     account_id: UserId,
 ) -> Result<Option<Vec<u8>>, ApiError> {

@@ -4,10 +4,10 @@
 //! key.
 
 pub mod attachments;
-pub mod envelope;
+pub(crate) mod envelope;
 pub mod items;
-pub mod key_directory;
+pub(crate) mod key_directory;
 pub(crate) mod membership;
 pub(crate) mod notes_keys;
-pub mod peers;
-pub mod relationships;
+pub(crate) mod peers;
+pub(crate) mod relationships;

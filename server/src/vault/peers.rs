@@ -11,7 +11,11 @@ use crate::error::ApiError;
 use crate::ids::UserId;
 
 /// Whether `a` may see `b`'s keys (always true for oneself).
-pub async fn are_peers(conn: &mut AnyConnection, a: UserId, b: UserId) -> Result<bool, ApiError> {
+pub(crate) async fn are_peers(
+    conn: &mut AnyConnection,
+    a: UserId,
+    b: UserId,
+) -> Result<bool, ApiError> {
     if a == b {
         return Ok(true);
     }

@@ -58,7 +58,7 @@ impl Member {
 }
 
 /// Loads a relationship.
-pub async fn load(
+pub(crate) async fn load(
     conn: &mut AnyConnection,
     id: RelationshipId,
 ) -> Result<Option<Relationship>, ApiError> {
@@ -82,7 +82,7 @@ pub async fn load(
 }
 
 /// Every member a relationship ever had.
-pub async fn members(
+pub(crate) async fn members(
     conn: &mut AnyConnection,
     id: RelationshipId,
 ) -> Result<Vec<Member>, ApiError> {
@@ -121,7 +121,7 @@ pub struct Seen {
 /// The relationship if the caller is or was a member of it, and only then
 /// (anyone else gets `404`: not even its existence is shown). A member
 /// whose account is disabled in the organisation gets `403`.
-pub async fn as_member(
+pub(crate) async fn as_member(
     conn: &mut AnyConnection,
     id: RelationshipId,
     account_id: UserId,
@@ -149,7 +149,7 @@ pub async fn as_member(
 /// pairs to store. `relationship_id` is `None` when the request names the
 /// relationship by text that is not the stored form of an id: no key can
 /// name it.
-pub async fn check_epoch_keys(
+pub(crate) async fn check_epoch_keys(
     conn: &mut AnyConnection,
     relationship_id: Option<RelationshipId>,
     epoch: i64,
@@ -210,7 +210,7 @@ pub async fn check_epoch_keys(
 }
 
 /// Stores checked wrapped keys.
-pub async fn store_epoch_keys(
+pub(crate) async fn store_epoch_keys(
     conn: &mut AnyConnection,
     relationship_id: RelationshipId,
     epoch: i64,
@@ -236,7 +236,7 @@ pub async fn store_epoch_keys(
 }
 
 /// The wrapped keys addressed to one member, every epoch they hold.
-pub async fn keys_of(
+pub(crate) async fn keys_of(
     conn: &mut AnyConnection,
     relationship_id: RelationshipId,
     account_id: UserId,

@@ -38,7 +38,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Step 1: an OPAQUE KE1 for the caller's own account.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DeleteStart {
+pub(super) struct DeleteStart {
     /// OPAQUE `KE1`.
     pub request: B64,
 }
@@ -46,7 +46,7 @@ pub struct DeleteStart {
 /// Step 2: the KE3 that proves the password.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DeleteFinish {
+pub(super) struct DeleteFinish {
     /// From step 1.
     pub login_id: String,
     /// OPAQUE `KE3`.

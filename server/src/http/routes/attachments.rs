@@ -36,7 +36,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Where an attachment stands.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AttachmentStatus {
+pub(super) struct AttachmentStatus {
     /// Id.
     pub attachment_id: String,
     /// Bytes stored (the offset to continue an upload at).
@@ -61,7 +61,7 @@ impl From<Attachment> for AttachmentStatus {
 /// Starting an upload.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BeginUpload {
+pub(super) struct BeginUpload {
     /// The id in the stream's header (UUID).
     pub attachment_id: String,
 }
@@ -102,7 +102,7 @@ async fn begin_upload(
 /// Where to append.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct Offset {
+pub(super) struct Offset {
     /// Must equal the stored length.
     pub offset: i64,
 }
@@ -178,7 +178,7 @@ async fn append(
 /// Finishing an upload.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CompleteUpload {
+pub(super) struct CompleteUpload {
     /// Total stream length.
     pub length: i64,
     /// SHA-256 of the whole stream (hex), as in the document description.

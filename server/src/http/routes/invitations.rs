@@ -40,7 +40,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Whom to invite.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewInvitation {
+pub(super) struct NewInvitation {
     /// The invitee's e-mail address.
     pub email: String,
     /// Managers invite `manager` or `coach`; coaches invite `client`.
@@ -53,7 +53,7 @@ pub struct NewInvitation {
 
 /// An invitation was sent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InvitationSent {
+pub(super) struct InvitationSent {
     /// Its id.
     pub invitation_id: String,
     /// When the link stops working, Unix ms.
@@ -139,14 +139,14 @@ async fn create_invitation(
 /// A link token.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TokenOnly {
+pub(super) struct TokenOnly {
     /// The token from the link.
     pub token: String,
 }
 
 /// What an invitation offers, shown before accepting.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InvitationInfo {
+pub(super) struct InvitationInfo {
     /// The organisation.
     pub organisation_id: String,
     /// Its name.
@@ -218,7 +218,7 @@ fn account_exists() -> ApiError {
 /// Registering from an invitation, step 2.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct InvitationRegisterFinish {
+pub(super) struct InvitationRegisterFinish {
     /// The token from the link.
     pub token: String,
     /// OPAQUE `RegistrationUpload`.

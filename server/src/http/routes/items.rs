@@ -29,7 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// An item as served.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ItemView {
+pub(super) struct ItemView {
     /// Client-chosen id.
     pub item_id: String,
     /// Server order within the relationship.
@@ -167,7 +167,7 @@ async fn delete_item(
 /// Paging parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct PageQuery {
+pub(super) struct PageQuery {
     /// Newest first, older than this cursor.
     pub before: Option<String>,
     /// Oldest first, newer than this cursor ("since").
@@ -178,7 +178,7 @@ pub struct PageQuery {
 
 /// A page of items.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ItemPage {
+pub(super) struct ItemPage {
     /// The items.
     pub items: Vec<ItemView>,
     /// Cursor for the next page in the same direction, if there is more.

@@ -28,7 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// An identity to publish (PROTOCOL.md §5).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PublishKeys {
+pub(super) struct PublishKeys {
     /// Identity bundle (0x01).
     pub bundle: B64,
     /// Sealed identity, password kind (0x02).
@@ -39,7 +39,7 @@ pub struct PublishKeys {
 
 /// The result of publishing.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct KeysPublished {
+pub(super) struct KeysPublished {
     /// Current version.
     pub version: i64,
     /// Whether the bundle changed (peers will see a key change).
@@ -88,7 +88,7 @@ async fn publish_keys(
 
 /// My current identity with both sealed copies (only ever to its owner).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MyKeys {
+pub(super) struct MyKeys {
     /// Version.
     pub version: i64,
     /// Identity bundle.
@@ -119,7 +119,7 @@ async fn my_keys(State(state): State<AppState>, auth: Auth) -> Result<Json<MyKey
 
 /// One version of a user's public identity.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct KeyVersion {
+pub(super) struct KeyVersion {
     /// Version.
     pub version: i64,
     /// Identity bundle.
@@ -132,7 +132,7 @@ pub struct KeyVersion {
 
 /// A user's keys: the current bundle and every earlier one.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserKeys {
+pub(super) struct UserKeys {
     /// The user.
     pub account_id: String,
     /// Oldest first; the last is current.
@@ -177,14 +177,14 @@ async fn user_keys(
 /// A sealed notes key (0x06).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NotesKeyUpload {
+pub(super) struct NotesKeyUpload {
     /// The envelope.
     pub envelope: B64,
 }
 
 /// A stored notes key.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NotesKeyView {
+pub(super) struct NotesKeyView {
     /// Generation.
     pub generation: i64,
     /// The sealed notes key.

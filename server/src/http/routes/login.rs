@@ -41,7 +41,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Step 1 of a login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LoginStart {
+pub(super) struct LoginStart {
     /// The account's e-mail address.
     pub email: String,
     /// OPAQUE `CredentialRequest` (KE1).
@@ -50,7 +50,7 @@ pub struct LoginStart {
 
 /// The server's answer to step 1.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LoginChallenge {
+pub(super) struct LoginChallenge {
     /// Names this login attempt in step 2.
     pub login_id: String,
     /// OPAQUE `CredentialResponse` (KE2).
@@ -69,7 +69,7 @@ impl From<login::Challenge> for LoginChallenge {
 /// Step 2 of a login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LoginFinish {
+pub(super) struct LoginFinish {
     /// From step 1.
     pub login_id: String,
     /// OPAQUE `CredentialFinalization` (KE3).
@@ -102,7 +102,7 @@ async fn login_start(
 
 /// The password was right; the session waits for a second factor.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SecondFactorRequired {
+pub(super) struct SecondFactorRequired {
     /// Names this login in `POST /api/login/second-factor` (a secret, valid
     /// for five minutes and five codes).
     pub pending_login: String,
@@ -115,7 +115,7 @@ pub struct SecondFactorRequired {
 /// The second step of a login with two factors.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SecondFactor {
+pub(super) struct SecondFactor {
     /// From the login's `202` answer.
     pub pending_login: String,
     /// Which factor `code` is.
@@ -255,7 +255,7 @@ async fn login_second_factor(
 /// Which pending login wants its SMS code.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PendingOnly {
+pub(super) struct PendingOnly {
     /// From the login's `202` answer.
     pub pending_login: String,
 }

@@ -22,7 +22,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// One organisation I belong to.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MyMembership {
+pub(super) struct MyMembership {
     /// The organisation.
     pub organisation_id: String,
     /// Its name.
@@ -35,7 +35,7 @@ pub struct MyMembership {
 
 /// My account.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Me {
+pub(super) struct Me {
     /// My user id.
     pub account_id: String,
     /// My e-mail address.
@@ -62,7 +62,7 @@ pub struct Me {
 /// What to change of my preferences; absent fields stay.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Preferences {
+pub(super) struct Preferences {
     /// `nl` or `en`.
     #[serde(default)]
     pub language: Option<Language>,

@@ -52,7 +52,7 @@ async fn list_members(
 /// empty date clears it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MemberUpdate {
+pub(super) struct MemberUpdate {
     /// New name.
     pub display_name: Option<String>,
     /// New e-mail address: takes effect when the member confirms it from

@@ -68,7 +68,7 @@ impl utoipa::Modify for BearerScheme {
 }
 
 /// Every route of the API and its OpenAPI document.
-pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+pub(crate) fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(login::routes())
@@ -92,7 +92,7 @@ pub fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::OpenApi
 
 /// A session was started.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SessionGranted {
+pub(crate) struct SessionGranted {
     /// The account logged in.
     pub account_id: String,
     /// The new session.
@@ -181,7 +181,7 @@ pub(crate) fn registration_record(upload: &B64) -> Result<Vec<u8>, ApiError> {
 
 /// `{ "status": … }`, the answer of actions with nothing else to say.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Status {
+pub(crate) struct Status {
     /// What happened.
     pub status: &'static str,
 }

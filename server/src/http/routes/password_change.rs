@@ -31,7 +31,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Step 1: a login with the old password and a registration of the new.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChangeStart {
+pub(super) struct ChangeStart {
     /// OPAQUE `KE1` with the old password.
     pub login_request: B64,
     /// OPAQUE `RegistrationRequest` for the new password.
@@ -40,7 +40,7 @@ pub struct ChangeStart {
 
 /// The server's answers to both.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ChangeChallenge {
+pub(super) struct ChangeChallenge {
     /// For step 2.
     pub login_id: String,
     /// OPAQUE `KE2`.
@@ -52,7 +52,7 @@ pub struct ChangeChallenge {
 /// Step 2: the proof, the new record and the identity sealed under it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChangeFinish {
+pub(super) struct ChangeFinish {
     /// From step 1.
     pub login_id: String,
     /// OPAQUE `KE3` (proves the old password).

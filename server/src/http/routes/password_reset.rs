@@ -40,7 +40,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Who forgot their password.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ResetRequest {
+pub(super) struct ResetRequest {
     /// The account's e-mail address.
     pub email: String,
 }
@@ -84,7 +84,7 @@ async fn reset_start(
 /// Reset step 2.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ResetFinish {
+pub(super) struct ResetFinish {
     /// The token from the link.
     pub token: String,
     /// OPAQUE `RegistrationUpload` for the new password.

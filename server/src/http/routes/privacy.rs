@@ -22,7 +22,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// The privacy notice in my language.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PrivacyNotice {
+pub(super) struct PrivacyNotice {
     /// Its version (acknowledge this one).
     pub version: i64,
     /// The language of `text`.
@@ -36,7 +36,7 @@ pub struct PrivacyNotice {
 /// The acknowledgement.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Acknowledge {
+pub(super) struct Acknowledge {
     /// The version read.
     pub version: i64,
 }

@@ -34,7 +34,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// A member as shown with a relationship.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MemberView {
+pub(super) struct MemberView {
     /// The account.
     pub account_id: String,
     /// Name.
@@ -49,7 +49,7 @@ pub struct MemberView {
 
 /// A relationship and its members.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RelationshipView {
+pub(super) struct RelationshipView {
     /// Id.
     pub relationship_id: String,
     /// Organisation.
@@ -98,7 +98,7 @@ async fn view(
 /// the coach and the client.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OpenRelationship {
+pub(super) struct OpenRelationship {
     /// New relationship id (UUID).
     pub relationship_id: String,
     /// The client (one the caller invited and who accepted).
@@ -264,7 +264,7 @@ async fn get_relationship(
 /// Trajectory dates; absent stays, `""` clears.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RelationshipUpdate {
+pub(super) struct RelationshipUpdate {
     /// YYYY-MM-DD or "".
     pub trajectory_start: Option<String>,
     /// YYYY-MM-DD or "".
@@ -325,7 +325,7 @@ async fn update_relationship(
 /// key (after a member's key change, say).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewEpoch {
+pub(super) struct NewEpoch {
     /// Must be the current epoch + 1.
     pub epoch: i64,
     /// Accounts joining (coaches of the organisation, or the caller's clients).
@@ -427,7 +427,7 @@ async fn new_epoch(
 
 /// A wrapped key addressed to me.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct WrappedKeyView {
+pub(super) struct WrappedKeyView {
     /// Epoch.
     pub epoch: i64,
     /// The envelope (0x03).

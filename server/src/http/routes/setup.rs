@@ -35,7 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Registration step 1 with the setup link.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TokenRegistrationStart {
+pub(super) struct TokenRegistrationStart {
     /// The token from the link.
     pub token: String,
     /// OPAQUE `RegistrationRequest`.
@@ -44,7 +44,7 @@ pub struct TokenRegistrationStart {
 
 /// The server's registration answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RegistrationChallenge {
+pub(super) struct RegistrationChallenge {
     /// OPAQUE `RegistrationResponse`.
     pub response: B64,
 }
@@ -52,7 +52,7 @@ pub struct RegistrationChallenge {
 /// Registration step 2 with the setup link.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetupFinish {
+pub(super) struct SetupFinish {
     /// The token from the link.
     pub token: String,
     /// OPAQUE `RegistrationUpload`.

@@ -33,7 +33,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// My two-factor login.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TwoFactorStatus {
+pub(super) struct TwoFactorStatus {
     /// An authenticator app is set up.
     pub totp: bool,
     /// The verified phone number for SMS codes, partly hidden.
@@ -46,7 +46,7 @@ pub struct TwoFactorStatus {
 
 /// An authenticator to add to the app; confirm it with a code.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TotpEnrolment {
+pub(super) struct TotpEnrolment {
     /// The secret, base32 (to type in).
     pub secret: String,
     /// `otpauth://totp/Kluis:…` (what the QR code holds).
@@ -58,7 +58,7 @@ pub struct TotpEnrolment {
 /// A code proving possession.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Code {
+pub(super) struct Code {
     /// Which factor `code` is (`totp` unless said).
     #[serde(default = "totp")]
     pub method: SecondFactorMethod,
@@ -72,7 +72,7 @@ fn totp() -> SecondFactorMethod {
 
 /// New recovery codes, shown once.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecoveryCodes {
+pub(super) struct RecoveryCodes {
     /// Ten codes; each works once.
     pub recovery_codes: Vec<String>,
 }
@@ -80,7 +80,7 @@ pub struct RecoveryCodes {
 /// An organisation's requirement.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TwoFactorPolicy {
+pub(super) struct TwoFactorPolicy {
     /// Members must use two-factor login.
     pub required: bool,
 }
@@ -269,7 +269,7 @@ async fn disable(
 /// A phone number to verify.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Phone {
+pub(super) struct Phone {
     /// International form: `+31612345678`.
     pub phone: String,
 }
