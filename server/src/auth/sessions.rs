@@ -88,38 +88,6 @@ pub async fn start(
     })
 }
 
-/// A session started by [`create`], its ids as text.
-#[derive(Debug)]
-pub struct CreatedSession {
-    /// The session's id.
-    pub id: String,
-    /// The bearer token.
-    pub token: Token,
-    /// When it ends at the latest, Unix ms.
-    pub expires_ms: i64,
-}
-
-/// [`start`] for callers that hold the account id as text (tests and
-/// tools outside the server); the server itself uses [`start`]. An
-/// `account_id` that is not UUID text is a `500`.
-pub async fn create(
-    conn: &mut AnyConnection,
-    account_id: &str,
-    device_label: &str,
-    lifetime: Duration,
-    now: i64,
-) -> Result<CreatedSession, ApiError> {
-    let parsed = account_id
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("account id {account_id:?} is not UUID text")))?;
-    let session = start(conn, parsed, device_label, lifetime, now).await?;
-    Ok(CreatedSession {
-        id: session.id.to_string(),
-        token: session.token,
-        expires_ms: session.expires_ms,
-    })
-}
-
 /// Who a valid token belongs to.
 #[derive(Clone, Debug)]
 pub struct SessionOwner {

@@ -195,9 +195,9 @@ enum Body {
 /// elsewhere): straight into the database, as a login would.
 async fn token(s: &TestServer, account_id: &str) -> String {
     let mut conn = s.state.store.pool().acquire().await.unwrap();
-    kluis_server::auth::sessions::create(
+    kluis_server::auth::sessions::start(
         &mut conn,
-        account_id,
+        account_id.parse().unwrap(),
         "matrix",
         Duration::from_secs(3600),
         kluis_server::clock::now_ms(),
@@ -571,16 +571,16 @@ async fn request(
         ("DELETE", "/api/sessions/{session_id}") => {
             let mut conn = s.state.store.pool().acquire().await.unwrap();
             let coach = f.actors["coach"].id.clone().unwrap();
-            let session = kluis_server::auth::sessions::create(
+            let session = kluis_server::auth::sessions::start(
                 &mut conn,
-                &coach,
+                coach.parse().unwrap(),
                 "victim",
                 Duration::from_secs(60),
                 kluis_server::clock::now_ms(),
             )
             .await
             .unwrap();
-            path = path.replace("{session_id}", &session.id);
+            path = path.replace("{session_id}", &session.id.to_string());
             Body::None
         }
         ("POST", "/api/privacy-notice/acknowledge") => Body::Json(json!({"version": 0})),
