@@ -103,22 +103,21 @@ const SENT_MAIL_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 pub async fn housekeeping(state: &AppState) {
     let now = now_ms();
     let mail_cutoff = now.saturating_sub(i64::try_from(SENT_MAIL_KEPT.as_millis()).unwrap_or(0));
-    for (sql, bound) in [
-        ("DELETE FROM login_attempts WHERE expires_ms < $1", now),
-        ("DELETE FROM pending_logins WHERE expires_ms < $1", now),
-        ("DELETE FROM sms_codes WHERE expires_ms < $1", now),
-        (
-            "DELETE FROM outbox WHERE COALESCE(sent_ms, failed_ms) < $1",
-            mail_cutoff,
-        ),
-    ] {
-        if let Err(e) = sqlx::query(sql)
-            .bind(bound)
-            .execute(state.store.pool())
-            .await
-        {
-            tracing::warn!(error = %e, "housekeeping");
+    // Each table's owner removes its expired rows; one failing does not
+    // keep the others.
+    match state.store.pool().acquire().await {
+        Ok(mut conn) => {
+            let results = [
+                crate::auth::login::forget_expired_attempts(&mut conn, now).await,
+                crate::auth::login::forget_expired_pending(&mut conn, now).await,
+                crate::auth::sms::forget_expired_codes(&mut conn, now).await,
+                crate::mail::outbox::forget_done_before(&mut conn, mail_cutoff).await,
+            ];
+            for e in results.into_iter().filter_map(Result::err) {
+                tracing::warn!(error = %e, "housekeeping");
+            }
         }
+        Err(e) => tracing::warn!(error = %e, "housekeeping"),
     }
     state.limits.forget_idle();
     match crate::vault::attachments::remove_abandoned(&state.store).await {

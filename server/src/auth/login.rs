@@ -333,3 +333,28 @@ pub(crate) async fn end_pending(
         .await?;
     Ok(())
 }
+
+/// Removes first steps whose time ran out (housekeeping).
+pub(crate) async fn forget_expired_attempts(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM login_attempts WHERE expires_ms < $1")
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes logins that waited too long for their second factor
+/// (housekeeping).
+pub(crate) async fn forget_expired_pending(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM pending_logins WHERE expires_ms < $1")
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -527,6 +527,18 @@ pub(crate) async fn forget_phone(
     Ok(())
 }
 
+/// Removes codes whose time ran out (housekeeping).
+pub(crate) async fn forget_expired_codes(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM sms_codes WHERE expires_ms < $1")
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,6 +208,19 @@ pub(crate) async fn forget_recipient(
     Ok(())
 }
 
+/// Removes the rows of messages sent or given up before `cutoff`: their
+/// address and kind answer "did Kluis write to me?" for a while, then go.
+pub(crate) async fn forget_done_before(
+    conn: &mut sqlx::AnyConnection,
+    cutoff: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM outbox WHERE COALESCE(sent_ms, failed_ms) < $1")
+        .bind(cutoff)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
