@@ -155,7 +155,13 @@ impl SmtpSink {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json") {
+            // The sink writes `.<id>.json` and renames it when complete: a
+            // hidden file is one still being written.
+            let hidden = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| n.starts_with('.'));
+            if hidden || path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
             let Ok(text) = std::fs::read_to_string(&path) else {
