@@ -73,6 +73,7 @@ T_ATTACHMENT_HEADER = 0x05
 T_SEALED_NOTES_KEY = 0x06
 T_DOCUMENT_DESCRIPTION = 0x07
 T_SAFETY_NUMBER = 0x08
+T_MEMBERSHIP_RECORD = 0x0A
 
 # Enum values (§2.2).
 SEAL_PASSWORD, SEAL_RECOVERY = 0x01, 0x02
@@ -96,6 +97,8 @@ L_RELATIONSHIP_WRAP = b"kluis/v1/relationship-key-wrap"
 L_ITEM_SIGNATURE = b"kluis/v1/item-signature"
 L_NOTES_KEY_SEAL = b"kluis/v1/notes-key-seal"
 L_SAFETY_NUMBER = b"kluis/v1/safety-number"
+L_MEMBERSHIP_SIGNATURE = b"kluis/v1/membership-record"
+L_MEMBERSHIP_HASH = b"kluis/v1/membership-record-hash"
 
 # HPKE (§7.2): mode_auth, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305.
 HPKE_MODE_AUTH = 0x02
@@ -150,8 +153,26 @@ class Decryption(ProtocolError):
         self.reason = reason
 
 
+class Membership(ProtocolError):
+    """§7.6.2: a record is not the valid next link of its chain. Named
+    `Membership.<fault>` in the vectors."""
+
+    FAULTS = ("WrongRelationship", "EpochNotNext", "PreviousMismatch", "SignerNotCoach",
+              "SignerKey", "Signature", "Opening")
+
+    def __init__(self, fault: str):
+        assert fault in self.FAULTS, fault
+        super().__init__(fault)
+        self.fault = fault
+
+    @property
+    def name(self) -> str:
+        return "Membership." + self.fault
+
+
 # Error names a vector may expect in `expected_error`.
-ERROR_NAMES = {cls.__name__ for cls in ProtocolError.__subclasses__()}
+ERROR_NAMES = ({cls.__name__ for cls in ProtocolError.__subclasses__()} - {"Membership"}) | {
+    "Membership." + f for f in Membership.FAULTS}
 
 # --------------------------------------------------------------------------
 # Small encoding helpers
@@ -498,18 +519,20 @@ def parse_recovery_key(typed: str) -> bytes:
 
 
 def wrap_info(relationship_id: bytes, epoch: int, sender_id: bytes, recipient_id: bytes,
-              recipient_fingerprint: bytes) -> bytes:
-    """§7.3 (116 bytes)."""
+              recipient_fingerprint: bytes, record_hash: bytes) -> bytes:
+    """§7.3 (148 bytes)."""
     return (L_RELATIONSHIP_WRAP + b"\x00" + bytes([VERSION]) + relationship_id + be32(epoch)
-            + sender_id + recipient_id + recipient_fingerprint)
+            + sender_id + recipient_id + recipient_fingerprint + record_hash)
 
 
 def wrap_relationship_key(sender: Identity, recipient: Identity, relationship_id: bytes,
-                          epoch: int, epoch_key: bytes, ikm_e: bytes):
-    """§7.2–§7.4. Returns (info, envelope)."""
-    info = wrap_info(relationship_id, epoch, sender.user_id, recipient.user_id, recipient.fingerprint)
+                          epoch: int, epoch_key: bytes, record_hash: bytes, ikm_e: bytes):
+    """§7.2–§7.4. Returns (info, envelope): the envelope's header is the
+    info between the version byte and the record hash."""
+    info = wrap_info(relationship_id, epoch, sender.user_id, recipient.user_id, recipient.fingerprint,
+                     record_hash)
     enc, sealed = hpke_auth_seal(sender.dh_secret, recipient.dh_public, info, epoch_key, ikm_e)
-    return info, bytes([VERSION, T_WRAPPED_KEY]) + info[32:] + enc + sealed
+    return info, bytes([VERSION, T_WRAPPED_KEY]) + info[32:-32] + enc + sealed
 
 
 def decode_wrapped_key(data: bytes) -> dict:
@@ -528,7 +551,7 @@ def decode_wrapped_key(data: bytes) -> dict:
 
 
 def unwrap_relationship_key(data: bytes, me: Identity, sender_bundle: bytes,
-                            relationship_id: bytes, epoch: int) -> bytes:
+                            relationship_id: bytes, epoch: int, record_hash: bytes) -> bytes:
     """§7.5, with the recipient's identity and the sender's pinned bundle."""
     env = decode_wrapped_key(data)
     sender = decode_bundle(sender_bundle)
@@ -537,7 +560,7 @@ def unwrap_relationship_key(data: bytes, me: Identity, sender_bundle: bytes,
                             ("recipient_fingerprint", me.fingerprint)):
         if env[field] != expected:
             raise Decryption(f"header {field} is not the expected one")
-    info = wrap_info(relationship_id, epoch, sender.user_id, me.user_id, me.fingerprint)
+    info = wrap_info(relationship_id, epoch, sender.user_id, me.user_id, me.fingerprint, record_hash)
     plain = hpke_auth_open(env["enc"], me.dh_secret, sender.dh_public, info, env["sealed"])
     if len(plain) != 32:
         raise Decryption("plaintext is not 32 bytes")
@@ -1144,21 +1167,157 @@ def check_relationship_key_wrap(vf: VectorFile) -> None:
         i, e = case.obj("inputs"), case.obj("expected")
         sender, recipient = read_identity(i.obj("sender")), read_identity(i.obj("recipient"))
         relationship_id, epoch, epoch_key = i.hex("relationship_id", 16), i.int("epoch"), i.hex("epoch_key", 32)
+        record_hash = i.hex("membership_record_hash", 32)
         info, wrapped = wrap_relationship_key(sender, recipient, relationship_id, epoch, epoch_key,
-                                              i.hex("ikm_e", 32))
+                                              record_hash, i.hex("ikm_e", 32))
         check_hpke_suite(e)
         e.check("info", info)
         e.check("wrapped", wrapped)
-        same(case.where + ": lengths of info, envelope", (len(info), len(wrapped)), (116, 166))
-        unwrapped = unwrap_relationship_key(wrapped, recipient, sender.bundle, relationship_id, epoch)
+        same(case.where + ": lengths of info, envelope", (len(info), len(wrapped)), (148, 166))
+        unwrapped = unwrap_relationship_key(wrapped, recipient, sender.bundle, relationship_id, epoch,
+                                            record_hash)
         same(case.where + ": unwrapped epoch key", unwrapped, epoch_key)
 
     def negative(case: Fields):
         i = case.obj("inputs")
         sender, recipient = read_identity(i.obj("sender")), read_identity(i.obj("recipient"))
         wrapped, relationship_id = i.hex("wrapped"), i.hex("expected_relationship_id", 16)
-        epoch = i.int("expected_epoch")
-        return lambda: unwrap_relationship_key(wrapped, recipient, sender.bundle, relationship_id, epoch)
+        epoch, record_hash = i.int("expected_epoch"), i.hex("membership_record_hash", 32)
+        return lambda: unwrap_relationship_key(wrapped, recipient, sender.bundle, relationship_id, epoch,
+                                               record_hash)
+
+    vf.run_positive(positive)
+    vf.run_negative(negative)
+
+
+# ---- membership.json (§7.6) ----------------------------------------------------
+
+MEMBERSHIP_FIXED = 2 + 16 + 4 + 32 + 16 + 8 + 2
+ROLES = {"coach": 1, "client": 2}
+
+
+@dataclass
+class Record:
+    encoded: bytes
+    relationship_id: bytes
+    epoch: int
+    previous: bytes
+    signer_id: bytes
+    created_ms: int
+    members: dict[bytes, tuple[int, bytes]]  # user id -> (role, fingerprint)
+
+    @property
+    def hash(self) -> bytes:
+        return sha256(L_MEMBERSHIP_HASH + b"\x00" + self.encoded)
+
+    def is_coach(self, user: bytes) -> bool:
+        return self.members.get(user, (0, b""))[0] == 1
+
+
+def encode_record_body(relationship_id: bytes, epoch: int, previous: bytes, signer_id: bytes,
+                       created_ms: int, members: list[tuple[bytes, int, bytes]]) -> bytes:
+    """§7.6.1, members sorted by user id."""
+    out = (bytes([VERSION, T_MEMBERSHIP_RECORD]) + relationship_id + be32(epoch) + previous
+           + signer_id + be64(created_ms) + struct.pack(">H", len(members)))
+    for user, role, fingerprint in sorted(members):
+        out += user + bytes([role]) + fingerprint
+    return out
+
+
+def decode_record(data: bytes) -> Record:
+    """§7.6.1 decoding: shape, member count, roles, order, a coach."""
+    r = Reader(data, T_MEMBERSHIP_RECORD)
+    relationship_id, epoch = r.take(16, "relationship_id"), r.be32("epoch")
+    previous, signer_id = r.take(32, "previous"), r.take(16, "signer_id")
+    created_ms = r.be64("created_ms")
+    count = struct.unpack(">H", r.take(2, "member_count"))[0]
+    if not 1 <= count <= 64:
+        raise LengthOutOfRange(f"member_count {count}")
+    members: list[tuple[bytes, int, bytes]] = []
+    for _ in range(count):
+        user = r.take(16, "user_id")
+        role = r.enum({1, 2}, "member role")
+        members.append((user, role, r.take(32, "key_fingerprint")))
+    r.take(64, "signature")
+    r.finish()
+    if any(a[0] >= b[0] for a, b in zip(members, members[1:])):
+        raise InvalidField("members are not in strictly ascending order of user id")
+    if not any(role == 1 for _, role, _ in members):
+        raise InvalidField("no coach among the members")
+    return Record(data, relationship_id, epoch, previous, signer_id, created_ms,
+                  {u: (role, fp) for u, role, fp in members})
+
+
+def verify_record(record: Record, previous: Record | None, signer_bundle: bytes) -> None:
+    """§7.6.2, in the order the section gives."""
+    if previous is None:
+        if record.epoch != 0:
+            raise Membership("EpochNotNext")
+        if record.previous != bytes(32):
+            raise Membership("PreviousMismatch")
+        if not record.is_coach(record.signer_id):
+            raise Membership("SignerNotCoach")
+        roles = sorted(role for role, _ in record.members.values())
+        if roles != [1, 2]:
+            raise Membership("Opening")
+    else:
+        if record.relationship_id != previous.relationship_id:
+            raise Membership("WrongRelationship")
+        if record.epoch != previous.epoch + 1:
+            raise Membership("EpochNotNext")
+        if record.previous != previous.hash:
+            raise Membership("PreviousMismatch")
+        if not previous.is_coach(record.signer_id):
+            raise Membership("SignerNotCoach")
+    named = record.members.get(record.signer_id) or (previous.members.get(record.signer_id)
+                                                      if previous else None)
+    signer = decode_bundle(signer_bundle)
+    if signer.user_id != record.signer_id or named is None or named[1] != key_fingerprint(signer_bundle):
+        raise Membership("SignerKey")
+    body, signature = record.encoded[:-64], record.encoded[-64:]
+    if not ed25519_verify(signer.signing_public, L_MEMBERSHIP_SIGNATURE + b"\x00" + body, signature):
+        raise Membership("Signature")
+
+
+def check_membership(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        people = i.obj("identities")
+        names = ("carla", "jan", "kim", "kim_new", "jan_new")
+        ids = {n: read_identity(people.obj(n)) for n in names}
+        signers = i.list("signers")
+        records, expected = i.list("records"), e.list("records")
+        same(case.where + ": one signer per record", len(signers), len(records))
+        previous = None
+        for index, (raw, want, signer_name) in enumerate(zip(records, expected, signers)):
+            rec = Fields(raw, f"{case.where}: record {index}")
+            signer = ids[signer_name]
+            members = []
+            for m in rec.list("members"):
+                mf = Fields(m, f"{rec.where}: member")
+                members.append((mf.hex("user_id", 16), ROLES[mf.text("role")], mf.hex("key_fingerprint", 32)))
+                mf.done()
+            body = encode_record_body(rec.hex("relationship_id", 16), rec.int("epoch"),
+                                      rec.hex("previous", 32), rec.hex("signer_id", 16),
+                                      rec.int("created_ms"), members)
+            same(rec.where + ": signer", signer.user_id, rec.hex("signer_id", 16))
+            rec.done()
+            encoded = body + ed25519_sign(signer.signing_seed, L_MEMBERSHIP_SIGNATURE + b"\x00" + body)
+            w = Fields(want, f"{case.where}: expected record {index}")
+            w.check("record", encoded)
+            record = decode_record(encoded)
+            w.check("hash", record.hash)
+            w.done()
+            verify_record(record, previous, signer.bundle)
+            previous = record
+
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        # `previous` is null for an opening record: the verifier holds no chain yet.
+        previous = decode_record(i.hex("previous")) if i.data.get("previous") is not None else None
+        i.used.add("previous")
+        data, signer_bundle = i.hex("record"), i.hex("signer_bundle")
+        return lambda: verify_record(decode_record(data), previous, signer_bundle)
 
     vf.run_positive(positive)
     vf.run_negative(negative)
@@ -1469,6 +1628,7 @@ FILES: dict[str, tuple[str, Callable[[VectorFile], None]]] = {
     "identity.json": ("§5", check_identity),
     "recovery_key.json": ("§6", check_recovery_key),
     "relationship_key_wrap.json": ("§7", check_relationship_key_wrap),
+    "membership.json": ("§7.6", check_membership),
     "item.json": ("§8", check_item),
     "attachment_stream.json": ("§9", check_attachment_stream),
     "notes.json": ("§10", check_notes),

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use kluis_crypto::attachment::DocumentDescription;
-use kluis_crypto::identity::IdentityBundle;
 use kluis_crypto::ids::{Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, ItemKind, OpenedItem, SealedItem, SharedItemKind};
 use kluis_crypto::notes::{NotesKey, SealedNotesKey};
@@ -380,9 +379,15 @@ impl Session {
                 entry.content = EntryContent::Unreadable;
                 return Ok((entry, None));
             }
-            let bundles = self.signing_bundles(author).await?;
+            // The author's key is the one the membership chain names for
+            // them in this epoch: a key they replaced verifies nothing later.
+            let bundle = self
+                .chain_bundle(rid, header.epoch.0, author, "the author")
+                .await?;
             let key = self.held_key(rid, header.epoch.0)?;
-            open_with_any(&sealed, key, header.item_id, &bundles).ok_or_else(corrupt)?
+            sealed
+                .open(key, header.item_id, &bundle)
+                .map_err(|_| corrupt())?
         };
         let mut description = None;
         entry.content = match header.kind {
@@ -433,15 +438,6 @@ impl Session {
             .1
             .ok_or_else(|| Error::InvalidInput(format!("item {item} is not a shared file")))
     }
-}
-
-fn open_with_any(
-    sealed: &SealedItem,
-    key: &kluis_crypto::relationship::RelationshipKey,
-    item: ItemId,
-    bundles: &[IdentityBundle],
-) -> Option<OpenedItem> {
-    bundles.iter().find_map(|b| sealed.open(key, item, b).ok())
 }
 
 /// Parses an account id typed or passed in.

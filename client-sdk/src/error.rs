@@ -78,6 +78,51 @@ pub enum Violation {
         /// What the server says now.
         presented: u32,
     },
+    /// A record of the relationship's membership chain is not the valid
+    /// next link (PROTOCOL.md §7.6): signed by someone who was not a coach
+    /// member, by a key the chain does not name, re-signed, reordered,
+    /// from another relationship, or with a gap.
+    #[error(
+        "the membership record of epoch {epoch} of relationship {relationship} is invalid: {fault}"
+    )]
+    MembershipInvalid {
+        /// The relationship.
+        relationship: RelationshipId,
+        /// The epoch of the refused record.
+        epoch: u32,
+        /// What the check found.
+        fault: String,
+    },
+    /// The server showed another membership record for an epoch than this
+    /// client verified before: a fork (two members shown two histories).
+    #[error("relationship {relationship} forked at epoch {epoch}: its membership record changed")]
+    MembershipForked {
+        /// The relationship.
+        relationship: RelationshipId,
+        /// The epoch whose record differs.
+        epoch: u32,
+    },
+    /// The server presents an epoch that no signed membership record
+    /// starts (a "ghost" epoch or member), or withholds the records of one.
+    #[error("relationship {relationship} has no membership record for epoch {epoch}")]
+    MembershipMissing {
+        /// The relationship.
+        relationship: RelationshipId,
+        /// The epoch without a record.
+        epoch: u32,
+    },
+    /// A wrapped key, or an item, names a member or key the membership
+    /// chain does not name for its epoch: an unexplained recipient key, or
+    /// an author who was not a member.
+    #[error("epoch {epoch} of relationship {relationship}: {what} is not what the membership chain names")]
+    NotInChain {
+        /// The relationship.
+        relationship: RelationshipId,
+        /// The epoch.
+        epoch: u32,
+        /// What disagrees.
+        what: String,
+    },
     /// The identity the server handed back as this user's is not: sealed
     /// for another account, under another password, or not matching the
     /// published bundle.

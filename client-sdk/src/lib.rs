@@ -15,6 +15,7 @@
 mod account;
 mod api;
 mod attachments;
+mod chain;
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod cli;
 mod dialogue;
@@ -33,6 +34,7 @@ mod wire;
 
 pub use account::{Kluis, Login, NewAccount, PendingRecovery, PendingSecondFactor, SessionMode};
 pub use attachments::{Progress, SharedFile, SEGMENT_BYTES};
+pub use chain::{MembershipEvent, ProvenMember, ProvenMembership};
 pub use dialogue::{
     parse_item_id, parse_relationship_id, parse_user_id, DocumentInfo, Entry, EntryContent,
 };
@@ -48,3 +50,4 @@ pub use wire::{
 
 /// Re-exported so that callers name the same types.
 pub use kluis_crypto;
+pub use kluis_crypto::membership::MemberRole;

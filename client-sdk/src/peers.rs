@@ -99,26 +99,6 @@ impl Session {
         }
     }
 
-    /// Bundles of `user` that may have signed something: the pinned one
-    /// first, then earlier accepted ones. A peer never seen is pinned now.
-    pub(crate) async fn signing_bundles(&mut self, user: UserId) -> Result<Vec<IdentityBundle>> {
-        if user == self.me {
-            return Ok(vec![self.identity.bundle().clone()]);
-        }
-        if !self.state.pins.contains_key(&user.to_string()) {
-            self.checked_peer(user).await?;
-        }
-        let pin = self
-            .state
-            .pins
-            .get(&user.to_string())
-            .ok_or(Violation::BundleInvalid { user })?;
-        std::iter::once(&pin.bundle)
-            .chain(pin.previous.iter())
-            .map(|b| decode_bundle(user, b))
-            .collect()
-    }
-
     /// The safety number with `peer` (pinning the peer's key if new). When
     /// the peer's key changed, the number of the new key, marked as such.
     pub async fn safety_number(&mut self, peer: UserId) -> Result<SafetyNumberView> {

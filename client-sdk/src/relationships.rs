@@ -1,31 +1,24 @@
 //! Relationships (trajectories) and their epochs: opening one, adding and
-//! removing members with a new epoch key wrapped to exactly the members
-//! after the change, and unwrapping the epoch keys this user holds — each
-//! checked against the relationship, the epoch, the recipient, a sender who
-//! is a coach member at that epoch, and the highest epoch already seen.
+//! removing members with a signed membership record and a new epoch key
+//! wrapped to exactly the members the record names, and unwrapping the
+//! epoch keys this user holds — each checked against the verified
+//! membership chain (PROTOCOL.md §7.6): the relationship, the epoch, the
+//! recipient's key, the coach who signed the epoch's record as sender, and
+//! the highest epoch already seen.
 
+use kluis_crypto::identity::IdentityBundle;
 use kluis_crypto::ids::{Epoch, RelationshipId, UserId};
+use kluis_crypto::membership::{Member, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::relationship::{RelationshipKey, WrappedRelationshipKey};
 use rand::rngs::OsRng;
 
 use crate::api::{b64, unb64};
 use crate::error::{Error, Result, Violation};
 use crate::session::Session;
-use crate::wire::{MemberView, NewEpoch, OpenRelationship, RelationshipView, Role, WrappedKeyView};
-
-fn parse_user(id: &str) -> Result<UserId> {
-    id.parse()
-        .map_err(|_| Violation::Malformed(format!("account id {id:?}")).into())
-}
+use crate::wire::{MemberView, NewEpoch, OpenRelationship, RelationshipView, WrappedKeyView};
 
 fn epoch_of(value: i64) -> Result<u32> {
     u32::try_from(value).map_err(|_| Violation::Malformed(format!("epoch {value}")).into())
-}
-
-/// Whether `member` held epoch `epoch`.
-fn held(member: &MemberView, epoch: u32) -> bool {
-    let e = i64::from(epoch);
-    member.joined_epoch <= e && member.left_epoch.is_none_or(|left| e < left)
 }
 
 impl RelationshipView {
@@ -85,7 +78,8 @@ impl Session {
     }
 
     /// Opens a relationship (a coach, with a client they invited) in
-    /// `organisation`: epoch 0, its key wrapped to both.
+    /// `organisation`: epoch 0, its opening membership record signed by
+    /// this coach, its key wrapped to both.
     pub async fn open_relationship(
         &mut self,
         organisation: &str,
@@ -93,10 +87,26 @@ impl Session {
     ) -> Result<RelationshipId> {
         let client_bundle = self.checked_peer(client).await?;
         let rid = RelationshipId::random(&mut OsRng);
+        let me = self.identity.bundle().clone();
+        let record = MembershipRecord::sign(
+            &self.identity,
+            rid,
+            Epoch(0),
+            RecordHash::NONE,
+            now_ms_u64(),
+            vec![
+                entry(&me, MemberRole::Coach),
+                entry(&client_bundle, MemberRole::Client),
+            ],
+        )?;
         let key = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
-        let wrapped_keys = [self.identity.bundle(), &client_bundle]
+        let wrapped_keys = [&me, &client_bundle]
             .iter()
-            .map(|b| Ok(b64(&key.wrap(&mut OsRng, &self.identity, b)?.encode())))
+            .map(|b| {
+                Ok(b64(&key
+                    .wrap(&mut OsRng, &self.identity, b, &record.hash())?
+                    .encode()))
+            })
             .collect::<Result<Vec<_>>>()?;
         let view: RelationshipView = self
             .api
@@ -106,6 +116,7 @@ impl Session {
                     relationship_id: rid.to_string(),
                     client_id: client.to_string(),
                     wrapped_keys,
+                    membership_record: b64(&record.encode()),
                 },
             )
             .await?;
@@ -113,13 +124,21 @@ impl Session {
             return Err(Violation::Malformed("another relationship was opened".into()).into());
         }
         self.note_epoch(&view)?;
+        self.extend_chain(record)?;
         self.epoch_keys.insert((rid, 0), key);
         Ok(rid)
     }
 
-    /// Adds a member (a coach, or the coach's own client) with a new epoch.
-    pub async fn add_member(&mut self, rid: RelationshipId, user: UserId) -> Result<u32> {
-        self.new_epoch(rid, &[user], &[]).await
+    /// Adds a member with a new epoch: a coach of the organisation, or this
+    /// coach's own client (`role` says which; the server refuses a role
+    /// the account does not have).
+    pub async fn add_member(
+        &mut self,
+        rid: RelationshipId,
+        user: UserId,
+        role: MemberRole,
+    ) -> Result<u32> {
+        self.new_epoch(rid, &[(user, role)], &[]).await
     }
 
     /// Removes a member with a new epoch: they keep what they could read,
@@ -133,53 +152,93 @@ impl Session {
         self.new_epoch(rid, &[], &[]).await
     }
 
+    /// The members after the change come from the verified chain's last
+    /// record, never from the server's listing: nobody the chain does not
+    /// name is wrapped to, and a removed member stays removed.
     async fn new_epoch(
         &mut self,
         rid: RelationshipId,
-        add: &[UserId],
+        add: &[(UserId, MemberRole)],
         remove: &[UserId],
     ) -> Result<u32> {
         let view = self.relationship(rid).await?;
-        let next = epoch_of(view.current_epoch)?
+        let current = epoch_of(view.current_epoch)?;
+        let head = self.verified_chain(rid, current).await?.head().clone();
+        if head.epoch().0 != current {
+            return Err(Violation::MembershipMissing {
+                relationship: rid,
+                epoch: current.max(head.epoch().0),
+            }
+            .into());
+        }
+        if head
+            .member(self.me)
+            .is_none_or(|m| m.role != MemberRole::Coach)
+        {
+            return Err(Error::InvalidInput(
+                "only a coach of this relationship changes its members".into(),
+            ));
+        }
+        let next = current
             .checked_add(1)
             .ok_or_else(|| Error::InvalidInput("no epochs left".into()))?;
-        let mut recipients: Vec<UserId> = view
-            .current_members()
-            .map(|m| parse_user(&m.account_id))
-            .collect::<Result<_>>()?;
-        recipients.retain(|u| !remove.contains(u));
-        for u in add {
-            if !recipients.contains(u) {
-                recipients.push(*u);
+        let mut after: Vec<(UserId, MemberRole)> = head
+            .members()
+            .iter()
+            .filter(|m| !remove.contains(&m.user_id))
+            .map(|m| (m.user_id, m.role))
+            .collect();
+        for (user, role) in add {
+            if !after.iter().any(|(u, _)| u == user) {
+                after.push((*user, *role));
             }
         }
-        let key = RelationshipKey::generate(&mut OsRng, rid, Epoch(next));
-        let mut wrapped_keys = Vec::with_capacity(recipients.len());
-        for user in recipients {
+        let mut bundles = Vec::with_capacity(after.len());
+        let mut members = Vec::with_capacity(after.len());
+        for (user, role) in after {
             let bundle = self.checked_peer(user).await?;
-            wrapped_keys.push(b64(&key
-                .wrap(&mut OsRng, &self.identity, &bundle)?
-                .encode()));
+            members.push(entry(&bundle, role));
+            bundles.push(bundle);
         }
+        let record = MembershipRecord::sign(
+            &self.identity,
+            rid,
+            Epoch(next),
+            head.hash(),
+            now_ms_u64(),
+            members,
+        )?;
+        let key = RelationshipKey::generate(&mut OsRng, rid, Epoch(next));
+        let wrapped_keys = bundles
+            .iter()
+            .map(|b| {
+                Ok(b64(&key
+                    .wrap(&mut OsRng, &self.identity, b, &record.hash())?
+                    .encode()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let after: RelationshipView = self
             .api
             .post(
                 &format!("/api/relationships/{rid}/epochs"),
                 &NewEpoch {
                     epoch: i64::from(next),
-                    add: add.iter().map(ToString::to_string).collect(),
+                    add: add.iter().map(|(u, _)| u.to_string()).collect(),
                     remove: remove.iter().map(ToString::to_string).collect(),
                     wrapped_keys,
+                    membership_record: b64(&record.encode()),
                 },
             )
             .await?;
         self.note_epoch(&after)?;
+        self.extend_chain(record)?;
         self.epoch_keys.insert((rid, next), key);
         Ok(next)
     }
 
     /// Makes sure the key of `epoch` is in memory, unwrapping (and
-    /// checking) the wrapped keys this user holds if it is not.
+    /// checking) the wrapped keys this user holds if it is not. The
+    /// membership chain is verified up to `epoch` first.
     pub(crate) async fn ensure_epoch_key(
         &mut self,
         view: &RelationshipView,
@@ -189,6 +248,8 @@ impl Session {
         if self.epoch_keys.contains_key(&(rid, epoch)) {
             return Ok(());
         }
+        let current = epoch_of(view.current_epoch)?;
+        self.verified_chain(rid, current.max(epoch)).await?;
         let wrapped: Vec<WrappedKeyView> = self
             .api
             .get(&format!("/api/relationships/{rid}/keys"))
@@ -198,7 +259,7 @@ impl Session {
             if self.epoch_keys.contains_key(&(rid, e)) || self.lost_epochs.contains(&(rid, e)) {
                 continue;
             }
-            match self.unwrap_checked(view, e, &w.envelope).await? {
+            match self.unwrap_checked(rid, e, &w.envelope).await? {
                 Some(key) => {
                     self.epoch_keys.insert((rid, e), key);
                 }
@@ -221,15 +282,17 @@ impl Session {
             })
     }
 
-    /// Unwraps one epoch key after every check; `None` when it is addressed
-    /// to an earlier identity of this user (that key is lost with it).
+    /// Unwraps one epoch key after every check against the epoch's
+    /// membership record: sent by the coach who signed it, with the key the
+    /// chain names for them; addressed to this user with the key the chain
+    /// names for them. `None` when the chain names an earlier identity of
+    /// this user (that key is lost with it).
     async fn unwrap_checked(
         &mut self,
-        view: &RelationshipView,
+        rid: RelationshipId,
         epoch: u32,
         envelope: &str,
     ) -> Result<Option<RelationshipKey>> {
-        let rid = view.id()?;
         let invalid = || Violation::WrappedKeyInvalid {
             relationship: rid,
             epoch,
@@ -242,22 +305,56 @@ impl Session {
         {
             return Err(invalid().into());
         }
-        if wrapped.recipient_fingerprint() != self.identity.bundle().fingerprint() {
+        let record = self
+            .verified_chain(rid, epoch)
+            .await?
+            .at(epoch)
+            .cloned()
+            .ok_or(Violation::MembershipMissing {
+                relationship: rid,
+                epoch,
+            })?;
+        let not_in_chain = |what: String| Violation::NotInChain {
+            relationship: rid,
+            epoch,
+            what,
+        };
+        let mine = record
+            .member(self.me)
+            .ok_or_else(|| not_in_chain("a key addressed to this user".into()))?;
+        if wrapped.recipient_fingerprint() != mine.fingerprint {
+            return Err(not_in_chain("the wrapped key's recipient key".into()).into());
+        }
+        if mine.fingerprint != self.identity.bundle().fingerprint() {
             return Ok(None);
         }
         let sender = wrapped.sender_id();
-        let sender_is_coach = view
-            .members
-            .iter()
-            .any(|m| m.role == Role::Coach && m.account_id == sender.to_string() && held(m, epoch));
-        if !sender_is_coach {
+        if sender != record.signer_id() {
             return Err(Violation::SenderNotMember { epoch, sender }.into());
         }
-        for bundle in self.signing_bundles(sender).await? {
-            if let Ok(key) = wrapped.unwrap(&self.identity, &bundle, rid, Epoch(epoch)) {
-                return Ok(Some(key));
-            }
-        }
-        Err(invalid().into())
+        let previous = epoch
+            .checked_sub(1)
+            .and_then(|p| self.chains.get(&rid).and_then(|c| c.at(p)).cloned());
+        let fingerprint = record
+            .expected_signer_fingerprint(previous.as_ref())
+            .ok_or(Violation::SenderNotMember { epoch, sender })?;
+        let bundle = self.bundle_with(sender, fingerprint).await?;
+        wrapped
+            .unwrap(&self.identity, &bundle, rid, Epoch(epoch), &record.hash())
+            .map(Some)
+            .map_err(|_| invalid().into())
     }
+}
+
+/// A record's entry for a member with this bundle.
+fn entry(bundle: &IdentityBundle, role: MemberRole) -> Member {
+    Member {
+        user_id: bundle.user_id(),
+        role,
+        fingerprint: bundle.fingerprint(),
+    }
+}
+
+fn now_ms_u64() -> u64 {
+    u64::try_from(crate::dialogue::now_ms()).unwrap_or(0)
 }

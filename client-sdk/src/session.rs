@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use kluis_crypto::identity::IdentityKeyPair;
+use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, KeyFingerprint};
 use kluis_crypto::ids::{RelationshipId, UserId};
 use kluis_crypto::key_schedule::{ExportKey, LocalStoreKey};
 use kluis_crypto::notes::NotesKey;
 use kluis_crypto::relationship::RelationshipKey;
 
 use crate::api::Api;
+use crate::chain::VerifiedChain;
 use crate::error::Result;
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
@@ -34,6 +35,10 @@ pub struct Session {
     /// Epochs whose key was wrapped to an earlier identity of this user.
     pub(crate) lost_epochs: HashSet<(RelationshipId, u32)>,
     pub(crate) notes_keys: BTreeMap<u32, NotesKey>,
+    /// Verified membership chains (PROTOCOL.md §7.6).
+    pub(crate) chains: HashMap<RelationshipId, VerifiedChain>,
+    /// Bundles by (user, fingerprint), from pins and the key directory.
+    pub(crate) bundles: HashMap<(UserId, KeyFingerprint), IdentityBundle>,
 }
 
 impl std::fmt::Debug for Session {
@@ -79,6 +84,8 @@ impl Session {
             epoch_keys: HashMap::new(),
             lost_epochs: HashSet::new(),
             notes_keys: BTreeMap::new(),
+            chains: HashMap::new(),
+            bundles: HashMap::new(),
         };
         session.save_state()?;
         Ok(session)

@@ -43,6 +43,16 @@ pub struct KeyChange {
     pub offered_bundle: String,
 }
 
+/// The last membership record this client verified for a relationship
+/// (PROTOCOL.md §7.6.3): a later chain must contain it unchanged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Its epoch.
+    pub epoch: u32,
+    /// Its record hash (hex).
+    pub hash: String,
+}
+
 /// Everything a client keeps between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LocalState {
@@ -55,6 +65,9 @@ pub struct LocalState {
     /// Key changes not yet accepted, by user id.
     #[serde(default)]
     pub key_changes: BTreeMap<String, KeyChange>,
+    /// The last verified membership record by relationship id.
+    #[serde(default)]
+    pub chains: BTreeMap<String, ChainHead>,
 }
 
 impl LocalState {

@@ -422,6 +422,7 @@ pub(crate) struct OpenRelationship {
     pub relationship_id: String,
     pub client_id: String,
     pub wrapped_keys: Vec<String>,
+    pub membership_record: String,
 }
 
 #[derive(Serialize)]
@@ -430,6 +431,13 @@ pub(crate) struct NewEpoch {
     pub add: Vec<String>,
     pub remove: Vec<String>,
     pub wrapped_keys: Vec<String>,
+    pub membership_record: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MembershipRecordView {
+    pub epoch: i64,
+    pub record: String,
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ use kluis_crypto::attachment::{self, AttachmentKey};
 use kluis_crypto::identity::IdentityKeyPair;
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{self, SharedItemKind};
+use kluis_crypto::membership::RecordHash;
 use kluis_crypto::relationship::RelationshipKey;
 use rand::rngs::OsRng;
 
@@ -128,15 +129,27 @@ fn wrapping(c: &mut Criterion) {
     let coach = IdentityKeyPair::generate(&mut OsRng, UserId::random(&mut OsRng));
     let client = IdentityKeyPair::generate(&mut OsRng, UserId::random(&mut OsRng));
     let key = RelationshipKey::generate(&mut OsRng, RelationshipId::random(&mut OsRng), Epoch(0));
-    let wrapped = key.wrap(&mut OsRng, &coach, client.bundle()).unwrap();
+    let record = RecordHash([1; 32]);
+    let wrapped = key
+        .wrap(&mut OsRng, &coach, client.bundle(), &record)
+        .unwrap();
     let mut group = c.benchmark_group("relationship_key");
     group.bench_function("wrap", |b| {
-        b.iter(|| key.wrap(&mut OsRng, &coach, client.bundle()).unwrap())
+        b.iter(|| {
+            key.wrap(&mut OsRng, &coach, client.bundle(), &record)
+                .unwrap()
+        })
     });
     group.bench_function("unwrap", |b| {
         b.iter(|| {
             wrapped
-                .unwrap(&client, coach.bundle(), key.relationship_id(), key.epoch())
+                .unwrap(
+                    &client,
+                    coach.bundle(),
+                    key.relationship_id(),
+                    key.epoch(),
+                    &record,
+                )
                 .unwrap()
         })
     });

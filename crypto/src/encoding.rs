@@ -33,6 +33,8 @@ pub enum EnvelopeType {
     SafetyNumber = 0x08,
     /// A client's local key store, sealed under its [`crate::key_schedule::LocalStoreKey`].
     LocalStore = 0x09,
+    /// A signed record of a relationship's membership chain.
+    MembershipRecord = 0x0A,
 }
 
 impl EnvelopeType {
@@ -48,6 +50,7 @@ impl EnvelopeType {
             Self::DocumentDescription => "document description",
             Self::SafetyNumber => "safety number",
             Self::LocalStore => "local store",
+            Self::MembershipRecord => "membership record",
         }
     }
 }

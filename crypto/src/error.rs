@@ -66,6 +66,10 @@ pub enum Error {
     /// An identity bundle's self-signature does not verify.
     #[error("identity bundle signature is invalid")]
     BadSignature,
+    /// A membership record is not the valid next link of its chain
+    /// (PROTOCOL.md §7.6).
+    #[error("membership chain: {0}")]
+    Membership(#[from] crate::membership::ChainFault),
     /// A public key is not usable (for example an X25519 point of small order).
     #[error("invalid public key")]
     InvalidPublicKey,

@@ -19,6 +19,7 @@
 //! | 5 Identity | [`identity`] |
 //! | 6 Recovery key | [`recovery`] |
 //! | 7 Relationship keys | [`relationship`] |
+//! | 7.6 Membership chain | [`membership`] |
 //! | 8 Items | [`item`] |
 //! | 9 Attachments | [`attachment`] |
 //! | 10 Coach-private notes | [`notes`] |
@@ -38,6 +39,7 @@ pub mod ids;
 pub mod item;
 pub mod key_schedule;
 pub mod local_store;
+pub mod membership;
 pub mod notes;
 pub mod opaque;
 pub mod recovery;

@@ -5,9 +5,11 @@
 //! X25519 identity key with HPKE Auth mode (RFC 9180 §5.1.3), so the
 //! recipient learns which identity wrapped it. The HPKE `info` binds the
 //! protocol version, relationship id, epoch, sender, recipient and the
-//! recipient's key fingerprint; the server can therefore neither redirect a
-//! wrapped key to another relationship, epoch or person, nor substitute a
-//! key of its own making without holding a member's identity key.
+//! recipient's key fingerprint and the hash of the epoch's membership record
+//! (§7.6); the server can therefore neither redirect a wrapped key to another
+//! relationship, epoch or person, nor substitute a key of its own making
+//! without holding a member's identity key, nor pair a key with another
+//! membership record than the one its sender signed.
 
 use rand_core::{CryptoRng, RngCore};
 
@@ -15,6 +17,7 @@ use crate::encoding::{EnvelopeType, Reader, Writer};
 use crate::hpke_auth::{self, ENC_LEN};
 use crate::identity::{IdentityBundle, IdentityKeyPair, KeyFingerprint};
 use crate::ids::{Epoch, RelationshipId, UserId};
+use crate::membership::RecordHash;
 use crate::secret::secret_bytes;
 use crate::symmetric::TAG_LEN;
 use crate::{Error, Result, PROTOCOL_VERSION};
@@ -76,12 +79,14 @@ impl RelationshipKey {
         self.key.expose_secret()
     }
 
-    /// Wraps this key from `sender` to `recipient` (who may be the sender).
+    /// Wraps this key from `sender` to `recipient` (who may be the sender)
+    /// for the epoch whose membership record hashes to `record`.
     pub fn wrap<R: RngCore + CryptoRng>(
         &self,
         rng: &mut R,
         sender: &IdentityKeyPair,
         recipient: &IdentityBundle,
+        record: &RecordHash,
     ) -> Result<WrappedRelationshipKey> {
         let header = WrapHeader {
             relationship_id: self.relationship_id,
@@ -94,7 +99,7 @@ impl RelationshipKey {
             sender.dh_secret(),
             sender.bundle().dh_public(),
             recipient.dh_public(),
-            &header.info(),
+            &header.info(record),
             self.expose_secret(),
             rng,
         )?;
@@ -113,9 +118,12 @@ struct WrapHeader {
 
 impl WrapHeader {
     /// `info = WRAP_INFO_LABEL ‖ 0x00 ‖ version ‖ relationship_id ‖ epoch ‖
-    /// sender_id ‖ recipient_id ‖ recipient_fingerprint` (fixed widths).
-    fn info(&self) -> Vec<u8> {
-        let mut info = Vec::with_capacity(WRAP_INFO_LABEL.len() + 1 + 1 + 16 + 4 + 16 + 16 + 32);
+    /// sender_id ‖ recipient_id ‖ recipient_fingerprint ‖ record_hash`
+    /// (fixed widths). The record hash is not in the envelope: each side
+    /// takes it from the chain it verified.
+    fn info(&self, record: &RecordHash) -> Vec<u8> {
+        let mut info =
+            Vec::with_capacity(WRAP_INFO_LABEL.len() + 1 + 1 + 16 + 4 + 16 + 16 + 32 + 32);
         info.extend_from_slice(WRAP_INFO_LABEL.as_bytes());
         info.push(0);
         info.push(PROTOCOL_VERSION);
@@ -124,6 +132,7 @@ impl WrapHeader {
         info.extend_from_slice(self.sender_id.as_bytes());
         info.extend_from_slice(self.recipient_id.as_bytes());
         info.extend_from_slice(&self.recipient_fingerprint.0);
+        info.extend_from_slice(&record.0);
         info
     }
 }
@@ -197,15 +206,17 @@ impl WrappedRelationshipKey {
     }
 
     /// Unwraps the key for `(relationship_id, epoch)` as `recipient`, from
-    /// `sender` (whose bundle the caller has pinned). The header must name
-    /// exactly these; anything else, or a failed HPKE open, is
-    /// [`Error::Decryption`].
+    /// `sender` (the bundle the membership chain names for the epoch's
+    /// signer), under the epoch's verified membership record `record`. The
+    /// header must name exactly these; anything else, or a failed HPKE open
+    /// (another record hash included), is [`Error::Decryption`].
     pub fn unwrap(
         &self,
         recipient: &IdentityKeyPair,
         sender: &IdentityBundle,
         relationship_id: RelationshipId,
         epoch: Epoch,
+        record: &RecordHash,
     ) -> Result<RelationshipKey> {
         let expected = WrapHeader {
             relationship_id,
@@ -221,7 +232,7 @@ impl WrappedRelationshipKey {
             recipient.dh_secret(),
             sender.dh_public(),
             &self.enc,
-            &expected.info(),
+            &expected.info(record),
             &self.ct,
         )?;
         Ok(RelationshipKey {

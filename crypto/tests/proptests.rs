@@ -12,6 +12,7 @@ use kluis_crypto::attachment::{self, AttachmentHeader, AttachmentKey, DocumentDe
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{self, SealedItem, SharedItemKind};
+use kluis_crypto::membership::RecordHash;
 use kluis_crypto::notes::SealedNotesKey;
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::{RelationshipKey, WrappedRelationshipKey};
@@ -82,14 +83,14 @@ proptest! {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let rel = RelationshipId::from_bytes(rel);
         let key = RelationshipKey::generate(&mut rng, rel, Epoch(epoch));
-        let bytes = key.wrap(&mut rng, &f.coach, f.client.bundle()).unwrap().encode();
+        let bytes = key.wrap(&mut rng, &f.coach, f.client.bundle(), &RecordHash([3; 32])).unwrap().encode();
         let decoded = WrappedRelationshipKey::decode(&bytes).unwrap();
         prop_assert_eq!(decoded.encode(), bytes.clone());
-        prop_assert_eq!(decoded.unwrap(&f.client, f.coach.bundle(), rel, Epoch(epoch)).unwrap(), key);
+        prop_assert_eq!(decoded.unwrap(&f.client, f.coach.bundle(), rel, Epoch(epoch), &RecordHash([3; 32])).unwrap(), key);
         let mut tampered = bytes.clone();
         tampered[flip_at.index(bytes.len())] ^= 1 << flip_bit;
         let r = WrappedRelationshipKey::decode(&tampered)
-            .and_then(|w| w.unwrap(&f.client, f.coach.bundle(), rel, Epoch(epoch)));
+            .and_then(|w| w.unwrap(&f.client, f.coach.bundle(), rel, Epoch(epoch), &RecordHash([3; 32])));
         prop_assert!(r.is_err());
     }
 

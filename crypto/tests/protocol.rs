@@ -14,11 +14,15 @@ use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealKind, SealedId
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{self, ItemKind, SealedItem, SharedItemKind};
 use kluis_crypto::key_schedule::ExportKey;
+use kluis_crypto::membership::RecordHash;
 use kluis_crypto::notes::{NotesKey, SealedNotesKey};
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::{RelationshipKey, WrappedRelationshipKey};
 use kluis_crypto::Error;
 use rand::rngs::OsRng;
+
+/// The hash of the membership record every wrap in these tests is for.
+const RECORD: RecordHash = RecordHash([7; 32]);
 
 fn person() -> IdentityKeyPair {
     IdentityKeyPair::generate(&mut OsRng, UserId::random(&mut OsRng))
@@ -112,14 +116,17 @@ fn trajectory() -> Trajectory {
 fn wrapped_key_reaches_only_its_recipient_in_its_place() {
     let t = trajectory();
     let (rel, epoch) = (t.key.relationship_id(), t.key.epoch());
-    let wrapped = t.key.wrap(&mut OsRng, &t.coach, t.client.bundle()).unwrap();
+    let wrapped = t
+        .key
+        .wrap(&mut OsRng, &t.coach, t.client.bundle(), &RECORD)
+        .unwrap();
     let bytes = wrapped.encode();
     assert_eq!(bytes.len(), kluis_crypto::relationship::WRAPPED_KEY_LEN);
     let decoded = WrappedRelationshipKey::decode(&bytes).unwrap();
     assert_eq!(decoded.recipient_id(), t.client.user_id());
     assert_eq!(
         decoded
-            .unwrap(&t.client, t.coach.bundle(), rel, epoch)
+            .unwrap(&t.client, t.coach.bundle(), rel, epoch, &RECORD)
             .unwrap(),
         t.key
     );
@@ -130,31 +137,46 @@ fn wrapped_key_reaches_only_its_recipient_in_its_place() {
         &manager,
         t.coach.bundle(),
         rel,
-        epoch
+        epoch,
+        &RECORD
+    )));
+    // A client whose chain holds another record for this epoch (a fork)
+    // refuses it.
+    assert!(is_decryption(decoded.unwrap(
+        &t.client,
+        t.coach.bundle(),
+        rel,
+        epoch,
+        &RecordHash([8; 32])
     )));
     // The client expecting another epoch or relationship refuses it.
     assert!(is_decryption(decoded.unwrap(
         &t.client,
         t.coach.bundle(),
         rel,
-        Epoch(1)
+        Epoch(1),
+        &RECORD
     )));
     assert!(is_decryption(decoded.unwrap(
         &t.client,
         t.coach.bundle(),
         RelationshipId::random(&mut OsRng),
-        epoch
+        epoch,
+        &RECORD
     )));
     // A key the server made up and wrapped with its own identity, claiming
     // to be the coach: Auth mode binds the coach's static key.
     let server = IdentityKeyPair::generate(&mut OsRng, t.coach.user_id());
     let fake = RelationshipKey::generate(&mut OsRng, rel, epoch);
-    let substituted = fake.wrap(&mut OsRng, &server, t.client.bundle()).unwrap();
+    let substituted = fake
+        .wrap(&mut OsRng, &server, t.client.bundle(), &RECORD)
+        .unwrap();
     assert!(is_decryption(substituted.unwrap(
         &t.client,
         t.coach.bundle(),
         rel,
-        epoch
+        epoch,
+        &RECORD
     )));
 }
 
@@ -164,7 +186,10 @@ fn changed_recipient_key_invalidates_old_wraps() {
     // old identity does not open with the new one, and the fingerprint in
     // the header shows which key it was meant for.
     let t = trajectory();
-    let wrapped = t.key.wrap(&mut OsRng, &t.coach, t.client.bundle()).unwrap();
+    let wrapped = t
+        .key
+        .wrap(&mut OsRng, &t.coach, t.client.bundle(), &RECORD)
+        .unwrap();
     let new_client = IdentityKeyPair::generate(&mut OsRng, t.client.user_id());
     assert_ne!(
         wrapped.recipient_fingerprint(),
@@ -174,7 +199,8 @@ fn changed_recipient_key_invalidates_old_wraps() {
         &new_client,
         t.coach.bundle(),
         t.key.relationship_id(),
-        t.key.epoch()
+        t.key.epoch(),
+        &RECORD
     )));
 }
 

@@ -2,6 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use kluis_crypto::membership::RecordHash;
 use kluis_crypto::relationship::WrappedRelationshipKey;
 #[path = "../fixture.rs"]
 mod fixture;
@@ -11,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(w.encode(), data);
         let f = fixture::get();
         // The fixture never wrapped anything: nothing may open.
-        assert!(w.unwrap(&f.client, f.coach.bundle(), w.relationship_id(), w.epoch()).is_err());
+        assert!(w.unwrap(&f.client, f.coach.bundle(), w.relationship_id(), w.epoch(), &RecordHash([0; 32])).is_err());
     }
 });

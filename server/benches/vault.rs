@@ -32,6 +32,7 @@ use kluis_crypto::identity::IdentityKeyPair;
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, SharedItemKind};
 use kluis_crypto::key_schedule::ExportKey;
+use kluis_crypto::membership::{self, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::RelationshipKey;
 use kluis_server::store::{Engine, Store};
@@ -161,18 +162,32 @@ async fn run_engine(engine: Engine, attachment_mib: u64, items: usize, concurren
     let client = member(&api, t, id).await;
     let rel = RelationshipId::random(&mut OsRng);
     let key = RelationshipKey::generate(&mut OsRng, rel, Epoch(0));
+    let members = [
+        (&coach.identity, MemberRole::Coach),
+        (&client.identity, MemberRole::Client),
+    ]
+    .iter()
+    .map(|(k, role)| membership::Member {
+        user_id: k.user_id(),
+        role: *role,
+        fingerprint: k.bundle().fingerprint(),
+    })
+    .collect();
+    let record =
+        MembershipRecord::sign(&coach.identity, rel, Epoch(0), RecordHash::NONE, 1, members)
+            .unwrap();
     let wrapped: Vec<String> = [&coach.identity, &client.identity]
         .iter()
         .map(|r| {
             b64(&key
-                .wrap(&mut OsRng, &coach.identity, r.bundle())
+                .wrap(&mut OsRng, &coach.identity, r.bundle(), &record.hash())
                 .unwrap()
                 .encode())
         })
         .collect();
     let (status, body) = api
         .post(&format!("/api/organisations/{org}/relationships"),
-            json!({"relationship_id": rel.to_string(), "client_id": client.identity.user_id().to_string(), "wrapped_keys": wrapped}),
+            json!({"relationship_id": rel.to_string(), "client_id": client.identity.user_id().to_string(), "wrapped_keys": wrapped, "membership_record": b64(&record.encode())}),
             Some(&coach.token))
         .await;
     assert!(status.is_success(), "{body}");

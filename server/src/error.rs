@@ -101,6 +101,10 @@ error_codes! {
     ItemConflict = "item_conflict",
     /// A member has not published keys yet.
     KeysMissing = "keys_missing",
+    /// A membership record is malformed, does not continue the chain, names
+    /// other members, roles or keys than the change, or is not signed by
+    /// the calling coach.
+    MembershipRecordInvalid = "membership_record_invalid",
     /// A member of the epoch has no wrapped key.
     MissingRecipient = "missing_recipient",
     /// A relationship keeps at least one coach.

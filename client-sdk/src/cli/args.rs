@@ -278,12 +278,22 @@ pub(crate) enum RelationshipCommand {
         #[arg(long)]
         organisation: Option<String>,
     },
-    /// Add a coach or your client (a new epoch).
+    /// Add a coach or your client (a new epoch, signed by you).
     Add {
         /// The relationship.
         relationship: String,
         /// Their account id.
         user: String,
+        /// They join as the client (your own client); without it, as a
+        /// coach.
+        #[arg(long)]
+        client: bool,
+    },
+    /// Who holds the relationship now and every change of its members, as
+    /// the coaches' signed membership records prove it.
+    Members {
+        /// The relationship.
+        relationship: String,
     },
     /// Remove a member (a new epoch; they read nothing after).
     Remove {

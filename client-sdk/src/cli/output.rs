@@ -61,3 +61,34 @@ pub(crate) fn print_recovery_codes(json: bool, codes: &[String]) {
         }
     }
 }
+
+/// A Unix time in ms as `YYYY-MM-DD HH:MM UTC` (the proleptic Gregorian
+/// calendar, Howard Hinnant's `civil_from_days`).
+pub(crate) fn date_time(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date_time;
+
+    #[test]
+    fn dates_in_utc() {
+        assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date_time(1_767_225_600_000), "2026-01-01 00:00 UTC");
+        assert_eq!(date_time(951_782_400_000 + 61_000), "2000-02-29 00:01 UTC");
+        assert_eq!(date_time(1_796_083_199_000), "2026-11-30 23:59 UTC");
+    }
+}

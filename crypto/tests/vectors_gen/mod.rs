@@ -29,6 +29,7 @@ use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{self, ItemKind, SealedItem, SharedItemKind};
 use kluis_crypto::key_schedule::{labels, ExportKey};
+use kluis_crypto::membership::{ChainFault, Member, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::notes::{NotesKey, NotesKeyBytes, SealedNotesKey};
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::{EpochKeyBytes, RelationshipKey, WrappedRelationshipKey};
@@ -107,6 +108,11 @@ pub struct TestIdentity {
 
 pub fn identity(rng: &mut ChaCha20Rng) -> TestIdentity {
     let user = UserId::from_bytes(uuid(rng));
+    identity_of(rng, user)
+}
+
+/// A (new) identity of an existing user: after a reset without recovery key.
+pub fn identity_of(rng: &mut ChaCha20Rng, user: UserId) -> TestIdentity {
     let dh_secret = draw::<32>(rng);
     let signing_seed = draw::<32>(rng);
     let keys = IdentityKeyPair::generate(&mut ScriptedRng::new(&[&dh_secret, &signing_seed]), user);
@@ -144,6 +150,16 @@ fn error_name(e: &Error) -> &'static str {
         Error::InvalidPublicKey => "InvalidPublicKey",
         Error::RecoveryKeyFormat => "RecoveryKeyFormat",
         Error::RecoveryKeyChecksum => "RecoveryKeyChecksum",
+        Error::Membership(fault) => match fault {
+            ChainFault::WrongRelationship => "Membership.WrongRelationship",
+            ChainFault::EpochNotNext => "Membership.EpochNotNext",
+            ChainFault::PreviousMismatch => "Membership.PreviousMismatch",
+            ChainFault::SignerNotCoach => "Membership.SignerNotCoach",
+            ChainFault::SignerKey => "Membership.SignerKey",
+            ChainFault::Signature => "Membership.Signature",
+            ChainFault::Opening => "Membership.Opening",
+            other => panic!("unexpected chain fault in a vector: {other}"),
+        },
         other => panic!("unexpected error in a vector: {other}"),
     }
 }
@@ -445,6 +461,7 @@ fn wrap_info(
     epoch: Epoch,
     sender: &UserId,
     recipient: &IdentityBundle,
+    record: &RecordHash,
 ) -> Vec<u8> {
     [
         b"kluis/v1/relationship-key-wrap".as_slice(),
@@ -454,6 +471,7 @@ fn wrap_info(
         sender.as_bytes(),
         recipient.user_id().as_bytes(),
         &recipient.fingerprint().0,
+        &record.0,
     ]
     .concat()
 }
@@ -467,6 +485,8 @@ pub fn relationship_key_wrap() -> Value {
     let key_bytes = draw::<32>(&mut rng);
     let epoch = Epoch(3);
     let key = RelationshipKey::from_parts(rel, epoch, EpochKeyBytes::from_secret_bytes(key_bytes));
+    // The hash of epoch 3's membership record (§7.6); any 32 bytes serve here.
+    let record = RecordHash(draw::<32>(&mut rng));
 
     let mut positive = Vec::new();
     let mut wrapped_to_client = Vec::new();
@@ -474,13 +494,13 @@ pub fn relationship_key_wrap() -> Value {
         let ikm_e = draw::<32>(&mut rng);
         let mut scripted = ScriptedRng::new(&[&ikm_e]);
         let wrapped = key
-            .wrap(&mut scripted, &coach.keys, recipient.keys.bundle())
+            .wrap(&mut scripted, &coach.keys, recipient.keys.bundle(), &record)
             .unwrap()
             .encode();
         scripted.assert_drained();
         let unwrapped = WrappedRelationshipKey::decode(&wrapped)
             .unwrap()
-            .unwrap(&recipient.keys, coach.keys.bundle(), rel, epoch)
+            .unwrap(&recipient.keys, coach.keys.bundle(), rel, epoch, &record)
             .unwrap();
         assert_eq!(unwrapped, key);
         if name == "to_client" {
@@ -489,8 +509,8 @@ pub fn relationship_key_wrap() -> Value {
         positive.push(json!({"name": name, "seed": seed,
             "inputs": {"sender": identity_json(&coach), "recipient": identity_json(recipient),
                 "relationship_id": h(rel.as_bytes()), "epoch": epoch.0, "epoch_key": h(&key_bytes),
-                "ikm_e": h(&ikm_e)},
-            "expected": {"info": h(&wrap_info(&rel, epoch, &coach.keys.user_id(), recipient.keys.bundle())),
+                "membership_record_hash": h(&record.0), "ikm_e": h(&ikm_e)},
+            "expected": {"info": h(&wrap_info(&rel, epoch, &coach.keys.user_id(), recipient.keys.bundle(), &record)),
                 "aad": "", "hpke_suite": {"mode": 2, "kem_id": 32, "kdf_id": 1, "aead_id": 3},
                 "wrapped": h(&wrapped)}}));
     }
@@ -503,7 +523,7 @@ pub fn relationship_key_wrap() -> Value {
                      rel: RelationshipId,
                      epoch: Epoch| {
         WrappedRelationshipKey::decode(bytes)
-            .and_then(|x| x.unwrap(&me.keys, sender.keys.bundle(), rel, epoch))
+            .and_then(|x| x.unwrap(&me.keys, sender.keys.bundle(), rel, epoch, &record))
     };
     let ctx = |bytes: &[u8],
                me: &TestIdentity,
@@ -511,8 +531,42 @@ pub fn relationship_key_wrap() -> Value {
                rel: &RelationshipId,
                epoch: Epoch| {
         json!({"wrapped": h(bytes), "recipient": identity_json(me), "sender": identity_json(sender),
-            "expected_relationship_id": h(rel.as_bytes()), "expected_epoch": epoch.0})
+            "expected_relationship_id": h(rel.as_bytes()), "expected_epoch": epoch.0,
+            "membership_record_hash": h(&record.0)})
     };
+    // The opener's chain has another record for epoch 3 (a fork): the
+    // same bytes, unwrapped under that record's hash, do not open.
+    let forked = RecordHash(draw::<32>(&mut rng));
+    let mut fork_ctx = ctx(&wrapped_to_client, &client, &coach, &rel, epoch);
+    fork_ctx["membership_record_hash"] = json!(h(&forked.0));
+    negative(
+        &mut neg,
+        "fail_other_membership_record",
+        WrappedRelationshipKey::decode(&wrapped_to_client)
+            .and_then(|x| x.unwrap(&client.keys, coach.keys.bundle(), rel, epoch, &forked)),
+        "Decryption",
+        fork_ctx,
+    );
+    // Wrapped to the client's earlier identity (stale fingerprint), opened
+    // with the client's current one: the header names another key.
+    let earlier = identity_of(&mut rng, client.keys.user_id());
+    let ikm_stale = draw::<32>(&mut rng);
+    let stale = key
+        .wrap(
+            &mut ScriptedRng::new(&[&ikm_stale]),
+            &coach.keys,
+            earlier.keys.bundle(),
+            &record,
+        )
+        .unwrap()
+        .encode();
+    negative(
+        &mut neg,
+        "fail_stale_recipient_fingerprint",
+        unwrap_as(&stale, &client, &coach, rel, epoch),
+        "Decryption",
+        ctx(&stale, &client, &coach, &rel, epoch),
+    );
     let other_rel = RelationshipId::from_bytes(uuid(&mut rng));
     let mut moved = w.clone();
     moved[2..18].copy_from_slice(other_rel.as_bytes());
@@ -590,6 +644,454 @@ pub fn relationship_key_wrap() -> Value {
         ctx(&v2, &client, &coach, &rel, epoch),
     );
     file("Relationship key wrap: HPKE Auth mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305", "PROTOCOL.md §7", positive, neg)
+}
+
+// ------------------------------------------------------- membership chain
+
+fn member(id: &TestIdentity, role: MemberRole) -> Member {
+    Member {
+        user_id: id.keys.user_id(),
+        role,
+        fingerprint: id.keys.bundle().fingerprint(),
+    }
+}
+
+fn role_name(role: MemberRole) -> &'static str {
+    match role {
+        MemberRole::Coach => "coach",
+        MemberRole::Client => "client",
+    }
+}
+
+fn record_json(r: &MembershipRecord) -> Value {
+    json!({
+        "relationship_id": h(r.relationship_id().as_bytes()),
+        "epoch": r.epoch().0,
+        "previous": h(&r.previous().0),
+        "signer_id": h(r.signer_id().as_bytes()),
+        "created_ms": r.created_ms(),
+        "members": r.members().iter().map(|m| json!({
+            "user_id": h(m.user_id.as_bytes()), "role": role_name(m.role),
+            "key_fingerprint": h(&m.fingerprint.0)})).collect::<Vec<_>>(),
+    })
+}
+
+/// Signs with a scripted Ed25519 key: Ed25519 is deterministic, so the
+/// record bytes follow from the inputs alone.
+fn sign_record(
+    signer: &TestIdentity,
+    rel: RelationshipId,
+    epoch: u32,
+    previous: RecordHash,
+    created_ms: u64,
+    members: Vec<Member>,
+) -> MembershipRecord {
+    MembershipRecord::sign(
+        &signer.keys,
+        rel,
+        Epoch(epoch),
+        previous,
+        created_ms,
+        members,
+    )
+    .unwrap()
+}
+
+/// Replaces the signature of `body ‖ signature` with a valid one by `signer`,
+/// for records `MembershipRecord::sign` refuses to make.
+fn resign(body: &[u8], signer: &TestIdentity) -> Vec<u8> {
+    use ed25519_dalek::Signer as _;
+    let key = ed25519_dalek::SigningKey::from_bytes(&signer.signing_seed);
+    let message = [b"kluis/v1/membership-record".as_slice(), &[0], body].concat();
+    [body, &key.sign(&message).to_bytes()].concat()
+}
+
+pub fn membership_file() -> Value {
+    let (mut rng, seed) = seeded("membership");
+    let carla = identity(&mut rng);
+    let jan = identity(&mut rng);
+    let kim = identity(&mut rng);
+    let ghost = identity(&mut rng);
+    let kim_new = identity_of(&mut rng, kim.keys.user_id());
+    let jan_new = identity_of(&mut rng, jan.keys.user_id());
+    let rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let t0 = 1_767_225_600_000u64;
+
+    use MemberRole::{Client, Coach};
+    // Carla opens with Kim; adds Jan; Jan removes Carla; Jan rotates for
+    // Kim's new identity; Jan, with a new identity of his own, rotates.
+    let r0 = sign_record(
+        &carla,
+        rel,
+        0,
+        RecordHash::NONE,
+        t0,
+        vec![member(&carla, Coach), member(&kim, Client)],
+    );
+    let r1 = sign_record(
+        &carla,
+        rel,
+        1,
+        r0.hash(),
+        t0 + 1000,
+        vec![
+            member(&carla, Coach),
+            member(&kim, Client),
+            member(&jan, Coach),
+        ],
+    );
+    let r2 = sign_record(
+        &jan,
+        rel,
+        2,
+        r1.hash(),
+        t0 + 2000,
+        vec![member(&kim, Client), member(&jan, Coach)],
+    );
+    let r3 = sign_record(
+        &jan,
+        rel,
+        3,
+        r2.hash(),
+        t0 + 3000,
+        vec![member(&kim_new, Client), member(&jan, Coach)],
+    );
+    let r4 = sign_record(
+        &jan_new,
+        rel,
+        4,
+        r3.hash(),
+        t0 + 4000,
+        vec![member(&kim_new, Client), member(&jan_new, Coach)],
+    );
+    r0.verify_opening(carla.keys.bundle()).unwrap();
+    let chain = [&r0, &r1, &r2, &r3, &r4];
+    let signers = [&carla, &carla, &jan, &jan, &jan_new];
+    for i in 1..chain.len() {
+        chain[i]
+            .verify_successor(chain[i - 1], signers[i].keys.bundle())
+            .unwrap();
+    }
+    let positive = vec![json!({"name": "chain", "seed": seed,
+        "inputs": {"identities": {"carla": identity_json(&carla), "jan": identity_json(&jan),
+            "kim": identity_json(&kim), "kim_new": identity_json(&kim_new),
+            "jan_new": identity_json(&jan_new)},
+            "signers": ["carla", "carla", "jan", "jan", "jan_new"],
+            "records": chain.iter().map(|r| record_json(r)).collect::<Vec<_>>()},
+        "expected": {"records": chain.iter().map(|r| json!({
+            "record": h(&r.encode()), "hash": h(&r.hash().0)})).collect::<Vec<_>>()}})];
+
+    let mut neg = Vec::new();
+    // Each case: the verifier holds the chain up to `previous` (or nothing,
+    // for an opening), is given `record` and the bundle it looked up for the
+    // record's signer, and must refuse.
+    let case = |neg: &mut Vec<Value>,
+                name: &str,
+                previous: Option<&MembershipRecord>,
+                record: &[u8],
+                signer: &TestIdentity,
+                expected: &str| {
+        let result = MembershipRecord::decode(record).and_then(|r| match previous {
+            None => r.verify_opening(signer.keys.bundle()),
+            Some(p) => r.verify_successor(p, signer.keys.bundle()),
+        });
+        negative(
+            neg,
+            name,
+            result,
+            expected,
+            json!({
+            "previous": previous.map(|p| h(&p.encode())),
+            "record": h(record),
+            "signer_bundle": h(&signer.keys.bundle().encode())}),
+        );
+    };
+    let ghost_r2 = sign_record(
+        &ghost,
+        rel,
+        2,
+        r1.hash(),
+        t0 + 2000,
+        vec![
+            member(&kim, Client),
+            member(&ghost, Coach),
+            member(&jan, Coach),
+        ],
+    );
+    case(
+        &mut neg,
+        "fail_ghost_coach",
+        Some(&r1),
+        &ghost_r2.encode(),
+        &ghost,
+        "Membership.SignerNotCoach",
+    );
+    let by_client = sign_record(&kim, rel, 2, r1.hash(), t0 + 2000, r1.members().to_vec());
+    case(
+        &mut neg,
+        "fail_signed_by_client",
+        Some(&r1),
+        &by_client.encode(),
+        &kim,
+        "Membership.SignerNotCoach",
+    );
+    // Carla was removed at epoch 2: she cannot sign epoch 3 back in.
+    let removed = sign_record(
+        &carla,
+        rel,
+        3,
+        r2.hash(),
+        t0 + 3000,
+        vec![
+            member(&carla, Coach),
+            member(&kim, Client),
+            member(&jan, Coach),
+        ],
+    );
+    case(
+        &mut neg,
+        "fail_removed_member_signs",
+        Some(&r2),
+        &removed.encode(),
+        &carla,
+        "Membership.SignerNotCoach",
+    );
+    case(
+        &mut neg,
+        "fail_replayed_record",
+        Some(&r2),
+        &r1.encode(),
+        &carla,
+        "Membership.EpochNotNext",
+    );
+    case(
+        &mut neg,
+        "fail_reordered",
+        Some(&r3),
+        &r2.encode(),
+        &jan,
+        "Membership.EpochNotNext",
+    );
+    case(
+        &mut neg,
+        "fail_gap",
+        Some(&r1),
+        &r3.encode(),
+        &jan,
+        "Membership.EpochNotNext",
+    );
+    let fork = sign_record(
+        &carla,
+        rel,
+        2,
+        r1.hash(),
+        t0 + 2500,
+        vec![member(&carla, Coach), member(&kim, Client)],
+    );
+    // A fork is two valid successors of one record, each valid alone (the
+    // SDK catches it by the hash it kept, §7.6.3); what the chain check
+    // sees is a record built on the other branch.
+    let on_fork = sign_record(
+        &carla,
+        rel,
+        3,
+        fork.hash(),
+        t0 + 3000,
+        vec![member(&carla, Coach), member(&kim, Client)],
+    );
+    case(
+        &mut neg,
+        "fail_built_on_other_branch",
+        Some(&r2),
+        &on_fork.encode(),
+        &carla,
+        "Membership.PreviousMismatch",
+    );
+    let elsewhere = sign_record(
+        &jan,
+        RelationshipId::from_bytes(uuid(&mut rng)),
+        2,
+        r1.hash(),
+        t0 + 2000,
+        r2.members().to_vec(),
+    );
+    case(
+        &mut neg,
+        "fail_other_relationship",
+        Some(&r1),
+        &elsewhere.encode(),
+        &jan,
+        "Membership.WrongRelationship",
+    );
+    // Signed by Jan's new key while the record still names the old one.
+    let wrong_key = sign_record(
+        &jan_new,
+        rel,
+        3,
+        r2.hash(),
+        t0 + 3000,
+        r2.members().to_vec(),
+    );
+    case(
+        &mut neg,
+        "fail_signer_key_not_named",
+        Some(&r2),
+        &wrong_key.encode(),
+        &jan_new,
+        "Membership.SignerKey",
+    );
+    case(
+        &mut neg,
+        "fail_signer_bundle_of_other_user",
+        Some(&r1),
+        &r2.encode(),
+        &carla,
+        "Membership.SignerKey",
+    );
+    // A member added after signing (the server rewrote the list).
+    let mut body = r2.encode();
+    body.truncate(body.len() - 64);
+    let mut rewritten = body.clone();
+    let first_fp = 2 + 16 + 4 + 32 + 16 + 8 + 2 + 17;
+    rewritten[first_fp] ^= 1;
+    rewritten.extend_from_slice(&r2.encode()[body.len()..]);
+    case(
+        &mut neg,
+        "fail_rewritten_fingerprint",
+        Some(&r1),
+        &rewritten,
+        &jan,
+        "Membership.Signature",
+    );
+    // Re-signed by the server's own key claiming to be Jan: not Jan's key.
+    let impostor = identity_of(&mut rng, jan.keys.user_id());
+    let resigned = resign(&body, &impostor);
+    case(
+        &mut neg,
+        "fail_resigned_by_other_key",
+        Some(&r1),
+        &resigned,
+        &impostor,
+        "Membership.SignerKey",
+    );
+    let three = sign_record(
+        &carla,
+        rel,
+        0,
+        RecordHash::NONE,
+        t0,
+        vec![
+            member(&carla, Coach),
+            member(&kim, Client),
+            member(&ghost, Client),
+        ],
+    );
+    case(
+        &mut neg,
+        "fail_opening_three_members",
+        None,
+        &three.encode(),
+        &carla,
+        "Membership.Opening",
+    );
+    case(
+        &mut neg,
+        "fail_opening_not_epoch_0",
+        None,
+        &r1.encode(),
+        &carla,
+        "Membership.EpochNotNext",
+    );
+    let client_opens = sign_record(&kim, rel, 0, RecordHash::NONE, t0, r0.members().to_vec());
+    case(
+        &mut neg,
+        "fail_opening_signed_by_client",
+        None,
+        &client_opens.encode(),
+        &kim,
+        "Membership.SignerNotCoach",
+    );
+    // Decoding: members out of order, an unknown role, none, no coach.
+    let fixed = 2 + 16 + 4 + 32 + 16 + 8 + 2;
+    let r0_body = &r0.encode()[..r0.encode().len() - 64];
+    let mut unsorted = r0_body.to_vec();
+    let (a, b) = unsorted[fixed..fixed + 98].split_at_mut(49);
+    a.swap_with_slice(b);
+    case(
+        &mut neg,
+        "fail_members_not_sorted",
+        None,
+        &resign(&unsorted, &carla),
+        &carla,
+        "InvalidField",
+    );
+    let mut role = r0_body.to_vec();
+    role[fixed + 16] = 3;
+    case(
+        &mut neg,
+        "fail_unknown_role",
+        None,
+        &resign(&role, &carla),
+        &carla,
+        "InvalidField",
+    );
+    let mut no_coach = r0_body.to_vec();
+    for i in 0..2 {
+        no_coach[fixed + i * 49 + 16] = 2;
+    }
+    case(
+        &mut neg,
+        "fail_no_coach",
+        None,
+        &resign(&no_coach, &carla),
+        &carla,
+        "InvalidField",
+    );
+    let mut none = r0_body[..fixed].to_vec();
+    none[fixed - 2..].copy_from_slice(&[0, 0]);
+    case(
+        &mut neg,
+        "fail_no_members",
+        None,
+        &resign(&none, &carla),
+        &carla,
+        "LengthOutOfRange",
+    );
+    let mut dup = r0_body.to_vec();
+    let second = dup[fixed..fixed + 49].to_vec();
+    dup[fixed + 49..fixed + 98].copy_from_slice(&second);
+    case(
+        &mut neg,
+        "fail_member_twice",
+        None,
+        &resign(&dup, &carla),
+        &carla,
+        "InvalidField",
+    );
+    let mut long = r0.encode();
+    long.push(0);
+    case(
+        &mut neg,
+        "fail_trailing_bytes",
+        None,
+        &long,
+        &carla,
+        "TrailingBytes",
+    );
+    case(
+        &mut neg,
+        "fail_truncated",
+        None,
+        &r0.encode()[..r0.encode().len() - 1],
+        &carla,
+        "Truncated",
+    );
+    file(
+        "Membership chain: signed records of who holds each epoch",
+        "PROTOCOL.md §7.6",
+        positive,
+        neg,
+    )
 }
 
 // -------------------------------------------------------------------- items
@@ -1528,6 +2030,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("identity", identity_file()),
         ("recovery_key", recovery_key()),
         ("relationship_key_wrap", relationship_key_wrap()),
+        ("membership", membership_file()),
         ("item", item_file()),
         ("attachment_stream", attachment_stream()),
         ("notes", notes_file()),

@@ -4,6 +4,7 @@
 //! key.
 
 pub mod attachments;
+pub(crate) mod chain;
 pub(crate) mod envelope;
 pub mod items;
 pub(crate) mod key_directory;

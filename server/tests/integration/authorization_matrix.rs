@@ -15,6 +15,7 @@ use kluis_crypto::identity::IdentityKeyPair;
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, SharedItemKind};
 use kluis_crypto::key_schedule::ExportKey;
+use kluis_crypto::membership::{Member, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::notes::NotesKey;
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::RelationshipKey;
@@ -100,6 +101,7 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("GET /api/relationships/{relationship_id}",                                      [401, 404, 404, 200, 404, 200, 404, 200, 404]),
     ("PATCH /api/relationships/{relationship_id}",                                    [401, 200, 404, 200, 404, 403, 404, 403, 404]),
     ("GET /api/relationships/{relationship_id}/keys",                                 [401, 404, 404, 200, 404, 200, 404, 200, 404]),
+    ("GET /api/relationships/{relationship_id}/membership",                           [401, 404, 404, 200, 404, 200, 404, 200, 404]),
     ("GET /api/relationships/{relationship_id}/items",                                [401, 404, 404, 200, 404, 200, 404, 200, 404]),
     ("GET /api/relationships/{relationship_id}/items/{item_id}",                      [401, 404, 404, 200, 404, 200, 404, 404, 404]),
     ("PUT /api/relationships/{relationship_id}/items/{item_id}",                      [401, 404, 404, 201, 404, 201, 404, 403, 404]),
@@ -123,6 +125,8 @@ struct Fixture {
     org: String,
     rel: RelationshipId,
     epoch: u32,
+    /// The hash of the relationship's last membership record.
+    head: RecordHash,
     actors: BTreeMap<&'static str, Actor>,
     target: String,
     item: ItemId,
@@ -210,9 +214,44 @@ async fn token(s: &TestServer, account_id: &str) -> String {
 }
 
 fn wrap(key: &RelationshipKey, sender: &IdentityKeyPair, to: &[&IdentityKeyPair]) -> Vec<String> {
+    // The server cannot check which record a wrapped key binds.
     to.iter()
-        .map(|r| b64(&key.wrap(&mut OsRng, sender, r.bundle()).unwrap().encode()))
+        .map(|r| {
+            b64(&key
+                .wrap(&mut OsRng, sender, r.bundle(), &RecordHash::NONE)
+                .unwrap()
+                .encode())
+        })
         .collect()
+}
+
+/// A membership record by `signer` for `coaches` and `clients`.
+fn record(
+    signer: &IdentityKeyPair,
+    rel: RelationshipId,
+    epoch: u32,
+    previous: RecordHash,
+    coaches: &[&IdentityKeyPair],
+    clients: &[&IdentityKeyPair],
+) -> MembershipRecord {
+    let entry = |k: &&IdentityKeyPair, role| Member {
+        user_id: k.user_id(),
+        role,
+        fingerprint: k.bundle().fingerprint(),
+    };
+    // An actor who is both (the client opening with themselves) appears
+    // once: the record is well formed, and the server refuses the request.
+    let members = coaches
+        .iter()
+        .map(|k| entry(k, MemberRole::Coach))
+        .chain(
+            clients
+                .iter()
+                .filter(|k| coaches.iter().all(|c| c.user_id() != k.user_id()))
+                .map(|k| entry(k, MemberRole::Client)),
+        )
+        .collect();
+    MembershipRecord::sign(signer, rel, Epoch(epoch), previous, 1, members).unwrap()
 }
 
 fn stream_for(id: AttachmentId) -> (Vec<u8>, String) {
@@ -348,26 +387,36 @@ async fn fixture(s: &TestServer) -> Fixture {
     let rel = RelationshipId::random(&mut OsRng);
     let k0 = RelationshipKey::generate(&mut OsRng, rel, Epoch(0));
     let w0 = wrap(&k0, c, &[c, &identities["client"]]);
+    let r0 = record(c, rel, 0, RecordHash::NONE, &[c], &[&identities["client"]]);
     ok_json(s, "POST", &format!("/api/organisations/{org}/relationships"), &tokens["coach"],
-        Body::Json(json!({"relationship_id": rel.to_string(), "client_id": ids["client"], "wrapped_keys": w0.clone()}))).await;
+        Body::Json(json!({"relationship_id": rel.to_string(), "client_id": ids["client"], "wrapped_keys": w0.clone(), "membership_record": b64(&r0.encode())}))).await;
     let k1 = RelationshipKey::generate(&mut OsRng, rel, Epoch(1));
     let w1 = wrap(&k1, c, &[c, &identities["client"], &identities["removed"]]);
+    let r1 = record(
+        c,
+        rel,
+        1,
+        r0.hash(),
+        &[c, &identities["removed"]],
+        &[&identities["client"]],
+    );
     ok_json(
         s,
         "POST",
         &format!("/api/relationships/{rel}/epochs"),
         &tokens["coach"],
-        Body::Json(json!({"epoch": 1, "add": [ids["removed"]], "wrapped_keys": w1.clone()})),
+        Body::Json(json!({"epoch": 1, "add": [ids["removed"]], "wrapped_keys": w1.clone(), "membership_record": b64(&r1.encode())})),
     )
     .await;
     let k2 = RelationshipKey::generate(&mut OsRng, rel, Epoch(2));
     let w2 = wrap(&k2, c, &[c, &identities["client"]]);
+    let r2 = record(c, rel, 2, r1.hash(), &[c], &[&identities["client"]]);
     ok_json(
         s,
         "POST",
         &format!("/api/relationships/{rel}/epochs"),
         &tokens["coach"],
-        Body::Json(json!({"epoch": 2, "remove": [ids["removed"]], "wrapped_keys": w2.clone()})),
+        Body::Json(json!({"epoch": 2, "remove": [ids["removed"]], "wrapped_keys": w2.clone(), "membership_record": b64(&r2.encode())})),
     )
     .await;
     secrets.extend(w0.into_iter().chain(w1).chain(w2));
@@ -417,8 +466,16 @@ async fn fixture(s: &TestServer) -> Fixture {
     let orel = RelationshipId::random(&mut OsRng);
     let ok0 = RelationshipKey::generate(&mut OsRng, orel, Epoch(0));
     let ow = wrap(&ok0, oc, &[oc, &identities["other_client"]]);
+    let or0 = record(
+        oc,
+        orel,
+        0,
+        RecordHash::NONE,
+        &[oc],
+        &[&identities["other_client"]],
+    );
     ok_json(s, "POST", &format!("/api/organisations/{org}/relationships"), &tokens["other_coach"],
-        Body::Json(json!({"relationship_id": orel.to_string(), "client_id": ids["other_client"], "wrapped_keys": ow.clone()}))).await;
+        Body::Json(json!({"relationship_id": orel.to_string(), "client_id": ids["other_client"], "wrapped_keys": ow.clone(), "membership_record": b64(&or0.encode())}))).await;
     let oitem = ItemId::random(&mut OsRng);
     let oenv = seal_item(
         &mut OsRng,
@@ -449,7 +506,8 @@ async fn fixture(s: &TestServer) -> Fixture {
     let drel = RelationshipId::random(&mut OsRng);
     let dk = RelationshipKey::generate(&mut OsRng, drel, Epoch(0));
     ok_json(s, "POST", &format!("/api/organisations/{org}/relationships"), &tokens["coach"],
-        Body::Json(json!({"relationship_id": drel.to_string(), "client_id": ids["disabled"], "wrapped_keys": wrap(&dk, c, &[c, &identities["disabled"]])}))).await;
+        Body::Json(json!({"relationship_id": drel.to_string(), "client_id": ids["disabled"], "wrapped_keys": wrap(&dk, c, &[c, &identities["disabled"]]),
+            "membership_record": b64(&record(c, drel, 0, RecordHash::NONE, &[c], &[&identities["disabled"]]).encode())}))).await;
     ok_json(
         s,
         "POST",
@@ -483,6 +541,7 @@ async fn fixture(s: &TestServer) -> Fixture {
         org,
         rel,
         epoch: 2,
+        head: r2.hash(),
         target: ids["target"].clone(),
         actors,
         item,
@@ -619,8 +678,9 @@ async fn request(
             let client = f.actors["client"].identity.as_ref().unwrap();
             let new = RelationshipId::random(&mut OsRng);
             let k = RelationshipKey::generate(&mut OsRng, new, Epoch(0));
+            let r0 = record(own, new, 0, RecordHash::NONE, &[own], &[client]);
             Body::Json(
-                json!({"relationship_id": new.to_string(), "client_id": client.user_id().to_string(), "wrapped_keys": wrap(&k, own, &[own, client])}),
+                json!({"relationship_id": new.to_string(), "client_id": client.user_id().to_string(), "wrapped_keys": wrap(&k, own, &[own, client]), "membership_record": b64(&r0.encode())}),
             )
         }
         ("PATCH", "/api/relationships/{relationship_id}") => {
@@ -688,8 +748,9 @@ async fn request(
             let k = RelationshipKey::generate(&mut OsRng, rel, Epoch(f.epoch + 1));
             let client = f.actors["client"].identity.as_ref().unwrap();
             let coach = f.actors["coach"].identity.as_ref().unwrap();
+            let next = record(own, rel, f.epoch + 1, f.head, &[coach], &[client]);
             Body::Json(
-                json!({"epoch": f.epoch + 1, "wrapped_keys": wrap(&k, own, &[coach, client])}),
+                json!({"epoch": f.epoch + 1, "wrapped_keys": wrap(&k, own, &[coach, client]), "membership_record": b64(&next.encode())}),
             )
         }
         ("POST", _) | ("PATCH", _) | ("PUT", _) => Body::Json(json!({})),

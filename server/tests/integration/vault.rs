@@ -9,6 +9,7 @@ use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, SealedItem, SharedItemKind};
 use kluis_crypto::key_schedule::ExportKey;
+use kluis_crypto::membership::{Member, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::notes::NotesKey;
 use kluis_crypto::recovery::RecoveryKey;
 use kluis_crypto::relationship::{RelationshipKey, WrappedRelationshipKey};
@@ -220,12 +221,43 @@ async fn key_directory(engine: Engine) {
 
 struct Rel {
     keys: Vec<RelationshipKey>,
+    /// The membership record of each epoch so far.
+    records: Vec<MembershipRecord>,
 }
+
+/// The record hash these tests bind into wrapped keys: the server cannot
+/// check that binding (it holds no key), so any value serves here; the
+/// SDK's tests check it.
+const BOUND: RecordHash = RecordHash([0x42; 32]);
 
 fn wrap(key: &RelationshipKey, sender: &User, to: &[&IdentityBundle]) -> Vec<String> {
     to.iter()
-        .map(|b| b64(&key.wrap(&mut OsRng, &sender.identity, b).unwrap().encode()))
+        .map(|b| {
+            b64(&key
+                .wrap(&mut OsRng, &sender.identity, b, &BOUND)
+                .unwrap()
+                .encode())
+        })
         .collect()
+}
+
+/// A membership record signed by `signer` for `members`.
+fn record(
+    signer: &User,
+    rid: RelationshipId,
+    epoch: u32,
+    previous: RecordHash,
+    members: &[(&IdentityBundle, MemberRole)],
+) -> MembershipRecord {
+    let members = members
+        .iter()
+        .map(|(b, role)| Member {
+            user_id: b.user_id(),
+            role: *role,
+            fingerprint: b.fingerprint(),
+        })
+        .collect();
+    MembershipRecord::sign(&signer.identity, rid, Epoch(epoch), previous, 1, members).unwrap()
 }
 
 fn message(rel: &Rel, epoch: usize, author: &User, text: &str) -> (ItemId, Vec<u8>) {
@@ -309,6 +341,16 @@ impl Relationship {
         let coach_bundle = coach.identity.bundle().clone();
         let rid = RelationshipId::random(&mut OsRng);
         let k0 = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
+        let r0 = record(
+            &coach,
+            rid,
+            0,
+            RecordHash::NONE,
+            &[
+                (&coach_bundle, MemberRole::Coach),
+                (&client_bundle, MemberRole::Client),
+            ],
+        );
         Self {
             s,
             org,
@@ -320,7 +362,10 @@ impl Relationship {
             coach_bundle,
             client_bundle,
             rid,
-            rel: Rel { keys: vec![k0] },
+            rel: Rel {
+                keys: vec![k0],
+                records: vec![r0],
+            },
         }
     }
 }
@@ -341,7 +386,8 @@ async fn opening_needs_every_member_once_and_a_coach_with_their_client(r: &Relat
     } = r;
     let rid = *rid;
     let k0 = &rel.keys[0];
-    let open = |keys: Vec<String>, client_id: &str, rid: &RelationshipId| json!({"relationship_id": rid.to_string(), "client_id": client_id, "wrapped_keys": keys});
+    let r0 = b64(&rel.records[0].encode());
+    let open = |keys: Vec<String>, client_id: &str, rid: &RelationshipId| json!({"relationship_id": rid.to_string(), "client_id": client_id, "wrapped_keys": keys, "membership_record": r0});
     let path = format!("/api/organisations/{org}/relationships");
     // Every member exactly once, nobody else, current keys, right epoch.
     let cases = [
@@ -419,6 +465,77 @@ async fn opening_needs_every_member_once_and_a_coach_with_their_client(r: &Relat
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("not_your_client"))
     );
+    // The opening record: signed by the calling coach, naming exactly the
+    // coach and the client with their current keys, at epoch 0.
+    let bad_records = [
+        record(
+            coach,
+            rid,
+            0,
+            RecordHash::NONE,
+            &[(coach_bundle, MemberRole::Coach)],
+        ),
+        record(
+            coach,
+            rid,
+            0,
+            RecordHash::NONE,
+            &[
+                (coach_bundle, MemberRole::Client),
+                (client_bundle, MemberRole::Coach),
+            ],
+        ),
+        record(
+            coach2,
+            rid,
+            0,
+            RecordHash::NONE,
+            &[
+                (coach2.identity.bundle(), MemberRole::Coach),
+                (client_bundle, MemberRole::Client),
+            ],
+        ),
+        record(
+            coach,
+            RelationshipId::random(&mut OsRng),
+            0,
+            RecordHash::NONE,
+            &[
+                (coach_bundle, MemberRole::Coach),
+                (client_bundle, MemberRole::Client),
+            ],
+        ),
+        record(
+            coach,
+            rid,
+            0,
+            RecordHash([1; 32]),
+            &[
+                (coach_bundle, MemberRole::Coach),
+                (client_bundle, MemberRole::Client),
+            ],
+        ),
+    ];
+    for bad in bad_records {
+        let mut body = open(keys.clone(), &client.id, &rid);
+        body["membership_record"] = json!(b64(&bad.encode()));
+        let (status, answer) = s.post(&path, body, Some(&coach.token)).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("membership_record_invalid")),
+            "{answer}"
+        );
+    }
+    let mut resigned = rel.records[0].encode();
+    *resigned.last_mut().unwrap() ^= 1;
+    let mut body = open(keys.clone(), &client.id, &rid);
+    body["membership_record"] = json!(b64(&resigned));
+    let (status, answer) = s.post(&path, body, Some(&coach.token)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("membership_record_invalid")),
+        "a record whose signature does not verify: {answer}"
+    );
     let (status, body) = s
         .post(
             &path,
@@ -460,7 +577,7 @@ async fn the_client_reads_the_first_message_and_retries_are_idempotent(
     assert_eq!(wrapped.as_array().unwrap().len(), 1);
     let unwrapped = WrappedRelationshipKey::decode(&unb64(&wrapped[0]["envelope"]))
         .unwrap()
-        .unwrap(&client.identity, coach_bundle, rid, Epoch(0))
+        .unwrap(&client.identity, coach_bundle, rid, Epoch(0), &BOUND)
         .unwrap();
     assert_eq!(unwrapped.expose_secret(), rel.keys[0].expose_secret());
     let (item, bytes) = message(rel, 0, coach, "Welkom bij Kluis");
@@ -514,6 +631,7 @@ async fn moved_relabelled_or_forged_items_are_refused_and_not_stored(
     let (moved_id, moved) = message(
         &Rel {
             keys: vec![k_other],
+            records: Vec::new(),
         },
         0,
         coach,
@@ -709,7 +827,19 @@ async fn a_second_coach_joins_and_holds_only_the_new_epoch(
     let epochs = format!("/api/relationships/{rid}/epochs");
     let k1 = RelationshipKey::generate(&mut OsRng, rid, Epoch(1));
     let keys1 = wrap(&k1, coach, &[coach_bundle, client_bundle, &coach2_bundle]);
-    let (status, body) = s.post(&epochs, json!({"epoch": 1, "add": [manager_id(s, manager).await], "wrapped_keys": keys1.clone()}), Some(&coach.token)).await;
+    let r1 = record(
+        coach,
+        rid,
+        1,
+        rel.records[0].hash(),
+        &[
+            (coach_bundle, MemberRole::Coach),
+            (client_bundle, MemberRole::Client),
+            (&coach2_bundle, MemberRole::Coach),
+        ],
+    );
+    let rec1 = b64(&r1.encode());
+    let (status, body) = s.post(&epochs, json!({"epoch": 1, "add": [manager_id(s, manager).await], "wrapped_keys": keys1.clone(), "membership_record": rec1}), Some(&coach.token)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("cannot_join")),
@@ -718,7 +848,7 @@ async fn a_second_coach_joins_and_holds_only_the_new_epoch(
     assert_eq!(
         s.post(
             &epochs,
-            json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1.clone()}),
+            json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1.clone(), "membership_record": rec1}),
             Some(&client.token)
         )
         .await
@@ -728,22 +858,75 @@ async fn a_second_coach_joins_and_holds_only_the_new_epoch(
     assert_eq!(
         s.post(
             &epochs,
-            json!({"epoch": 2, "add": [coach2.id], "wrapped_keys": keys1.clone()}),
+            json!({"epoch": 2, "add": [coach2.id], "wrapped_keys": keys1.clone(), "membership_record": rec1}),
             Some(&coach.token)
         )
         .await
         .1["error"],
         "stale_epoch"
     );
+    // The record must name who the change leaves, continue the chain, and
+    // be the caller's: a record leaving the second coach out, one linked to
+    // another record, and one the second coach signed are refused.
+    let previous = rel.records[0].hash();
+    let bad_records = [
+        record(
+            coach,
+            rid,
+            1,
+            previous,
+            &[
+                (coach_bundle, MemberRole::Coach),
+                (client_bundle, MemberRole::Client),
+            ],
+        ),
+        record(
+            coach,
+            rid,
+            1,
+            RecordHash([7; 32]),
+            &[
+                (coach_bundle, MemberRole::Coach),
+                (client_bundle, MemberRole::Client),
+                (&coach2_bundle, MemberRole::Coach),
+            ],
+        ),
+        record(
+            coach2,
+            rid,
+            1,
+            previous,
+            &[
+                (coach_bundle, MemberRole::Coach),
+                (client_bundle, MemberRole::Client),
+                (&coach2_bundle, MemberRole::Coach),
+            ],
+        ),
+    ];
+    for bad in bad_records {
+        let (status, body) = s
+            .post(
+                &epochs,
+                json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1.clone(), "membership_record": b64(&bad.encode())}),
+                Some(&coach.token),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("membership_record_invalid")),
+            "{body}"
+        );
+    }
     let (status, body) = s
         .post(
             &epochs,
-            json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1}),
+            json!({"epoch": 1, "add": [coach2.id], "wrapped_keys": keys1, "membership_record": rec1}),
             Some(&coach.token),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     rel.keys.push(k1);
+    rel.records.push(r1);
     // Items now go under epoch 1; epoch 0 is stale.
     let (stale_id, stale) = message(rel, 0, client, "te laat");
     assert_eq!(
@@ -795,10 +978,21 @@ async fn the_removed_client_keeps_old_epochs_and_cannot_write(
     let epochs = format!("/api/relationships/{rid}/epochs");
     let k2 = RelationshipKey::generate(&mut OsRng, rid, Epoch(2));
     let with_client = wrap(&k2, coach, &[coach_bundle, coach2_bundle, client_bundle]);
+    let r2 = record(
+        coach,
+        rid,
+        2,
+        rel.records[1].hash(),
+        &[
+            (coach_bundle, MemberRole::Coach),
+            (coach2_bundle, MemberRole::Coach),
+        ],
+    );
+    let rec2 = b64(&r2.encode());
     assert_eq!(
         s.post(
             &epochs,
-            json!({"epoch": 2, "remove": [client.id], "wrapped_keys": with_client}),
+            json!({"epoch": 2, "remove": [client.id], "wrapped_keys": with_client, "membership_record": rec2}),
             Some(&coach.token)
         )
         .await
@@ -809,7 +1003,7 @@ async fn the_removed_client_keeps_old_epochs_and_cannot_write(
     assert_eq!(
         s.post(
             &epochs,
-            json!({"epoch": 2, "remove": [client.id], "wrapped_keys": keys2}),
+            json!({"epoch": 2, "remove": [client.id], "wrapped_keys": keys2, "membership_record": rec2}),
             Some(&coach.token)
         )
         .await
@@ -817,6 +1011,30 @@ async fn the_removed_client_keeps_old_epochs_and_cannot_write(
         StatusCode::CREATED
     );
     rel.keys.push(k2);
+    rel.records.push(r2);
+    // The chain as stored: every record byte for byte, for the removed
+    // client up to the record of their removal.
+    for who in [&*coach, &*client] {
+        let (status, chain) = s
+            .get(
+                &format!("/api/relationships/{rid}/membership"),
+                Some(&who.token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{chain}");
+        let served: Vec<(i64, Vec<u8>)> = chain
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["epoch"].as_i64().unwrap(), unb64(&r["record"])))
+            .collect();
+        let expected: Vec<(i64, Vec<u8>)> = rel
+            .records
+            .iter()
+            .map(|r| (i64::from(r.epoch().0), r.encode()))
+            .collect();
+        assert_eq!(served, expected);
+    }
     let (after_id, after) = message(rel, 2, coach2, "na het afscheid");
     assert_eq!(
         put_bytes(s, &item_path(&rid, &after_id), after, &coach2.token)
@@ -1086,10 +1304,20 @@ async fn pair(s: &TestServer) -> (String, User, User, RelationshipId) {
         &coach,
         &[coach.identity.bundle(), client.identity.bundle()],
     );
+    let r0 = record(
+        &coach,
+        rid,
+        0,
+        RecordHash::NONE,
+        &[
+            (coach.identity.bundle(), MemberRole::Coach),
+            (client.identity.bundle(), MemberRole::Client),
+        ],
+    );
     let (status, body) = s
         .post(
             &format!("/api/organisations/{org}/relationships"),
-            json!({"relationship_id": rid.to_string(), "client_id": client.id, "wrapped_keys": keys}),
+            json!({"relationship_id": rid.to_string(), "client_id": client.id, "wrapped_keys": keys, "membership_record": b64(&r0.encode())}),
             Some(&coach.token),
         )
         .await;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use kluis_e2e::{occurrences, Server};
 use kluis_sdk::state::MemoryStore;
-use kluis_sdk::{EntryContent, Kluis, Role, Session};
+use kluis_sdk::{EntryContent, Kluis, MemberRole, Role, Session};
 use kluis_test_support::{both_engines, Engine};
 
 both_engines!(journey);
@@ -203,7 +203,13 @@ async fn journey(engine: Engine) {
         .unwrap();
     let (mut coach2, r) = sign_up(&server, "bram@linde.nl", "Bram", &passwords[3]).await;
     secrets.push(r);
-    assert_eq!(coach.add_member(rid, coach2.account_id()).await.unwrap(), 1);
+    assert_eq!(
+        coach
+            .add_member(rid, coach2.account_id(), MemberRole::Coach)
+            .await
+            .unwrap(),
+        1
+    );
     let during = format!("Bram kijkt even mee. {}", canary());
     coach.send_message(rid, &during).await.unwrap();
     canaries.push(during.clone());
@@ -409,7 +415,12 @@ async fn manager_is_refused(
     refused("read recent items", manager.recent(rid, 10).await);
     refused("send", manager.send_message(rid, "ik lees mee").await);
     refused("note", manager.add_note(rid, "notitie").await);
-    refused("join", manager.add_member(rid, manager.account_id()).await);
+    refused(
+        "join",
+        manager
+            .add_member(rid, manager.account_id(), MemberRole::Coach)
+            .await,
+    );
     refused("remove", manager.remove_member(rid, member).await);
     refused("delete", manager.delete_item(rid, document).await);
     let mut sink = Vec::new();

@@ -3,7 +3,7 @@
 //! with the specific [`Violation`] — never showing tampered content as
 //! genuine: a flipped bit; an item moved to another relationship, epoch or
 //! position; an author relabelled; a wrapped key swapped for another
-//! member's; an epoch key from someone who is not a coach member; a peer's
+//! member's; a member list that demotes the coach (ignored); a peer's
 //! identity key substituted; an attachment truncated, reordered or with a
 //! chunk of another file; an old epoch replayed as current; sealed private
 //! keys swapped between users.
@@ -222,8 +222,10 @@ async fn every_tampering_is_caught(engine: Engine) {
         Violation::WrappedKeyInvalid { epoch: 0, .. }
     ));
 
-    // An epoch key wrapped by someone who is not a coach member: the
-    // server's member list demotes the coach who wrapped it.
+    // The server's member list demotes the coach who wrapped the key: the
+    // SDK takes who is a coach from the signed membership chain, never from
+    // the listing, so nothing changes (the chain's own attacks:
+    // membership_chain.rs).
     let coach_id = coach.account_id().to_string();
     json_rule(&proxy, format!("/api/relationships/{r1}"), move |v| {
         for m in v["members"].as_array_mut().unwrap() {
@@ -233,10 +235,8 @@ async fn every_tampering_is_caught(engine: Engine) {
         }
     });
     let mut fresh = login(&proxy.base, &stores[2], "client@p.nl").await;
-    assert!(matches!(
-        violation("non-member wrapper", fresh.dialogue(r1).await),
-        Violation::SenderNotMember { epoch: 0, .. }
-    ));
+    assert_eq!(fresh.dialogue(r1).await.unwrap().len(), 3);
+    proxy.clear();
 
     // A peer's identity key substituted: the coach's pin catches it and
     // nothing is wrapped to the substitute.

@@ -1,5 +1,10 @@
 //! Relationships (trajectories): listing them, a coach opening one with a
-//! client, and adding or removing a member (each a new epoch).
+//! client, adding or removing a member (each a new epoch), and the members
+//! and history its signed membership chain proves.
+
+use std::collections::BTreeMap;
+
+use kluis_crypto::membership::MemberRole;
 
 use crate::{parse_relationship_id, parse_user_id, Session};
 use serde_json::json;
@@ -18,8 +23,13 @@ pub(crate) async fn run(ctx: &Context, cmd: RelationshipCommand) -> Outcome {
                 client,
                 organisation,
             } => open(&mut s, &client, organisation, json).await,
-            RelationshipCommand::Add { relationship, user } => {
-                add(&mut s, &relationship, &user).await
+            RelationshipCommand::Add {
+                relationship,
+                user,
+                client,
+            } => add(&mut s, &relationship, &user, client).await,
+            RelationshipCommand::Members { relationship } => {
+                members(&mut s, &relationship, json).await
             }
             RelationshipCommand::Remove { relationship, user } => {
                 remove(&mut s, &relationship, &user).await
@@ -63,9 +73,18 @@ async fn open(s: &mut Session, client: &str, organisation: Option<String>, json:
     Ok(())
 }
 
-async fn add(s: &mut Session, relationship: &str, user: &str) -> Outcome {
+async fn add(s: &mut Session, relationship: &str, user: &str, client: bool) -> Outcome {
+    let role = if client {
+        MemberRole::Client
+    } else {
+        MemberRole::Coach
+    };
     let epoch = s
-        .add_member(parse_relationship_id(relationship)?, parse_user_id(user)?)
+        .add_member(
+            parse_relationship_id(relationship)?,
+            parse_user_id(user)?,
+            role,
+        )
         .await?;
     println!("Added; the relationship is at epoch {epoch}.");
     Ok(())
@@ -76,5 +95,66 @@ async fn remove(s: &mut Session, relationship: &str, user: &str) -> Outcome {
         .remove_member(parse_relationship_id(relationship)?, parse_user_id(user)?)
         .await?;
     println!("Removed; the relationship is at epoch {epoch}.");
+    Ok(())
+}
+
+async fn members(s: &mut Session, relationship: &str, json: bool) -> Outcome {
+    let rid = parse_relationship_id(relationship)?;
+    let proven = s.membership(rid).await?;
+    if json {
+        println!("{}", json!(proven));
+        return Ok(());
+    }
+    // Names are the server's word; who is a member, with which role and
+    // key, is the signed chain's.
+    let view = s.relationship(rid).await?;
+    let names: BTreeMap<&str, &str> = view
+        .members
+        .iter()
+        .map(|m| (m.account_id.as_str(), m.display_name.as_str()))
+        .collect();
+    let name = |id: &str| {
+        names
+            .get(id)
+            .map_or_else(|| id.to_owned(), |n| format!("{n} ({id})"))
+    };
+    println!("Members at epoch {} (signed by the coaches):", proven.epoch);
+    for m in &proven.members {
+        println!(
+            "  {} — {}, since epoch {}, key {}",
+            name(&m.account_id),
+            m.role,
+            m.since_epoch,
+            &m.key_fingerprint[..16]
+        );
+    }
+    println!("History:");
+    for e in &proven.events {
+        let when = crate::cli::output::date_time(e.at_ms);
+        let mut what = Vec::new();
+        if e.opened {
+            what.push("opened the relationship".to_owned());
+        }
+        for (who, role) in &e.added {
+            if !e.opened {
+                what.push(format!("added {} as {role}", name(who)));
+            }
+        }
+        for who in &e.removed {
+            what.push(format!("removed {}", name(who)));
+        }
+        for who in &e.key_changed {
+            what.push(format!("moved to the new key of {}", name(who)));
+        }
+        if what.is_empty() {
+            what.push("rotated the key".to_owned());
+        }
+        println!(
+            "  epoch {} · {when} · {} {}",
+            e.epoch,
+            name(&e.by),
+            what.join(", ")
+        );
+    }
     Ok(())
 }

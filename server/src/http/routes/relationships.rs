@@ -18,8 +18,8 @@ use crate::http::extract::Auth;
 use crate::http::json::{ApiJson, B64};
 use crate::ids::{self, RelationshipId, UserId};
 use crate::org::role::Role;
-use crate::vault::membership;
 use crate::vault::relationships::{self, Member, Relationship, TrajectoryDate};
+use crate::vault::{chain, membership};
 use crate::{fields, org::accounts, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -30,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_relationship, update_relationship))
         .routes(routes!(new_epoch))
         .routes(routes!(my_wrapped_keys))
+        .routes(routes!(membership_chain))
 }
 
 /// A member as shown with a relationship.
@@ -105,6 +106,9 @@ pub(super) struct OpenRelationship {
     pub client_id: String,
     /// Wrapped relationship keys (0x03) of epoch 0, one per member.
     pub wrapped_keys: Vec<B64>,
+    /// The opening membership record (0x0A, PROTOCOL.md §7.6), signed by
+    /// the caller: epoch 0, the caller as coach and the client.
+    pub membership_record: B64,
 }
 
 /// Opens a relationship between the calling coach and one of their clients.
@@ -171,6 +175,15 @@ async fn open_relationship(
         &keys,
     )
     .await?;
+    let record = chain::check(
+        &mut tx,
+        relationship_id,
+        0,
+        auth.account_id,
+        &[(auth.account_id, Role::Coach), (client_id, Role::Client)],
+        &body.membership_record.0,
+    )
+    .await?;
     let relationship_id = relationship_id.ok_or_else(|| {
         ApiError::Internal("wrapped keys agreed with no relationship id".to_owned())
     })?;
@@ -185,6 +198,7 @@ async fn open_relationship(
     .await?;
     relationships::store_epoch_keys(&mut tx, relationship_id, 0, auth.account_id, &checked, now)
         .await?;
+    chain::store(&mut tx, &record, now).await?;
     let r = relationships::load(&mut tx, relationship_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -336,6 +350,10 @@ pub(super) struct NewEpoch {
     pub remove: Vec<String>,
     /// Wrapped keys (0x03) of the new epoch, one per member after the change.
     pub wrapped_keys: Vec<B64>,
+    /// The epoch's membership record (0x0A, PROTOCOL.md §7.6), signed by the
+    /// caller: every member after the change with role and current key
+    /// fingerprint, linked to the previous record.
+    pub membership_record: B64,
 }
 
 /// Starts a new epoch (a current coach of the relationship).
@@ -392,6 +410,34 @@ async fn new_epoch(
         &keys,
     )
     .await?;
+    let members_after: Vec<(UserId, Role)> = plan
+        .after
+        .iter()
+        .map(|user| {
+            let role = seen
+                .members
+                .iter()
+                .find(|m| m.account_id == *user && m.is_current())
+                .map(|m| m.role)
+                .or_else(|| {
+                    plan.joining
+                        .iter()
+                        .find(|(u, _)| u == user)
+                        .map(|(_, r)| *r)
+                });
+            role.map(|r| (*user, r))
+                .ok_or_else(|| ApiError::Internal("a planned member has no role".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    let record = chain::check(
+        &mut tx,
+        Some(relationship_id),
+        body.epoch,
+        auth.account_id,
+        &members_after,
+        &body.membership_record.0,
+    )
+    .await?;
     let moved = relationships::advance_epoch(
         &mut tx,
         relationship_id,
@@ -415,6 +461,7 @@ async fn new_epoch(
         now,
     )
     .await?;
+    chain::store(&mut tx, &record, now).await?;
     let r = relationships::load(&mut tx, relationship_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -454,6 +501,43 @@ async fn my_wrapped_keys(
             .map(|(epoch, envelope)| WrappedKeyView {
                 epoch,
                 envelope: B64(envelope),
+            })
+            .collect(),
+    ))
+}
+
+/// One record of a relationship's membership chain.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct MembershipRecordView {
+    /// The epoch it starts.
+    pub epoch: i64,
+    /// The signed record (0x0A, PROTOCOL.md §7.6).
+    pub record: B64,
+}
+
+/// The membership chain, oldest record first: every record for a current
+/// member, the records up to their removal for a former one. Members
+/// verify it before they unwrap or wrap a key.
+#[utoipa::path(get, path = "/api/relationships/{relationship_id}/membership",
+    tag = "relationships", security(("bearer" = []), ("cookie" = [])),
+    params(("relationship_id" = String, Path, description = "the relationship")),
+    responses((status = 200, body = Vec<MembershipRecordView>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn membership_chain(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(relationship_id): Path<String>,
+) -> Result<Json<Vec<MembershipRecordView>>, ApiError> {
+    let relationship_id: RelationshipId = path_id(&relationship_id)?;
+    let mut conn = state.store.pool().acquire().await?;
+    let seen = relationships::as_member(&mut conn, relationship_id, auth.account_id).await?;
+    let records = chain::records(&mut conn, relationship_id, seen.me.left_epoch).await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .map(|(epoch, record)| MembershipRecordView {
+                epoch,
+                record: B64(record),
             })
             .collect(),
     ))
