@@ -55,6 +55,11 @@ pub struct LocalState {
     /// Key changes not yet accepted, by user id.
     #[serde(default)]
     pub key_changes: BTreeMap<String, KeyChange>,
+    /// Key changes the user chose to decide on later, by user id: the
+    /// offered fingerprint (hex) the deferral is for. Sending goes on
+    /// meanwhile (`key_change_guard.rs`).
+    #[serde(default)]
+    pub deferred_key_changes: BTreeMap<String, String>,
 }
 
 impl LocalState {

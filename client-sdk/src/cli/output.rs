@@ -61,3 +61,28 @@ pub(crate) fn print_recovery_codes(json: bool, codes: &[String]) {
         }
     }
 }
+
+/// A Unix-ms time as its UTC day, `YYYY-MM-DD` (the proleptic Gregorian
+/// calendar from days since 1970, H. Hinnant's `civil_from_days`).
+pub(crate) fn utc_time(ms: i64) -> String {
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} (UTC)")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn days_in_utc() {
+        assert_eq!(super::utc_time(0), "1970-01-01 (UTC)");
+        assert_eq!(super::utc_time(1_709_251_199_000), "2024-02-29 (UTC)");
+        assert_eq!(super::utc_time(1_735_689_600_000), "2025-01-01 (UTC)");
+    }
+}
