@@ -13,6 +13,7 @@ use kluis_crypto::recovery::RecoveryKey;
 use rand::rngs::OsRng;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
 
 use crate::api::{b64, unb64, Api};
 use crate::error::{Error, Result, Violation};
@@ -82,6 +83,9 @@ pub enum Login {
 pub struct PendingSecondFactor {
     kluis: Kluis,
     email: String,
+    /// Kept for a recovery after the login: publishing needs the password
+    /// proven again if the user takes longer than the server's window.
+    password: Zeroizing<String>,
     export_key: ExportKey,
     pending_login: String,
     methods: Vec<SecondFactorMethod>,
@@ -138,7 +142,7 @@ impl PendingSecondFactor {
         // The key stays here too: a later step (recovery) takes it by value.
         let export_key = ExportKey::from_secret_bytes(*self.export_key.expose_secret());
         self.kluis
-            .open_granted(granted, &self.email, export_key)
+            .open_granted(granted, &self.email, &self.password, export_key)
             .await
     }
 }
@@ -165,6 +169,9 @@ pub struct PendingRecovery {
     store: Arc<dyn StateStore>,
     me: UserId,
     email: String,
+    /// Publishing the restored or new identity needs the password proven
+    /// in the session (PUT /api/keys, `reauthentication_required`).
+    password: Zeroizing<String>,
     export_key: ExportKey,
     published: Option<MyKeys>,
 }
@@ -204,6 +211,7 @@ impl PendingRecovery {
                 )
             })?;
         check_matches_published(&identity, &keys.bundle)?;
+        prove_password::<Value>(&self.api, "/api/reauth", &self.password).await?;
         publish(&self.api, &identity, &self.export_key, recovery_key).await?;
         Session::open(self.api, self.store, self.email, identity, &self.export_key)
     }
@@ -213,6 +221,11 @@ impl PendingRecovery {
     pub async fn new_identity(self) -> Result<NewAccount> {
         let identity = IdentityKeyPair::generate(&mut OsRng, self.me);
         let recovery_key = RecoveryKey::random(&mut OsRng);
+        if self.published.is_some() {
+            // A replacement: the server wants the password proven again
+            // (a first identity needs only the session).
+            prove_password::<Value>(&self.api, "/api/reauth", &self.password).await?;
+        }
         publish(&self.api, &identity, &self.export_key, &recovery_key).await?;
         let session = Session::open(self.api, self.store, self.email, identity, &self.export_key)?;
         Ok(NewAccount {
@@ -403,12 +416,14 @@ impl Kluis {
             .await?;
         match answer {
             LoginAnswer::Granted(granted) => {
-                self.open_granted(granted, email, done.export_key).await
+                self.open_granted(granted, email, password, done.export_key)
+                    .await
             }
             LoginAnswer::SecondFactor(required) => {
                 Ok(Login::SecondFactor(Box::new(PendingSecondFactor {
                     kluis: self.clone(),
                     email: email.to_owned(),
+                    password: Zeroizing::new(password.to_owned()),
                     export_key: done.export_key,
                     pending_login: required.pending_login,
                     methods: required.methods,
@@ -423,6 +438,7 @@ impl Kluis {
         &self,
         granted: SessionGranted,
         email: &str,
+        password: &str,
         export_key: ExportKey,
     ) -> Result<Login> {
         let me: UserId = granted
@@ -453,6 +469,7 @@ impl Kluis {
                 store: self.store.clone(),
                 me,
                 email: email.to_owned(),
+                password: Zeroizing::new(password.to_owned()),
                 export_key,
                 published,
             }))),
@@ -471,8 +488,44 @@ impl Kluis {
 
     /// Sets a new password from the e-mailed reset link. Every session ends;
     /// log in with the new password, then restore the identity with the
-    /// recovery key ([`Login::NeedsRecovery`]).
+    /// recovery key ([`Login::NeedsRecovery`]). On an account with two-factor
+    /// login the link alone is refused (`second_factor_required`): use
+    /// [`Self::reset_password_with_second_factor`].
     pub async fn reset_password(&self, link: &str, new_password: &str) -> Result<()> {
+        self.reset(link, new_password, None).await
+    }
+
+    /// [`Self::reset_password`] for an account with two-factor login: with
+    /// a code of its second factor (the app, an SMS asked for with
+    /// [`Self::send_reset_sms`]) or a recovery code. A wrong code is
+    /// refused (`invalid_code`) and changes nothing.
+    pub async fn reset_password_with_second_factor(
+        &self,
+        link: &str,
+        new_password: &str,
+        method: SecondFactorMethod,
+        code: &str,
+    ) -> Result<()> {
+        self.reset(link, new_password, Some((method, code.trim())))
+            .await
+    }
+
+    /// Has an SMS code for the reset sent to the account's verified phone.
+    pub async fn send_reset_sms(&self, link: &str) -> Result<()> {
+        let token = token_of(link)?;
+        let _: Status = self
+            .api
+            .post("/api/password-reset/sms", &TokenOnly { token: &token })
+            .await?;
+        Ok(())
+    }
+
+    async fn reset(
+        &self,
+        link: &str,
+        new_password: &str,
+        second_factor: Option<(SecondFactorMethod, &str)>,
+    ) -> Result<()> {
         require_acceptable(new_password, &[])?;
         let token = token_of(link)?;
         let (request, state) =
@@ -501,11 +554,68 @@ impl Kluis {
                 &ResetFinish {
                     token: &token,
                     upload: b64(&upload),
+                    method: second_factor.map(|(m, _)| m),
+                    code: second_factor.map(|(_, c)| c),
                 },
             )
             .await?;
         Ok(())
     }
+
+    /// Confirms, from the link sent to the current address, the new
+    /// address a manager proposed: it becomes the account's address.
+    pub async fn confirm_email_change(&self, link: &str) -> Result<()> {
+        let token = token_of(link)?;
+        let _: Status = self
+            .api
+            .post("/api/email-change/confirm", &TokenOnly { token: &token })
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses, from the link sent to the current address, the new address
+    /// a manager proposed: nothing changes.
+    pub async fn refuse_email_change(&self, link: &str) -> Result<()> {
+        let token = token_of(link)?;
+        let _: Status = self
+            .api
+            .post("/api/email-change/refuse", &TokenOnly { token: &token })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Proves the password again with a fresh OPAQUE login against the
+/// two-step route `prefix` (`/api/reauth`, `/api/account/delete`): the
+/// `start` gets KE1, the `finish` KE3; the finish's answer is returned. A
+/// wrong password is [`Error::WrongCredentials`].
+pub(crate) async fn prove_password<T: serde::de::DeserializeOwned>(
+    api: &Api,
+    prefix: &str,
+    password: &str,
+) -> Result<T> {
+    #[derive(Serialize)]
+    struct Start {
+        request: String,
+    }
+    #[derive(Serialize)]
+    struct Finish<'a> {
+        login_id: &'a str,
+        finalization: String,
+    }
+    let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
+    let challenge: LoginChallenge = api
+        .post(&format!("{prefix}/start"), &Start { request: b64(&ke1) })
+        .await?;
+    let done = finish_login(state, password, &challenge.response)?;
+    api.post(
+        &format!("{prefix}/finish"),
+        &Finish {
+            login_id: &challenge.login_id,
+            finalization: b64(&done.finalization),
+        },
+    )
+    .await
 }
 
 /// The client's last OPAQUE login step on the server's base64 KE2; a wrong

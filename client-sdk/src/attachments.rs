@@ -78,6 +78,9 @@ impl Session {
         total: Option<u64>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<SharedFile> {
+        // A peer's unaccepted key change stops sharing before any upload
+        // (key_change_guard.rs).
+        self.refuse_unaccepted_key_changes_in(rid).await?;
         // Refuse a bad name before uploading anything.
         let attachment_id = AttachmentId::random(&mut OsRng);
         let file_key = AttachmentKey::generate(&mut OsRng);

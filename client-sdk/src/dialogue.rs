@@ -131,6 +131,8 @@ impl Session {
         content: &[u8],
     ) -> Result<ItemId> {
         let view = self.relationship(rid).await?;
+        // A peer's unaccepted key change stops sealing (key_change_guard.rs).
+        self.refuse_unaccepted_key_changes(&view).await?;
         let epoch =
             u32::try_from(view.current_epoch).map_err(|_| Violation::Malformed("epoch".into()))?;
         let item_id = ItemId::random(&mut OsRng);

@@ -22,6 +22,7 @@ mod dialogue;
 mod error;
 #[cfg(not(target_arch = "wasm32"))]
 mod export;
+mod key_change_guard;
 pub mod link;
 pub mod password;
 mod peers;
@@ -42,7 +43,7 @@ pub use error::{Error, Result, Violation};
 #[cfg(not(target_arch = "wasm32"))]
 pub use export::{ExportedFile, EXPORT_FORMAT};
 pub use peers::SafetyNumberView;
-pub use session::Session;
+pub use session::{AccountDeletion, Session};
 pub use wire::{
     InvitationInfo, InvitationSent, Language, Me, MemberView, Membership, PrivacyNotice,
     RelationshipView, Role, SecondFactorMethod, SessionInfo, TotpEnrolment, TwoFactorStatus,

@@ -21,6 +21,19 @@ use crate::wire::{
     TotpEnrolment, TwoFactorPolicy, TwoFactorStatus,
 };
 
+/// What became of a request to erase the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountDeletion {
+    /// Erased, with everything of it.
+    Deleted,
+    /// Only scheduled: a password reset, an address change or a new
+    /// identity was recent, so the erasure waits (the coaches are told).
+    Scheduled {
+        /// When it happens, Unix ms.
+        at_ms: i64,
+    },
+}
+
 /// A logged-in user.
 pub struct Session {
     pub(crate) api: Api,
@@ -227,41 +240,80 @@ impl Session {
 
     /// Deletes this account (clients only) and everything of it: every
     /// relationship it is the client of, with all messages, notes and
-    /// files. The password is proven again; the local store is removed.
-    pub async fn delete_account(self, password: &str) -> Result<()> {
-        use kluis_crypto::opaque;
-        use rand::rngs::OsRng;
-        #[derive(serde::Serialize)]
-        struct Start {
-            request: String,
+    /// files. The password is proven again. Erased at once, the local store
+    /// is removed; within the cooling-off period after a password reset,
+    /// an address change or a new identity the server only schedules the
+    /// erasure (the coaches are told) and says when
+    /// ([`AccountDeletion::Scheduled`]; cancel with
+    /// [`Self::cancel_account_deletion`]).
+    pub async fn delete_account(self, password: &str) -> Result<AccountDeletion> {
+        #[derive(serde::Deserialize)]
+        struct Outcome {
+            status: String,
+            scheduled_for_ms: Option<i64>,
         }
-        #[derive(serde::Serialize)]
-        struct Finish<'a> {
-            login_id: &'a str,
-            finalization: String,
+        let outcome: Outcome =
+            crate::account::prove_password(&self.api, "/api/account/delete", password).await?;
+        match (outcome.status.as_str(), outcome.scheduled_for_ms) {
+            ("deleted", _) => {
+                self.store.remove(&self.me)?;
+                Ok(AccountDeletion::Deleted)
+            }
+            ("scheduled", Some(at_ms)) => Ok(AccountDeletion::Scheduled { at_ms }),
+            _ => Err(crate::Violation::Malformed("account deletion answer".into()).into()),
         }
-        let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
-        let challenge: crate::wire::LoginChallenge = self
-            .api
-            .post(
-                "/api/account/delete/start",
-                &Start {
-                    request: crate::api::b64(&ke1),
-                },
-            )
-            .await?;
-        let done = crate::account::finish_login(state, password, &challenge.response)?;
+    }
+
+    /// Cancels this account's scheduled erasure.
+    pub async fn cancel_account_deletion(&self) -> Result<()> {
         let _: Status = self
             .api
-            .post(
-                "/api/account/delete/finish",
-                &Finish {
-                    login_id: &challenge.login_id,
-                    finalization: crate::api::b64(&done.finalization),
-                },
-            )
+            .post("/api/account/delete/cancel", &serde_json::json!({}))
             .await?;
-        self.store.remove(&self.me)
+        Ok(())
+    }
+
+    /// Proves the password again in this session. Publishing a new
+    /// identity, turning two-factor login off, setting up a first second
+    /// factor and changing the e-mail address need a recent proof (the
+    /// login counts for a few minutes); after that the server answers
+    /// `reauthentication_required` until this is called.
+    pub async fn reauthenticate(&self, password: &str) -> Result<()> {
+        let _: serde_json::Value =
+            crate::account::prove_password(&self.api, "/api/reauth", password).await?;
+        Ok(())
+    }
+
+    /// Asks to change this account's e-mail address: a confirmation link
+    /// goes to the new address (the change takes effect when it is opened),
+    /// and the current address is told. Needs a recent password proof
+    /// ([`Self::reauthenticate`]).
+    pub async fn change_email(&self, new_email: &str) -> Result<()> {
+        let _: Status = self
+            .api
+            .put("/api/me/email", &serde_json::json!({ "email": new_email }))
+            .await?;
+        Ok(())
+    }
+
+    /// Confirms the new address a manager proposed ([`Me::proposed_email`]):
+    /// it becomes the account's address at once. Needs a recent password
+    /// proof ([`Self::reauthenticate`]).
+    pub async fn confirm_proposed_email(&self) -> Result<()> {
+        let _: Status = self
+            .api
+            .post("/api/me/email-change/confirm", &serde_json::json!({}))
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses the new address a manager proposed: nothing changes.
+    pub async fn refuse_proposed_email(&self) -> Result<()> {
+        let _: Status = self
+            .api
+            .post("/api/me/email-change/refuse", &serde_json::json!({}))
+            .await?;
+        Ok(())
     }
 
     /// Changes the account's language (of e-mails and notices) and whether
@@ -385,6 +437,26 @@ impl Session {
             .put(
                 &format!("/api/organisations/{organisation}/two-factor"),
                 &TwoFactorPolicy { required },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Managers: proposes a new e-mail address for a member. Nothing
+    /// changes until the member confirms it (logged in, or from the link
+    /// sent to their current address); the current address is told.
+    pub async fn propose_member_email(
+        &self,
+        organisation: &str,
+        member: UserId,
+        email: &str,
+    ) -> Result<()> {
+        let _: serde_json::Value = self
+            .api
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/organisations/{organisation}/members/{member}"),
+                crate::api::Body::Json(&serde_json::json!({ "email": email })),
             )
             .await?;
         Ok(())

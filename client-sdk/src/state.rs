@@ -68,6 +68,11 @@ pub struct LocalState {
     /// The last verified membership record by relationship id.
     #[serde(default)]
     pub chains: BTreeMap<String, ChainHead>,
+    /// Key changes the user chose to decide on later, by user id: the
+    /// offered fingerprint (hex) the deferral is for. Sending goes on
+    /// meanwhile (`key_change_guard.rs`).
+    #[serde(default)]
+    pub deferred_key_changes: BTreeMap<String, String>,
 }
 
 impl LocalState {

@@ -86,6 +86,10 @@ pub(crate) struct EmailOnly<'a> {
 pub(crate) struct ResetFinish<'a> {
     pub token: &'a str,
     pub upload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<SecondFactorMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
 }
 
 /// `{ "status": … }`: only its shape is checked.
@@ -135,6 +139,15 @@ pub struct Me {
     /// set it up: only enrolment works until it has.
     #[serde(default)]
     pub two_factor_enrolment_required: bool,
+    /// A new address a manager proposed, waiting for the user to confirm
+    /// ([`crate::Session::confirm_proposed_email`]) or refuse it; nothing
+    /// changes until then.
+    #[serde(default)]
+    pub proposed_email: Option<String>,
+    /// The account's erasure is scheduled for then (Unix ms): see
+    /// [`crate::Session::cancel_account_deletion`].
+    #[serde(default)]
+    pub deletion_scheduled_for_ms: Option<i64>,
 }
 
 /// The privacy notice: the user's rights, in their language.

@@ -330,6 +330,15 @@ fn at_least_one(key: &str, n: &u32) -> Result<(), String> {
     Ok(())
 }
 
+/// A window of zero seconds would make every action that needs a fresh
+/// password impossible.
+fn at_least_one_second(key: &str, n: &u64) -> Result<(), String> {
+    if *n == 0 {
+        return Err(format!("{key} must be at least 1"));
+    }
+    Ok(())
+}
+
 section! {
     /// Rate limits (requests per period, as a burst that refills evenly) and
     /// lifetimes of e-mailed links.
@@ -362,6 +371,14 @@ section! {
         invitation_lifetime: Duration = HOURS(invitation_lifetime_hours: u64), "KLUIS_INVITATION_LIFETIME_HOURS", "168";
         /// How long the first-start setup link stays valid.
         setup_link_lifetime: Duration = HOURS(setup_link_lifetime_hours: u64), "KLUIS_SETUP_LINK_LIFETIME_HOURS", "24";
+        /// How long a proof of the password (a login, or `POST
+        /// /api/reauth`) lets the session publish a new identity, change
+        /// the second factor or the address.
+        reauthentication_window: Duration = SECONDS(reauthentication_window_seconds: u64), "KLUIS_REAUTHENTICATION_WINDOW_SECONDS", "300", check at_least_one_second;
+        /// A client's erasure asked for this soon after a password reset,
+        /// an address change or a new identity waits this long (7 days by
+        /// default), and the coaches are told.
+        deletion_cooling_off: Duration = HOURS(deletion_cooling_off_hours: u64), "KLUIS_DELETION_COOLING_OFF_HOURS", "168";
     }
 }
 

@@ -159,6 +159,10 @@ error_codes! {
     SecondFactorFailed = "second_factor_failed",
     /// The organisation requires two-factor login; set it up first.
     TwoFactorEnrolmentRequired = "two_factor_enrolment_required",
+    /// The action needs a fresh proof of the password (`POST /api/reauth/start`).
+    ReauthenticationRequired = "reauthentication_required",
+    /// The account uses two-factor login: this needs a code of its second factor too.
+    SecondFactorRequired = "second_factor_required",
     /// The account is disabled.
     AccountDisabled = "account_disabled",
     /// Logged in, but not allowed.
@@ -242,6 +246,18 @@ pub enum ApiError {
     /// set it up: only enrolment (and reading one's own account) works.
     #[error("set up two-factor login first: your organisation requires it")]
     TwoFactorEnrolmentRequired,
+    /// A session alone is not enough: the action (a new identity, the
+    /// second factor changed, the address changed) needs the password
+    /// proven again within the last few minutes, so that a stolen session
+    /// cannot hand the account over.
+    #[error("prove your password again first (POST /api/reauth/start)")]
+    ReauthenticationRequired,
+    /// The account has a second factor, and this (a password reset) needs
+    /// a code of it: the e-mailed link alone is not enough.
+    #[error(
+        "this account uses two-factor login: give a code of its second factor or a recovery code"
+    )]
+    SecondFactorRequired,
     /// The SMS gateway did not take the message.
     #[error("the text message could not be sent; try again later or use another method")]
     SmsUnavailable,
@@ -320,6 +336,10 @@ impl ApiError {
             Self::TwoFactorEnrolmentRequired => {
                 (StatusCode::FORBIDDEN, ErrorCode::TwoFactorEnrolmentRequired)
             }
+            Self::ReauthenticationRequired => {
+                (StatusCode::FORBIDDEN, ErrorCode::ReauthenticationRequired)
+            }
+            Self::SecondFactorRequired => (StatusCode::FORBIDDEN, ErrorCode::SecondFactorRequired),
             Self::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
             Self::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Self::CrossSite => (StatusCode::FORBIDDEN, ErrorCode::CrossSite),

@@ -10,7 +10,9 @@ use crate::auth::password_reset;
 use crate::clock::now_ms;
 use crate::config::RESET_LINK_LIFETIME;
 use crate::error::ApiError;
-use crate::{mail::notifications, mail::outbox, mail::templates, org::accounts, AppState};
+use crate::{
+    mail::notifications, mail::outbox, mail::templates, org::accounts, org::deletion, AppState,
+};
 
 const TICK: Duration = Duration::from_secs(1);
 const HOUSEKEEPING_EVERY: u32 = 60;
@@ -35,6 +37,9 @@ pub async fn run(state: AppState) {
         }
         ticks = ticks.wrapping_add(1);
         if ticks % HOUSEKEEPING_EVERY == 0 {
+            if let Err(e) = process_due_deletions(&state, now_ms()).await {
+                tracing::warn!(error = %e, "scheduled erasures: will retry");
+            }
             housekeeping(&state).await;
         }
         // Woken at once when a request queued something; otherwise poll,
@@ -84,6 +89,31 @@ pub async fn process_reset_requests(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Erases the accounts whose scheduled erasure (after a cooling-off
+/// period) is due at `now` (public for tests, which pass a later `now`).
+/// Each is taken out and erased in one transaction, so two workers cannot
+/// both do it, and a cancelled one is not done. Returns how many.
+pub async fn process_due_deletions(state: &AppState, now: i64) -> Result<usize, ApiError> {
+    let due = {
+        let mut conn = state.store.pool().acquire().await?;
+        deletion::due(&mut conn, now, 20).await?
+    };
+    let mut erased = 0;
+    for account_id in due {
+        let mut tx = state.store.begin().await?;
+        if !deletion::take_due(&mut tx, account_id, now).await? {
+            continue;
+        }
+        if let Some(account) = accounts::by_id(&mut tx, account_id).await? {
+            deletion::erase(&mut tx, &account).await?;
+            erased += 1;
+            tracing::info!(account = %account_id, "scheduled account erasure done");
+        }
+        tx.commit().await?;
+    }
+    Ok(erased)
+}
+
 /// Queues a reset request: the same single insert whether or not the
 /// address has an account.
 pub async fn queue_reset_request(state: &AppState, email: &str) -> Result<(), ApiError> {
@@ -111,6 +141,7 @@ pub async fn housekeeping(state: &AppState) {
                 crate::auth::login::forget_expired_attempts(&mut conn, now).await,
                 crate::auth::login::forget_expired_pending(&mut conn, now).await,
                 crate::auth::sms::forget_expired_codes(&mut conn, now).await,
+                crate::org::email_change::forget_expired(&mut conn, now).await,
                 crate::mail::outbox::forget_done_before(&mut conn, mail_cutoff).await,
             ];
             for e in results.into_iter().filter_map(Result::err) {

@@ -203,10 +203,19 @@ pub(crate) enum Command {
     ChangePassword,
     /// Ask for a password reset link (sent to the address if it has an account).
     ForgotPassword,
-    /// Set a new password from the reset link.
+    /// Set a new password from the reset link. With two-factor login on,
+    /// a code of the second factor is needed too: --code, KLUIS_2FA_CODE,
+    /// or asked for (six digits: the authenticator app, or with --sms the
+    /// code sent by SMS; otherwise a recovery code).
     ResetPassword {
         /// The link from the e-mail.
         link: String,
+        /// A code of the second factor (or a recovery code).
+        #[arg(long)]
+        code: Option<String>,
+        /// Have an SMS code sent to the account's phone first.
+        #[arg(long)]
+        sms: bool,
     },
     /// After a reset: restore your identity with the recovery key, or
     /// start a new one (--new-identity).

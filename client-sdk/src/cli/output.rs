@@ -62,12 +62,23 @@ pub(crate) fn print_recovery_codes(json: bool, codes: &[String]) {
     }
 }
 
-/// A Unix time in ms as `YYYY-MM-DD HH:MM UTC` (the proleptic Gregorian
-/// calendar, Howard Hinnant's `civil_from_days`).
+/// A Unix time in ms as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn date_time(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let (year, month, day) = civil(i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2));
     let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+/// A Unix-ms time as its UTC day, `YYYY-MM-DD (UTC)`.
+pub(crate) fn utc_time(ms: i64) -> String {
+    let (year, month, day) = civil(ms.div_euclid(86_400_000));
+    format!("{year:04}-{month:02}-{day:02} (UTC)")
+}
+
+/// The (year, month, day) of a count of days since 1970-01-01 in the
+/// proleptic Gregorian calendar (H. Hinnant's `civil_from_days`).
+fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -76,13 +87,12 @@ pub(crate) fn date_time(unix_ms: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::date_time;
+    use super::{date_time, utc_time};
 
     #[test]
     fn dates_in_utc() {
@@ -90,5 +100,8 @@ mod tests {
         assert_eq!(date_time(1_767_225_600_000), "2026-01-01 00:00 UTC");
         assert_eq!(date_time(951_782_400_000 + 61_000), "2000-02-29 00:01 UTC");
         assert_eq!(date_time(1_796_083_199_000), "2026-11-30 23:59 UTC");
+        assert_eq!(utc_time(0), "1970-01-01 (UTC)");
+        assert_eq!(utc_time(1_709_251_199_000), "2024-02-29 (UTC)");
+        assert_eq!(utc_time(1_735_689_600_000), "2025-01-01 (UTC)");
     }
 }

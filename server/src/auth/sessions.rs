@@ -58,7 +58,11 @@ pub struct NewSession {
     pub expires_ms: i64,
 }
 
-/// Starts a session for an account.
+/// Starts a session for an account. Every session starts from a proof of
+/// the password (a login, or the registration that chose it), so it counts
+/// as freshly re-authenticated until [`Config::limits`]'s window ends.
+///
+/// [`Config::limits`]: crate::config::Config
 pub async fn start(
     conn: &mut AnyConnection,
     account_id: UserId,
@@ -70,8 +74,8 @@ pub async fn start(
     let id: SessionId = ids::fresh();
     let expires_ms = ms_after(now, lifetime);
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, account_id, device_label, created_ms, last_seen_ms, expires_ms) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        "INSERT INTO sessions (id, token_hash, account_id, device_label, created_ms, last_seen_ms, \
+         expires_ms, reauthenticated_ms) VALUES ($1, $2, $3, $4, $5, $5, $6, $5)",
     )
     .bind(id.to_string())
     .bind(hash.to_vec())
@@ -98,6 +102,8 @@ pub struct SessionOwner {
     /// An organisation of the account requires two-factor login, and the
     /// account has not set it up.
     pub must_enrol_two_factor: bool,
+    /// When the owner last proved the password in this session (Unix ms).
+    pub reauthenticated_ms: Option<i64>,
 }
 
 /// Checks a presented token and marks the session as seen.
@@ -108,7 +114,7 @@ pub async fn authenticate(
     now: i64,
 ) -> Result<Option<SessionOwner>, ApiError> {
     let row = sqlx::query(
-        "SELECT s.id, s.account_id, s.last_seen_ms, s.expires_ms, s.revoked_ms, a.disabled, \
+        "SELECT s.id, s.account_id, s.last_seen_ms, s.expires_ms, s.revoked_ms, s.reauthenticated_ms, a.disabled, \
            (SELECT COUNT(*) FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
             WHERE m.account_id = s.account_id AND m.disabled = 0 AND o.require_two_factor = 1) AS required, \
            (SELECT COUNT(*) FROM totp_factors t \
@@ -133,6 +139,7 @@ pub async fn authenticate(
         account_id: ids::get(&row, "account_id")?,
         must_enrol_two_factor: row.try_get::<i64, _>("required")? > 0
             && row.try_get::<i64, _>("enrolled")? == 0,
+        reauthenticated_ms: row.try_get("reauthenticated_ms")?,
     };
     if now - last_seen >= LAST_SEEN_GRANULARITY_MS {
         sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id = $2")
@@ -142,6 +149,20 @@ pub async fn authenticate(
             .await?;
     }
     Ok(Some(owner))
+}
+
+/// Records that the session's owner just proved the password again.
+pub async fn mark_reauthenticated(
+    conn: &mut AnyConnection,
+    session_id: SessionId,
+    now: i64,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE sessions SET reauthenticated_ms = $1 WHERE id = $2")
+        .bind(now)
+        .bind(session_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// A session as its owner sees it in the list.

@@ -315,6 +315,8 @@ pub enum Purpose {
     VerifyPhone,
     /// A login's second factor.
     Login,
+    /// The second factor of a password reset.
+    PasswordReset,
 }
 
 impl Purpose {
@@ -322,6 +324,7 @@ impl Purpose {
         match self {
             Self::VerifyPhone => "verify_phone",
             Self::Login => "login",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -473,7 +476,7 @@ pub(crate) async fn prepare_code(
 ) -> Result<(String, String), ApiError> {
     limit.check(&account.id.to_string())?;
     let sql = match purpose {
-        Purpose::Login => {
+        Purpose::Login | Purpose::PasswordReset => {
             "SELECT phone FROM sms_factors WHERE account_id = $1 AND verified_ms IS NOT NULL"
         }
         Purpose::VerifyPhone => {

@@ -78,35 +78,43 @@ pub(crate) enum SecondFactorMethod {
     Sms,
 }
 
+/// What a second-factor code is checked for: SMS codes are sent for one
+/// purpose and count only for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CodeUse {
+    /// A login waiting for its second factor.
+    Login,
+    /// A password reset of an account with a second factor.
+    PasswordReset,
+    /// Within a session (renewing codes, turning it off): an SMS code has
+    /// no pending login to belong to, so only the app's or a recovery code.
+    InSession,
+}
+
 /// Checks and uses up a code of `method` of the account's confirmed
-/// factors: the one place every second-factor check goes through. SMS
-/// codes count only `in_login` (one asked for within a session has no
-/// pending login to belong to; renewing and disabling take the app's or a
-/// recovery code).
+/// factors: the one place every second-factor check goes through.
 pub(crate) async fn use_code(
     conn: &mut AnyConnection,
     account: &crate::org::accounts::Account,
     method: SecondFactorMethod,
     code: &str,
-    in_login: bool,
+    purpose: CodeUse,
     now_ms: i64,
 ) -> Result<bool, ApiError> {
+    use crate::auth::sms::Purpose;
     match method {
         SecondFactorMethod::Totp => {
             use_totp_code(conn, account.id, &account.email, code, false, now_ms).await
         }
         SecondFactorMethod::RecoveryCode => use_recovery_code(conn, account.id, code, now_ms).await,
-        SecondFactorMethod::Sms if in_login => {
-            crate::auth::sms::use_code(
-                conn,
-                account.id,
-                crate::auth::sms::Purpose::Login,
-                code,
-                now_ms,
-            )
-            .await
+        SecondFactorMethod::Sms => {
+            let sms_purpose = match purpose {
+                CodeUse::Login => Purpose::Login,
+                CodeUse::PasswordReset => Purpose::PasswordReset,
+                CodeUse::InSession => return Ok(false),
+            };
+            crate::auth::sms::use_code(conn, account.id, sms_purpose, code, now_ms).await
         }
-        SecondFactorMethod::Sms => Ok(false),
     }
 }
 
@@ -132,6 +140,19 @@ impl Factors {
     /// Whether a login needs a second factor.
     pub(crate) fn enabled(&self) -> bool {
         self.totp || self.sms
+    }
+
+    /// The methods a login or reset of the account may use: its app, its
+    /// phone (if this server sends SMS) and always a recovery code.
+    pub(crate) fn methods(&self, sms_configured: bool) -> Vec<SecondFactorMethod> {
+        [
+            (self.totp, SecondFactorMethod::Totp),
+            (self.sms && sms_configured, SecondFactorMethod::Sms),
+            (true, SecondFactorMethod::RecoveryCode),
+        ]
+        .into_iter()
+        .filter_map(|(on, m)| on.then_some(m))
+        .collect()
     }
 }
 

@@ -38,6 +38,27 @@ pub struct Auth {
     pub via: Via,
     /// The account must set up two-factor login before anything else.
     pub must_enrol_two_factor: bool,
+    /// When the owner last proved the password in this session (Unix ms).
+    pub reauthenticated_ms: Option<i64>,
+}
+
+impl Auth {
+    /// Refuses with `403 reauthentication_required` unless the password
+    /// was proven in this session within `window` before `now`: what hands
+    /// an account over (a new identity, the second factor, the address)
+    /// needs more than a session that may have been stolen.
+    pub fn require_fresh_password(
+        &self,
+        window: std::time::Duration,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        // Only the upper bound: a proof another instance recorded with a
+        // clock a few milliseconds ahead is still a proof.
+        match self.reauthenticated_ms {
+            Some(at) if now < crate::clock::ms_after(at, window) => Ok(()),
+            _ => Err(ApiError::ReauthenticationRequired),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -74,6 +95,7 @@ impl FromRequestParts<AppState> for Auth {
             session_id: owner.session_id,
             via,
             must_enrol_two_factor: owner.must_enrol_two_factor,
+            reauthenticated_ms: owner.reauthenticated_ms,
         })
     }
 }
@@ -83,8 +105,9 @@ impl FromRequestParts<AppState> for Auth {
 /// privacy notice, fetch their own keys (the SDK's login needs them), and
 /// end sessions.
 fn allowed_before_enrolment(path: &str) -> bool {
-    const ALLOWED: [&str; 6] = [
+    const ALLOWED: [&str; 7] = [
         "/api/two-factor",
+        "/api/reauth",
         "/api/me",
         "/api/privacy-notice",
         "/api/keys/mine",

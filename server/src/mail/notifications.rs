@@ -118,6 +118,39 @@ pub(crate) async fn peer_keys_changed(
     Ok(())
 }
 
+/// Tells the coaches of every relationship `client_id` is the client of
+/// that the client's account is to be erased on `due_date` (a scheduled
+/// erasure after a recent reset, address change or new identity).
+pub(crate) async fn client_deletion_scheduled(
+    conn: &mut AnyConnection,
+    client_id: UserId,
+    due_date: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let coaches = sqlx::query(
+        "SELECT DISTINCT a.email, a.language FROM relationship_members mine \
+         JOIN relationship_members theirs ON theirs.relationship_id = mine.relationship_id \
+         JOIN accounts a ON a.id = theirs.account_id \
+         WHERE mine.account_id = $1 AND mine.role = 'client' \
+           AND theirs.role = 'coach' AND theirs.left_epoch IS NULL AND a.disabled = 0",
+    )
+    .bind(client_id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in coaches {
+        let email: String = row.try_get("email")?;
+        let language = Language::from_stored(&row.try_get::<String, _>("language")?)?;
+        outbox::enqueue(
+            &mut *conn,
+            &email,
+            &templates::client_deletion_scheduled(language, due_date),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Before a session is created at login: if the account has had sessions
 /// but none under this device label, its address is told. (The label is
 /// the client's own name for itself, so this catches a login from another

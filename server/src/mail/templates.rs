@@ -195,7 +195,9 @@ pub(crate) fn password_changed(lang: Language) -> Mail {
     )
 }
 
-/// A notice to the old address that the account's e-mail is being changed.
+/// A notice to the old address that the member, logged in, asked to
+/// change the account's e-mail address (it takes effect from the new
+/// mailbox).
 pub(crate) fn email_change_notice(lang: Language) -> Mail {
     mail(
         "email_change_notice",
@@ -205,9 +207,103 @@ pub(crate) fn email_change_notice(lang: Language) -> Mail {
             "Your Kluis e-mail address is being changed",
         ),
         &[lang.pick(
-            "Een beheerder van uw organisatie heeft gevraagd het e-mailadres van uw Kluis-account te wijzigen. De wijziging gaat in zodra het nieuwe adres is bevestigd. Komt dit onverwacht, neem dan contact op met uw organisatie.",
-            "A manager of your organisation asked to change the e-mail address of your Kluis account. The change takes effect once the new address is confirmed. If this is unexpected, contact your organisation.",
+            "Vanuit uw Kluis-account is gevraagd het e-mailadres te wijzigen. De wijziging gaat in zodra het nieuwe adres is bevestigd. Was u dit niet, wijzig dan direct uw wachtwoord en neem contact op met uw organisatie.",
+            "A change of the e-mail address was asked for from within your Kluis account. It takes effect once the new address is confirmed. If this was not you, change your password at once and contact your organisation.",
         )],
+        None,
+    )
+}
+
+/// To the current address: a manager proposed a new address. Nothing
+/// changes unless the member confirms; the link confirms or refuses it.
+/// The proposed address is not in the mail (a manager chose it); the
+/// link's page and the account show it.
+pub(crate) fn email_change_proposed(lang: Language, link: &str) -> Mail {
+    mail(
+        "email_change_proposed",
+        lang,
+        lang.pick(
+            "Voorstel om uw Kluis-e-mailadres te wijzigen",
+            "A proposal to change your Kluis e-mail address",
+        ),
+        &[
+            lang.pick(
+                "Een beheerder van uw organisatie stelt een nieuw e-mailadres voor uw Kluis-account voor. Er verandert niets tenzij u het bevestigt. Open deze link om het voorstel te bekijken en te bevestigen of te weigeren (of log in en bevestig het daar):",
+                "A manager of your organisation proposes a new e-mail address for your Kluis account. Nothing changes unless you confirm it. Open this link to see the proposal and confirm or refuse it (or log in and confirm it there):",
+            ),
+            lang.pick(
+                "Tot u bevestigt, blijven inloggen, het herstellen van uw wachtwoord en alle berichten bij dit adres. Komt dit onverwacht, weiger het voorstel dan en neem contact op met uw organisatie.",
+                "Until you confirm, login, password resets and every notice stay with this address. If this is unexpected, refuse the proposal and contact your organisation.",
+            ),
+        ],
+        Some((link, lang.pick("Voorstel bekijken", "See the proposal"))),
+    )
+}
+
+/// To the old address, once a change took effect.
+pub(crate) fn email_changed(lang: Language) -> Mail {
+    mail(
+        "email_changed",
+        lang,
+        lang.pick(
+            "Het e-mailadres van uw Kluis-account is gewijzigd",
+            "Your Kluis e-mail address was changed",
+        ),
+        &[lang.pick(
+            "Het e-mailadres van uw Kluis-account is zojuist gewijzigd; berichten gaan voortaan naar het nieuwe adres. Was u dit niet, neem dan direct contact op met uw organisatie.",
+            "The e-mail address of your Kluis account was just changed; mail now goes to the new address. If this was not you, contact your organisation at once.",
+        )],
+        None,
+    )
+}
+
+/// To a coach: one of their clients asked to erase their account soon
+/// after its password, address or keys changed, so the erasure waits. No
+/// name: the coach finds out which client from their own trajectories.
+pub(crate) fn client_deletion_scheduled(lang: Language, due_date: &str) -> Mail {
+    let (first, second) = match lang {
+        Language::Nl => (
+            format!("Een van uw cliënten heeft gevraagd zijn of haar Kluis-account te verwijderen, kort nadat het wachtwoord, het e-mailadres of de sleutels van dat account zijn gewijzigd. Om uw gezamenlijke gegevens te beschermen tegen iemand die het account mogelijk heeft overgenomen, wordt het account pas op {due_date} verwijderd, met alle berichten, notities en bestanden van het traject."),
+            "Twijfelt u of dit verzoek van uw cliënt komt, neem dan contact op met uw cliënt (niet door op deze e-mail te antwoorden) en met uw organisatie.".to_owned(),
+        ),
+        Language::En => (
+            format!("One of your clients asked to delete their Kluis account shortly after its password, e-mail address or keys changed. To protect your shared records from someone who may have taken the account over, the account is deleted only on {due_date}, with every message, note and file of the trajectory."),
+            "If you doubt that the request came from your client, contact your client (not by replying to this e-mail) and your organisation.".to_owned(),
+        ),
+    };
+    mail(
+        "client_deletion_scheduled",
+        lang,
+        lang.pick(
+            "Een cliënt laat zijn Kluis-account verwijderen",
+            "A client is having their Kluis account deleted",
+        ),
+        &[&first, &second],
+        None,
+    )
+}
+
+/// To the client: the erasure they asked for is scheduled, and how to
+/// stop it.
+pub(crate) fn deletion_scheduled(lang: Language, due_date: &str) -> Mail {
+    let first = match lang {
+        Language::Nl => format!("Uw Kluis-account wordt op {due_date} verwijderd, met alle gegevens van uw trajecten. Omdat kort daarvoor het wachtwoord, het e-mailadres of de sleutels van uw account zijn gewijzigd, gebeurt dat niet direct, en uw coaches zijn op de hoogte gebracht."),
+        Language::En => format!("Your Kluis account will be deleted on {due_date}, with all data of your trajectories. Because its password, e-mail address or keys changed shortly before, this does not happen at once, and your coaches were told."),
+    };
+    mail(
+        "deletion_scheduled",
+        lang,
+        lang.pick(
+            "Uw Kluis-account wordt verwijderd",
+            "Your Kluis account will be deleted",
+        ),
+        &[
+            &first,
+            lang.pick(
+                "Wilt u dit niet, log dan in en annuleer de verwijdering. Heeft u er niet om gevraagd, wijzig dan ook direct uw wachtwoord en neem contact op met uw organisatie.",
+                "If you do not want this, log in and cancel the deletion. If you did not ask for it, also change your password at once and contact your organisation.",
+            ),
+        ],
         None,
     )
 }

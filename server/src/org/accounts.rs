@@ -326,15 +326,18 @@ pub(crate) async fn set_opaque_record(
     Ok(())
 }
 
-/// Makes `email` the account's address, proven. Another account with the
-/// address is a `409 email_taken`.
-pub(crate) async fn set_verified_email(
+/// Makes `email` the account's address, proven (its mailbox opened a
+/// link) or not yet (a change the member confirmed; the new mailbox proves
+/// it later). Another account with the address is a `409 email_taken`.
+pub(crate) async fn set_email(
     conn: &mut AnyConnection,
     account_id: UserId,
     email: &str,
+    verified: bool,
 ) -> Result<(), ApiError> {
-    sqlx::query("UPDATE accounts SET email = $1, email_verified = 1 WHERE id = $2")
+    sqlx::query("UPDATE accounts SET email = $1, email_verified = $2 WHERE id = $3")
         .bind(email)
+        .bind(i64::from(verified))
         .bind(account_id.to_string())
         .execute(conn)
         .await
@@ -346,6 +349,31 @@ pub(crate) async fn set_verified_email(
             _ => ApiError::Storage(e),
         })?;
     Ok(())
+}
+
+/// Whether one of the `kinds` of event happened to the account at or
+/// after `since` (Unix ms).
+pub(crate) async fn had_event_since(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    kinds: &[&str],
+    since: i64,
+) -> Result<bool, ApiError> {
+    for kind in kinds {
+        let row = sqlx::query(
+            "SELECT 1 AS x FROM account_events WHERE account_id = $1 AND kind = $2 \
+             AND created_ms >= $3",
+        )
+        .bind(account_id.to_string())
+        .bind(*kind)
+        .bind(since)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if row.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Deletes the account row; keys, sessions, memberships, coach links,

@@ -762,8 +762,9 @@ async fn members_are_seen_and_edited_by_role(engine: Engine) {
         .get(&format!("/api/organisations/{org}/members"), Some(&coach))
         .await;
     assert!(seen_by_coach[0]["trajectory_end"].is_null());
-    // An e-mail change waits for confirmation from the new address, and
-    // the old address is told.
+    // A manager only proposes an address: nothing changes until the
+    // member confirms (tests/integration/takeover.rs has every rule), and
+    // the link goes to the current address.
     let (status, body) = s
         .patch(
             &member(&client_id),
@@ -773,8 +774,18 @@ async fn members_are_seen_and_edited_by_role(engine: Engine) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["email"], "client@a.nl");
-    s.mail("client@a.nl", "email_change_notice").await;
+    s.mail("client@a.nl", "email_change_proposed").await;
+    let (_, me) = s.get("/api/me", Some(&client)).await;
+    assert_eq!(
+        (me["email"].as_str(), me["proposed_email"].as_str()),
+        (Some("client@a.nl"), Some("client.new@a.nl"))
+    );
+    let (status, body) = s
+        .post("/api/me/email-change/confirm", json!({}), Some(&client))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let token = token_of(&s.mail("client.new@a.nl", "verify_email").await);
+    s.mail("client@a.nl", "email_changed").await;
     assert_eq!(
         s.post("/api/email/verify", json!({"token": token}), None)
             .await
@@ -783,6 +794,7 @@ async fn members_are_seen_and_edited_by_role(engine: Engine) {
     );
     let (_, me) = s.get("/api/me", Some(&client)).await;
     assert_eq!(me["email"], "client.new@a.nl");
+    assert_eq!(me["email_verified"], true);
     s.login("client.new@a.nl", PW).await.unwrap();
     assert_eq!(
         s.patch(

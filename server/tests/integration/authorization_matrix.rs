@@ -58,6 +58,19 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("POST /api/password-reset/start",                                                [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/password-reset/finish",                                               [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/email/verify",                                                        [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST /api/password-reset/sms",                                                  [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST /api/email-change/confirm",                                                [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST /api/email-change/refuse",                                                 [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    // Sessions of the matrix are fresh (a login just proved the password);
+    // stale ones are refused: tests/integration/takeover.rs.
+    ("PUT /api/me/email",                                                             [401, 202, 202, 202, 202, 202, 202, 202, 202]),
+    // Nothing proposed for anyone here (proposals: takeover.rs).
+    ("GET /api/me/email-change",                                                      [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST /api/me/email-change/confirm",                                             [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST /api/me/email-change/refuse",                                              [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST /api/reauth/start",                                                        [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/reauth/finish",                                                       [401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("POST /api/account/delete/cancel",                                               [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST /api/invitations/lookup",                                                  [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/invitations/register/start",                                          [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/invitations/register/finish",                                         [400, 400, 400, 400, 400, 400, 400, 400, 400]),
@@ -587,7 +600,7 @@ async fn request(
                 kluis_crypto::opaque::client_login_start(&mut OsRng, PW.as_bytes()).unwrap();
             Body::Json(json!({"email": "coach@a.nl", "request": b64(&ke1)}))
         }
-        ("POST", "/api/login/finish" | "/api/account/delete/finish") => {
+        ("POST", "/api/login/finish" | "/api/account/delete/finish" | "/api/reauth/finish") => {
             Body::Json(json!({"login_id": "none", "finalization": b64(&[0; 64])}))
         }
         ("POST", "/api/password/start") => {
@@ -601,7 +614,7 @@ async fn request(
             "login_id": "none", "finalization": b64(&[0; 64]), "upload": b64(&[0; 8]),
             "sealed_password": b64(&[0; 8])
         })),
-        ("POST", "/api/account/delete/start") => {
+        ("POST", "/api/account/delete/start" | "/api/reauth/start") => {
             let (ke1, _) =
                 kluis_crypto::opaque::client_login_start(&mut OsRng, PW.as_bytes()).unwrap();
             Body::Json(json!({"request": b64(&ke1)}))
@@ -624,9 +637,16 @@ async fn request(
         ("POST", "/api/password-reset/finish") => {
             Body::Json(json!({"token": bogus, "upload": b64(&[0; 8])}))
         }
-        ("POST", "/api/email/verify" | "/api/invitations/lookup" | "/api/invitations/accept") => {
-            Body::Json(json!({"token": bogus}))
-        }
+        (
+            "POST",
+            "/api/email/verify"
+            | "/api/invitations/lookup"
+            | "/api/invitations/accept"
+            | "/api/password-reset/sms"
+            | "/api/email-change/confirm"
+            | "/api/email-change/refuse",
+        ) => Body::Json(json!({"token": bogus})),
+        ("PUT", "/api/me/email") => Body::Json(json!({"email": format!("moved{n}@a.nl")})),
         ("DELETE", "/api/sessions/{session_id}") => {
             let mut conn = s.state.store.pool().acquire().await.unwrap();
             let coach = f.actors["coach"].id.clone().unwrap();

@@ -108,3 +108,50 @@ impl TestServer {
         self.api.setup_from_link(&link, email, password).await
     }
 }
+
+/// The body of a request opening relationship `rid` between `coach` and
+/// the client `client`: epoch 0's key wrapped to both, and the opening
+/// membership record (PROTOCOL.md §7.6) the coach signs.
+pub fn opening_body(
+    coach: &kluis_crypto::identity::IdentityKeyPair,
+    client: &kluis_crypto::identity::IdentityBundle,
+    rid: kluis_crypto::ids::RelationshipId,
+) -> serde_json::Value {
+    use kluis_crypto::ids::Epoch;
+    use kluis_crypto::membership::{Member, MemberRole, MembershipRecord, RecordHash};
+    use kluis_crypto::relationship::RelationshipKey;
+    use rand::rngs::OsRng;
+    let entry = |b: &kluis_crypto::identity::IdentityBundle, role| Member {
+        user_id: b.user_id(),
+        role,
+        fingerprint: b.fingerprint(),
+    };
+    let record = MembershipRecord::sign(
+        coach,
+        rid,
+        Epoch(0),
+        RecordHash::NONE,
+        1,
+        vec![
+            entry(coach.bundle(), MemberRole::Coach),
+            entry(client, MemberRole::Client),
+        ],
+    )
+    .expect("a coach and a client make an opening record");
+    let key = RelationshipKey::generate(&mut OsRng, rid, Epoch(0));
+    let wrapped: Vec<String> = [coach.bundle(), client]
+        .iter()
+        .map(|b| {
+            let wrapped = key
+                .wrap(&mut OsRng, coach, b, &record.hash())
+                .expect("wrapping to a published bundle");
+            kluis_test_support::b64(&wrapped.encode())
+        })
+        .collect();
+    serde_json::json!({
+        "relationship_id": rid.to_string(),
+        "client_id": client.user_id().to_string(),
+        "wrapped_keys": wrapped,
+        "membership_record": kluis_test_support::b64(&record.encode()),
+    })
+}

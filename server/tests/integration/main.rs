@@ -20,6 +20,7 @@ mod password_reset;
 mod privacy;
 mod schema;
 mod sms;
+mod takeover;
 mod tls;
 mod two_factor;
 mod vault;

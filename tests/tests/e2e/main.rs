@@ -14,4 +14,5 @@ mod journey;
 mod malicious_server;
 mod notifications;
 mod recovery;
+mod takeover;
 mod two_factor;

@@ -3,7 +3,9 @@
 //! after a reset, and deleting it.
 
 use crate::kluis_crypto::recovery::RecoveryKey;
-use crate::{Error, Login, NewAccount};
+use std::io::IsTerminal as _;
+
+use crate::{AccountDeletion, Error, Login, NewAccount, SecondFactorMethod};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -135,12 +137,24 @@ pub(crate) async fn delete_account(ctx: &mut Context, yes: bool) -> Outcome {
     let email = ctx.email()?;
     let password = ctx.password(&format!("Password for {email}: "))?;
     let session = ctx.ready_session(&email, &password).await?;
-    session.delete_account(&password).await?;
-    ctx.forget()?;
-    ctx.print(
-        "Your account and everything in it are deleted.",
-        json!({"status": "deleted"}),
-    );
+    match session.delete_account(&password).await? {
+        AccountDeletion::Deleted => {
+            ctx.forget()?;
+            ctx.print(
+                "Your account and everything in it are deleted.",
+                json!({"status": "deleted"}),
+            );
+        }
+        AccountDeletion::Scheduled { at_ms } => ctx.print(
+            &format!(
+                "Your password, address or keys changed recently, so the deletion waits: \
+                 your account is deleted on {} and your coaches were told. \
+                 Log in before then to cancel it.",
+                crate::cli::output::utc_time(at_ms)
+            ),
+            json!({"status": "scheduled", "scheduled_for_ms": at_ms}),
+        ),
+    }
     Ok(())
 }
 
@@ -173,12 +187,56 @@ pub(crate) async fn forgot_password(ctx: &Context) -> Outcome {
     Ok(())
 }
 
-pub(crate) async fn reset_password(ctx: &Context, link: &str) -> Outcome {
+pub(crate) async fn reset_password(
+    ctx: &Context,
+    link: &str,
+    code: Option<String>,
+    sms: bool,
+) -> Outcome {
     let server = ctx.server_for(link)?;
+    let kluis = ctx.kluis(Some(&server))?;
     let password = ctx.new_password()?;
-    ctx.kluis(Some(&server))?
-        .reset_password(link, &password)
-        .await?;
+    if sms {
+        kluis.send_reset_sms(link).await?;
+        if !ctx.json {
+            eprintln!("A code was sent to your phone by SMS.");
+        }
+    }
+    let offered: &[SecondFactorMethod] = if sms {
+        &[SecondFactorMethod::Sms]
+    } else {
+        &[SecondFactorMethod::Totp]
+    };
+    // A code given up front; else the reset is tried with the link alone
+    // and, if the account has a second factor, the code asked for.
+    let mut code = code.or_else(|| std::env::var("KLUIS_2FA_CODE").ok());
+    let outcome = loop {
+        let attempt = match &code {
+            Some(code) => {
+                let code = code.trim();
+                let method = SecondFactorMethod::of_code(code, offered);
+                kluis
+                    .reset_password_with_second_factor(link, &password, method, code)
+                    .await
+            }
+            None => kluis.reset_password(link, &password).await,
+        };
+        match attempt {
+            Err(e) if code.is_none() && e.code() == Some("second_factor_required") => {
+                if !std::io::stdin().is_terminal() {
+                    return Err(usage(
+                        "this account uses two-factor login: give --code or set KLUIS_2FA_CODE",
+                    ));
+                }
+                eprint!("Code from your authenticator app (or a recovery code): ");
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                code = Some(line);
+            }
+            other => break other,
+        }
+    };
+    outcome?;
     ctx.print(
         "Password changed; every session ended. Now run `kluis recover` with your recovery key.",
         json!({"status": "reset"}),

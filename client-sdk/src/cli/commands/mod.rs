@@ -77,7 +77,9 @@ pub(crate) async fn run(cli: Cli) -> Outcome {
         Command::Sessions { revoke } => sessions::run(&ctx, revoke).await,
         Command::ChangePassword => account::change_password(&ctx).await,
         Command::ForgotPassword => account::forgot_password(&ctx).await,
-        Command::ResetPassword { link } => account::reset_password(&ctx, &link).await,
+        Command::ResetPassword { link, code, sms } => {
+            account::reset_password(&ctx, &link, code, sms).await
+        }
         Command::Recover { new_identity } => account::recover(&mut ctx, new_identity).await,
     }
 }

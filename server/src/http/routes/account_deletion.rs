@@ -10,47 +10,39 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::login::LoginChallenge;
-use super::{verify_login, Status};
+use super::reauth::{proven, PasswordProofFinish, PasswordProofStart};
+use super::Status;
 use crate::auth::login::{begin_for_self, reauthenticating};
-use crate::auth::password_reset;
-use crate::clock::now_ms;
+use crate::clock::{ms_after, now_ms};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
-use crate::http::json::{ApiJson, B64};
+use crate::http::json::ApiJson;
 use crate::ids::UserId;
-use crate::mail::outbox;
-use crate::org::invitation;
+use crate::mail::{notifications, outbox, templates};
+use crate::org::deletion;
 use crate::org::role::Role;
-use crate::vault::relationships;
 use crate::{org::accounts, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(delete_start))
         .routes(routes!(delete_finish))
+        .routes(routes!(delete_cancel))
 }
 
-/// Step 1: an OPAQUE KE1 for the caller's own account.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DeleteStart {
-    /// OPAQUE `KE1`.
-    pub request: B64,
-}
-
-/// Step 2: the KE3 that proves the password.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DeleteFinish {
-    /// From step 1.
-    pub login_id: String,
-    /// OPAQUE `KE3`.
-    pub finalization: B64,
+/// What became of the request to erase the account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct DeletionOutcome {
+    /// `deleted` (at once) or `scheduled` (after the cooling-off period).
+    pub status: &'static str,
+    /// When a scheduled erasure happens, Unix ms (only when scheduled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_for_ms: Option<i64>,
 }
 
 /// Only an account that is a client wherever it is a member deletes itself.
@@ -71,14 +63,14 @@ async fn require_client_only(
 /// Starts proving the password for deleting the account.
 #[utoipa::path(post, path = "/api/account/delete/start", tag = "account",
     security(("bearer" = []), ("cookie" = [])),
-    request_body = DeleteStart,
+    request_body = PasswordProofStart,
     responses((status = 200, body = LoginChallenge), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn delete_start(
     State(state): State<AppState>,
     auth: Auth,
     ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<DeleteStart>,
+    ApiJson(body): ApiJson<PasswordProofStart>,
 ) -> Result<Json<LoginChallenge>, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
     let account = reauthenticating(&state, &mut conn, auth.account_id, ip).await?;
@@ -87,34 +79,75 @@ async fn delete_start(
     Ok(Json(challenge.into()))
 }
 
-/// Verifies the password and erases the account and everything of it.
+/// Verifies the password and erases the account and everything of it —
+/// or, within the cooling-off period after a password reset, an address
+/// change or a new identity, schedules the erasure for the end of the
+/// period and tells the coaches.
 #[utoipa::path(post, path = "/api/account/delete/finish", tag = "account",
     security(("bearer" = []), ("cookie" = [])),
-    request_body = DeleteFinish,
-    responses((status = 200, body = Status), (status = 400, body = ErrorBody),
+    request_body = PasswordProofFinish,
+    responses((status = 200, body = DeletionOutcome), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 async fn delete_finish(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<DeleteFinish>,
-) -> Result<Json<Status>, ApiError> {
+    ApiJson(body): ApiJson<PasswordProofFinish>,
+) -> Result<Json<DeletionOutcome>, ApiError> {
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let proven = verify_login(&mut tx, &body.login_id, &body.finalization, now).await?;
-    if proven != Some(auth.account_id) {
-        tx.commit().await?;
-        return Err(ApiError::LoginFailed);
-    }
+    let mut tx = proven(state.store.begin().await?, &auth, &body, now).await?;
     require_client_only(&mut tx, auth.account_id).await?;
     let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    relationships::delete_where_client(&mut tx, account.id).await?;
-    invitation::forget_address(&mut tx, &account.email).await?;
-    password_reset::forget_address(&mut tx, &account.email).await?;
-    outbox::forget_recipient(&mut tx, &account.email).await?;
-    accounts::delete(&mut tx, account.id).await?;
+    let cooling_off = state.config.limits.deletion_cooling_off;
+    if deletion::must_wait(&mut tx, account.id, cooling_off, now).await? {
+        let due = deletion::schedule(&mut tx, account.id, ms_after(now, cooling_off), now).await?;
+        let date = date_of(due);
+        notifications::client_deletion_scheduled(&mut tx, account.id, &date, now).await?;
+        outbox::enqueue(
+            &mut tx,
+            &account.email,
+            &templates::deletion_scheduled(account.language, &date),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        state.worker_wake.notify_one();
+        tracing::info!(account = %account.id, due_ms = due, "account erasure scheduled");
+        return Ok(Json(DeletionOutcome {
+            status: "scheduled",
+            scheduled_for_ms: Some(due),
+        }));
+    }
+    deletion::erase(&mut tx, &account).await?;
     tx.commit().await?;
     tracing::info!(account = %account.id, "account deleted by its owner");
-    Ok(Status::json("deleted"))
+    Ok(Json(DeletionOutcome {
+        status: "deleted",
+        scheduled_for_ms: None,
+    }))
+}
+
+/// Cancels my scheduled erasure (`404` when none is scheduled).
+#[utoipa::path(post, path = "/api/account/delete/cancel", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn delete_cancel(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Status>, ApiError> {
+    let mut conn = state.store.pool().acquire().await?;
+    if !deletion::cancel(&mut conn, auth.account_id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(account = %auth.account_id, "scheduled account erasure cancelled");
+    Ok(Status::json("deletion_cancelled"))
+}
+
+/// A Unix-ms time as the day it falls on (UTC), for e-mails.
+fn date_of(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
 }

@@ -35,7 +35,13 @@ async fn verify_email(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let subject = email_token::consume(&mut tx, Purpose::VerifyEmail, &body.token, now).await?;
-    accounts::set_verified_email(&mut tx, subject.account_id, &subject.email).await?;
+    let before = accounts::by_id(&mut tx, subject.account_id).await?;
+    accounts::set_email(&mut tx, subject.account_id, &subject.email, true).await?;
+    if before.is_some_and(|a| a.email != subject.email) {
+        // A change the member asked for takes effect: erasing the account
+        // soon after it waits (a cooling-off), as after a reset.
+        accounts::record_event(&mut tx, subject.account_id, "email_changed", now).await?;
+    }
     // Links sent to any address before this change stop working.
     email_token::end_all(&mut tx, subject.account_id, now).await?;
     tx.commit().await?;

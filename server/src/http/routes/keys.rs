@@ -49,11 +49,15 @@ pub(super) struct KeysPublished {
 }
 
 /// Publishes my identity, or re-seals it (same bundle, new sealed copies).
+/// Only an account's first identity needs no more than the session; a
+/// replacement or a re-seal needs the password proven recently (`403
+/// reauthentication_required`), so that a stolen session cannot give the
+/// account a key its peers would then wrap to.
 #[utoipa::path(put, path = "/api/keys", tag = "keys",
     security(("bearer" = []), ("cookie" = [])),
     request_body = PublishKeys,
     responses((status = 200, body = KeysPublished), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn publish_keys(
     State(state): State<AppState>,
     auth: Auth,
@@ -61,6 +65,12 @@ async fn publish_keys(
 ) -> Result<Json<KeysPublished>, ApiError> {
     let mut tx = state.store.begin().await?;
     let now = now_ms();
+    if key_directory::own(&mut tx, auth.account_id)
+        .await?
+        .is_some()
+    {
+        auth.require_fresh_password(state.config.limits.reauthentication_window, now)?;
+    }
     let published = key_directory::publish(
         &mut tx,
         auth.account_id,

@@ -187,14 +187,7 @@ async fn login_finish(
         state.metrics.login("second_factor_required");
         let answer = SecondFactorRequired {
             pending_login: token.as_str().to_owned(),
-            methods: [
-                (factors.totp, SecondFactorMethod::Totp),
-                (factors.sms && state.sms.is_some(), SecondFactorMethod::Sms),
-                (true, SecondFactorMethod::RecoveryCode),
-            ]
-            .into_iter()
-            .filter_map(|(on, m)| on.then_some(m))
-            .collect(),
+            methods: factors.methods(state.sms.is_some()),
             expires_ms,
         };
         return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
@@ -223,7 +216,15 @@ async fn login_second_factor(
         tx.commit().await?;
         return Err(ApiError::SecondFactorFailed);
     }
-    let passed = two_factor::use_code(&mut tx, account, body.method, &body.code, true, now).await?;
+    let passed = two_factor::use_code(
+        &mut tx,
+        account,
+        body.method,
+        &body.code,
+        two_factor::CodeUse::Login,
+        now,
+    )
+    .await?;
     if !passed {
         tx.commit().await?;
         state.metrics.login("second_factor_failure");

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
 use crate::http::json::ApiJson;
 use crate::language::Language;
 use crate::mail::notifications;
 use crate::org::role::Role;
-use crate::{org::accounts, org::privacy_notice, AppState};
+use crate::{org::accounts, org::deletion, org::email_change, org::privacy_notice, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,6 +58,12 @@ pub(super) struct Me {
     /// An organisation of mine requires two-factor login and I have not
     /// set it up: until I do, only enrolment and my own account work.
     pub two_factor_enrolment_required: bool,
+    /// A new address a manager proposed for me, waiting for me to confirm
+    /// or refuse it (`/api/me/email-change/…`); until then nothing changes.
+    pub proposed_email: Option<String>,
+    /// My account's erasure is scheduled for then (Unix ms); cancel it with
+    /// `POST /api/account/delete/cancel`.
+    pub deletion_scheduled_for_ms: Option<i64>,
 }
 
 /// What to change of my preferences; absent fields stay.
@@ -93,7 +100,13 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiEr
     let privacy_notice_pending = privacy_notice::acknowledged(&mut conn, auth.account_id)
         .await?
         .is_none();
+    let proposed_email = email_change::pending(&mut conn, auth.account_id, now_ms())
+        .await?
+        .map(|p| p.new_email);
+    let deletion_scheduled_for_ms = deletion::scheduled(&mut conn, auth.account_id).await?;
     Ok(Json(Me {
+        proposed_email,
+        deletion_scheduled_for_ms,
         privacy_notice_pending,
         two_factor_enrolment_required: auth.must_enrol_two_factor,
         account_id: account.id.to_string(),

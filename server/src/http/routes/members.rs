@@ -9,15 +9,16 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::email_change::refuse_taken;
 use super::{organisation_path_id, Status};
-use crate::auth::email_token::{self, Purpose};
+use crate::auth::email_token;
 use crate::clock::now_ms;
-use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::Auth;
 use crate::http::json::ApiJson;
 use crate::ids::{self, OrganisationId, UserId};
 use crate::mail::address::EmailAddress;
+use crate::org::email_change;
 use crate::org::members::{self, Member, MemberDate};
 use crate::org::role::Role;
 use crate::{auth::sessions, fields, mail::outbox, mail::templates, org::accounts, AppState};
@@ -55,8 +56,9 @@ async fn list_members(
 pub(super) struct MemberUpdate {
     /// New name.
     pub display_name: Option<String>,
-    /// New e-mail address: takes effect when the member confirms it from
-    /// the new mailbox; the old address is told.
+    /// New e-mail address, only proposed: the member's current address
+    /// gets a link to confirm or refuse it, and nothing changes (login,
+    /// password reset, notices) until the member confirms.
     pub email: Option<String>,
     /// Coaches: contract end, YYYY-MM-DD or "".
     pub contract_end: Option<String>,
@@ -157,33 +159,18 @@ async fn update_member(
                     "this account belongs to other organisations too; only its owner can change its e-mail address",
                 ));
             }
-            if accounts::by_email(&mut tx, email.as_str()).await?.is_some() {
-                return Err(ApiError::conflict(
-                    ErrorCode::EmailTaken,
-                    "another account uses this e-mail address",
-                ));
-            }
-            let token = email_token::issue(
-                &mut tx,
-                Purpose::VerifyEmail,
-                account_id,
-                email.as_str(),
-                VERIFY_LINK_LIFETIME,
-                now,
-            )
-            .await?;
-            let link = email_token::link(&state.config.public_url, "verify", &token);
-            outbox::enqueue(
-                &mut tx,
-                email.as_str(),
-                &templates::verify_email(account.language, &link),
-                now,
-            )
-            .await?;
+            refuse_taken(&mut tx, email.as_str()).await?;
+            // Only a proposal: the address is where reset links go, so it
+            // changes when the member confirms (`email_change.rs`), and
+            // the link for that goes to the address the member has now.
+            let token =
+                email_change::propose(&mut tx, account_id, email.as_str(), auth.account_id, now)
+                    .await?;
+            let link = email_token::link(&state.config.public_url, "email-change", &token);
             outbox::enqueue(
                 &mut tx,
                 &account.email,
-                &templates::email_change_notice(account.language),
+                &templates::email_change_proposed(account.language, &link),
                 now,
             )
             .await?;

@@ -6,6 +6,7 @@
 mod account_deletion;
 mod attachments;
 mod email;
+mod email_change;
 mod health;
 mod invitations;
 mod items;
@@ -16,6 +17,7 @@ mod members;
 mod password_change;
 mod password_reset;
 mod privacy;
+mod reauth;
 mod relationships;
 mod sessions;
 mod setup;
@@ -80,7 +82,9 @@ pub(crate) fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::
         .merge(invitations::routes())
         .merge(members::routes())
         .merge(email::routes())
+        .merge(email_change::routes())
         .merge(password_change::routes())
+        .merge(reauth::routes())
         .merge(password_reset::routes())
         .merge(two_factor::routes())
         .merge(keys::routes())

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{organisation_path_id, Status};
-use crate::auth::two_factor::SecondFactorMethod;
+use crate::auth::two_factor::{CodeUse, SecondFactorMethod};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
@@ -110,12 +110,13 @@ async fn status(
 #[utoipa::path(post, path = "/api/two-factor/totp", tag = "two-factor",
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = TotpEnrolment), (status = 401, body = ErrorBody),
-              (status = 409, body = ErrorBody)))]
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn enrol_totp(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
     let (mut tx, account) = my_account(&state, &auth).await?;
+    fresh_unless_enabled(&state, &mut tx, &auth).await?;
     let secret = two_factor::new_secret();
     two_factor::begin_enrolment(&mut tx, account.id, &secret, now_ms()).await?;
     tx.commit().await?;
@@ -133,7 +134,8 @@ async fn enrol_totp(
     security(("bearer" = []), ("cookie" = [])),
     request_body = Code,
     responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn confirm_totp(
     State(state): State<AppState>,
     auth: Auth,
@@ -143,6 +145,7 @@ async fn confirm_totp(
     state.limits.login_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
+    fresh_unless_enabled(&state, &mut tx, &auth).await?;
     state.limits.login_by_account.check(&account.email)?;
     if body.method != SecondFactorMethod::Totp
         || !two_factor::use_totp_code(&mut tx, account.id, &account.email, &body.code, true, now)
@@ -171,6 +174,21 @@ async fn my_account(
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     Ok((tx, account))
+}
+
+/// Setting up a first second factor needs the password proven recently:
+/// otherwise a stolen session (or one a manager got through a reset) could
+/// enrol the thief's own authenticator and lock the owner out. Adding to
+/// factors that already guard the account needs only the session.
+async fn fresh_unless_enabled(
+    state: &AppState,
+    tx: &mut sqlx::AnyConnection,
+    auth: &Auth,
+) -> Result<(), ApiError> {
+    if !two_factor::factors(tx, auth.account_id).await?.enabled() {
+        auth.require_fresh_password(state.config.limits.reauthentication_window, now_ms())?;
+    }
+    Ok(())
 }
 
 /// Ends a change of the account's factors: the event (if any) is
@@ -215,7 +233,16 @@ async fn proven(
 ) -> Result<(), ApiError> {
     state.limits.login_by_address.check(&address_key(ip))?;
     state.limits.login_by_account.check(&account.email)?;
-    if two_factor::use_code(tx, account, body.method, &body.code, false, now).await? {
+    if two_factor::use_code(
+        tx,
+        account,
+        body.method,
+        &body.code,
+        CodeUse::InSession,
+        now,
+    )
+    .await?
+    {
         Ok(())
     } else {
         Err(ApiError::bad_request(
@@ -245,12 +272,14 @@ async fn renew_recovery_codes(
     Ok(shown(&codes))
 }
 
-/// Turns two-factor login off; only with a valid code.
+/// Turns two-factor login off; only with a valid code, and with the
+/// password proven recently (`403 reauthentication_required`).
 #[utoipa::path(post, path = "/api/two-factor/disable", tag = "two-factor",
     security(("bearer" = []), ("cookie" = [])),
     request_body = Code,
     responses((status = 200, body = Status), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
     auth: Auth,
@@ -258,6 +287,7 @@ async fn disable(
     ApiJson(body): ApiJson<Code>,
 ) -> Result<Json<Status>, ApiError> {
     let now = now_ms();
+    auth.require_fresh_password(state.config.limits.reauthentication_window, now)?;
     let (mut tx, account) = my_account(&state, &auth).await?;
     proven(&state, &mut tx, &account, ip, &body, now).await?;
     two_factor::disable(&mut tx, account.id).await?;
@@ -289,8 +319,9 @@ fn mask(phone: &str) -> String {
     security(("bearer" = []), ("cookie" = [])),
     request_body = Phone,
     responses((status = 200, body = Status), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
 async fn enrol_sms(
     State(state): State<AppState>,
     auth: Auth,
@@ -306,6 +337,7 @@ async fn enrol_sms(
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
     two_factor::refuse_if_enabled(&mut tx, account.id).await?;
+    fresh_unless_enabled(&state, &mut tx, &auth).await?;
     sms::set_up_phone(&mut tx, account.id, &phone, now).await?;
     let limit = &state.limits.sms_by_account;
     let text = sms::prepare_code(&mut tx, limit, &account, sms::Purpose::VerifyPhone, now).await?;
@@ -321,7 +353,7 @@ async fn enrol_sms(
     security(("bearer" = []), ("cookie" = [])),
     request_body = Code,
     responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn confirm_sms(
     State(state): State<AppState>,
     auth: Auth,
@@ -331,6 +363,7 @@ async fn confirm_sms(
     state.limits.login_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let (mut tx, account) = my_account(&state, &auth).await?;
+    fresh_unless_enabled(&state, &mut tx, &auth).await?;
     state.limits.login_by_account.check(&account.email)?;
     if !sms::use_code(
         &mut tx,
