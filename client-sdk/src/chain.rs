@@ -175,7 +175,8 @@ impl Session {
 
     /// The relationship's chain, verified up to at least `epoch` (fetched
     /// again when the cached one is shorter). The server claiming an epoch
-    /// the chain does not reach is [`Violation::MembershipMissing`].
+    /// the chain does not reach is [`Violation::MembershipMissing`], unless
+    /// the chain ends with this user's removal.
     pub(crate) async fn verified_chain(
         &mut self,
         rid: RelationshipId,
@@ -193,7 +194,9 @@ impl Session {
             .chains
             .get(&rid)
             .ok_or_else(|| Error::LocalStore("chain cache".into()))?;
-        if chain.head().epoch().0 < epoch {
+        // A former member's chain ends with the record of their removal;
+        // for everyone else it reaches the epoch the server calls current.
+        if chain.head().epoch().0 < epoch && chain.head().member(self.me).is_some() {
             return Err(Violation::MembershipMissing {
                 relationship: rid,
                 epoch,
@@ -248,6 +251,9 @@ impl Session {
                 return Err(invalid(epoch, "it names another relationship".into()).into());
             }
             let previous = records.last();
+            record
+                .check_link(previous)
+                .map_err(|e| invalid(epoch, e.to_string()))?;
             let fingerprint = record
                 .expected_signer_fingerprint(previous)
                 .ok_or_else(|| invalid(epoch, "its signer is no member".into()))?;

@@ -56,7 +56,10 @@ pub enum EntryContent {
         /// Its text.
         text: String,
     },
-    /// Deleted by its author; only the fact remains.
+    /// The server reports it as deleted; only the fact remains. Nothing
+    /// proves that its author deleted it (a server could hide an item this
+    /// way), so it is shown as the server's report, never as the author's
+    /// act.
     Deleted,
     /// Written in an epoch whose key was wrapped to an earlier identity of
     /// this user (lost with it when the password was reset without the

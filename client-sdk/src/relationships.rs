@@ -36,13 +36,22 @@ impl RelationshipView {
 }
 
 impl Session {
-    /// Records the epoch the server presents for a relationship, refusing
-    /// one lower than this client has seen (a rollback).
-    fn note_epoch(&mut self, view: &RelationshipView) -> Result<()> {
+    /// Refuses an epoch lower than this client verified for the
+    /// relationship (a rollback). What the server presents is never stored:
+    /// only an epoch the membership chain proves is (§7.6.3), so a server
+    /// cannot lock a member out by presenting an epoch that does not exist.
+    fn note_epoch(&self, view: &RelationshipView) -> Result<()> {
         let rid = view.id()?;
         let presented = epoch_of(view.current_epoch)?;
         let key = rid.to_string();
-        let seen = self.state.epochs.get(&key).copied();
+        let seen = self
+            .state
+            .epochs
+            .get(&key)
+            .copied()
+            .into_iter()
+            .chain(self.state.chains.get(&key).map(|h| h.epoch))
+            .max();
         match seen {
             Some(seen) if presented < seen => Err(Violation::EpochRollback {
                 relationship: rid,
@@ -50,11 +59,7 @@ impl Session {
                 presented,
             }
             .into()),
-            Some(seen) if presented == seen => Ok(()),
-            _ => {
-                self.state.epochs.insert(key, presented);
-                self.save_state()
-            }
+            _ => Ok(()),
         }
     }
 
@@ -74,6 +79,9 @@ impl Session {
             return Err(Violation::Malformed("another relationship was returned".into()).into());
         }
         self.note_epoch(&view)?;
+        // The epoch the server calls current must be one a coach signed.
+        self.verified_chain(rid, epoch_of(view.current_epoch)?)
+            .await?;
         Ok(view)
     }
 

@@ -306,37 +306,34 @@ impl MembershipRecord {
             .map_err(|_| Error::Membership(ChainFault::Signature))
     }
 
-    /// Checks an opening record: epoch 0, no previous record, its coach and
-    /// one client, signed by that coach with `signer` (the bundle whose
-    /// fingerprint the record names for them).
-    pub fn verify_opening(&self, signer: &IdentityBundle) -> Result<()> {
+    /// Steps 1–5 of PROTOCOL.md §7.6.2, which need no key: this record is
+    /// the next link after `previous` (or an opening record when `None`):
+    /// same relationship, the next epoch, `previous`'s hash, a signer who
+    /// was a coach (and, opening, its coach and one client). Run before
+    /// looking up the signer's key, so that a ghost signer is named as such
+    /// whether or not its key can be found.
+    pub fn check_link(&self, previous: Option<&Self>) -> Result<()> {
         let fault = |f| Err(Error::Membership(f));
-        if self.epoch != Epoch(0) {
-            return fault(ChainFault::EpochNotNext);
-        }
-        if self.previous != RecordHash::NONE {
-            return fault(ChainFault::PreviousMismatch);
-        }
-        if !self.is_coach(self.signer_id) {
-            return fault(ChainFault::SignerNotCoach);
-        }
-        let clients = self
-            .members
-            .iter()
-            .filter(|m| m.role == MemberRole::Client)
-            .count();
-        if self.members.len() != 2 || clients != 1 {
-            return fault(ChainFault::Opening);
-        }
-        self.check_signature(signer, None)
-    }
-
-    /// Checks that this record is the next link after `previous`: same
-    /// relationship, the next epoch, `previous`'s hash, signed by a coach
-    /// of `previous` with `signer` (see [`Self::verify_opening`] for which
-    /// bundle). Faults are checked in the order of [`ChainFault`].
-    pub fn verify_successor(&self, previous: &Self, signer: &IdentityBundle) -> Result<()> {
-        let fault = |f| Err(Error::Membership(f));
+        let Some(previous) = previous else {
+            if self.epoch != Epoch(0) {
+                return fault(ChainFault::EpochNotNext);
+            }
+            if self.previous != RecordHash::NONE {
+                return fault(ChainFault::PreviousMismatch);
+            }
+            if !self.is_coach(self.signer_id) {
+                return fault(ChainFault::SignerNotCoach);
+            }
+            let clients = self
+                .members
+                .iter()
+                .filter(|m| m.role == MemberRole::Client)
+                .count();
+            if self.members.len() != 2 || clients != 1 {
+                return fault(ChainFault::Opening);
+            }
+            return Ok(());
+        };
         if self.relationship_id != previous.relationship_id {
             return fault(ChainFault::WrongRelationship);
         }
@@ -349,6 +346,23 @@ impl MembershipRecord {
         if !previous.is_coach(self.signer_id) {
             return fault(ChainFault::SignerNotCoach);
         }
+        Ok(())
+    }
+
+    /// Checks an opening record: epoch 0, no previous record, its coach and
+    /// one client, signed by that coach with `signer` (the bundle whose
+    /// fingerprint the record names for them).
+    pub fn verify_opening(&self, signer: &IdentityBundle) -> Result<()> {
+        self.check_link(None)?;
+        self.check_signature(signer, None)
+    }
+
+    /// Checks that this record is the next link after `previous`: same
+    /// relationship, the next epoch, `previous`'s hash, signed by a coach
+    /// of `previous` with `signer` (see [`Self::verify_opening`] for which
+    /// bundle). Faults are checked in the order of [`ChainFault`].
+    pub fn verify_successor(&self, previous: &Self, signer: &IdentityBundle) -> Result<()> {
+        self.check_link(Some(previous))?;
         self.check_signature(signer, Some(previous))
     }
 

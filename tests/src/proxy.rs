@@ -12,12 +12,19 @@ use axum::response::{IntoResponse, Response};
 /// Rewrites the answer body of a request (`method`, `path_and_query`).
 pub type Rule = Arc<dyn Fn(&Method, &str, &mut Vec<u8>) + Send + Sync>;
 
+/// The bodies of the requests sent to one path (method, path, body).
+type Sent = Arc<Mutex<Vec<(Method, String, Vec<u8>)>>>;
+
 #[derive(Clone)]
 struct Shared {
     upstream: String,
     http: reqwest::Client,
     rule: Arc<Mutex<Option<Rule>>>,
+    sent: Sent,
 }
+
+/// Requests larger than this are not kept (file uploads).
+const KEEP_REQUEST_BODIES_UP_TO: usize = 64 * 1024;
 
 /// A running proxy.
 #[allow(missing_debug_implementations)]
@@ -25,6 +32,7 @@ pub struct Proxy {
     /// Its address, to give the SDK instead of the server's.
     pub base: String,
     rule: Arc<Mutex<Option<Rule>>>,
+    sent: Sent,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -32,10 +40,12 @@ impl Proxy {
     /// A proxy for `upstream` on an ephemeral port.
     pub async fn start(upstream: &str) -> Self {
         let rule: Arc<Mutex<Option<Rule>>> = Arc::default();
+        let sent: Sent = Arc::default();
         let shared = Shared {
             upstream: upstream.to_owned(),
             http: reqwest::Client::new(),
             rule: rule.clone(),
+            sent: sent.clone(),
         };
         let app = axum::Router::new().fallback(forward).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -43,7 +53,25 @@ impl Proxy {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { base, rule, task }
+        Self {
+            base,
+            rule,
+            sent,
+            task,
+        }
+    }
+
+    /// The bodies of the requests sent so far to exactly `path` (without
+    /// query), oldest first, whatever the server answered: what a server
+    /// keeps of a request it refused.
+    pub fn sent_to(&self, path: &str) -> Vec<Vec<u8>> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, p, _)| p.split('?').next() == Some(path))
+            .map(|(_, _, body)| body.clone())
+            .collect()
     }
 
     /// Rewrites answers from now on.
@@ -74,6 +102,13 @@ async fn forward(State(shared): State<Shared>, request: Request) -> Response {
     let Ok(body) = axum::body::to_bytes(request.into_body(), usize::MAX).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    if body.len() <= KEEP_REQUEST_BODIES_UP_TO {
+        shared
+            .sent
+            .lock()
+            .unwrap()
+            .push((method.clone(), path.clone(), body.to_vec()));
+    }
     let mut upstream = shared
         .http
         .request(method.clone(), format!("{}{path}", shared.upstream))

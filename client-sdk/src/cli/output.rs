@@ -25,7 +25,7 @@ pub(crate) fn show_entry(e: &Entry) -> String {
             "[file] {} ({}, {} bytes) — kluis download … {}",
             d.name, d.media_type, d.size, e.item_id
         ),
-        EntryContent::Deleted => "[deleted]".into(),
+        EntryContent::Deleted => "[the server reports this item as deleted]".into(),
         EntryContent::Unreadable => {
             "[unreadable: its key was lost with an earlier identity]".into()
         }

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod journey;
 mod malicious_server;
+mod membership_chain;
 mod notifications;
 mod recovery;
 mod takeover;

@@ -356,7 +356,7 @@ async fn every_tampering_is_caught(engine: Engine) {
 
     // An old epoch replayed as the current one.
     coach.rotate(r1).await.unwrap();
-    client.relationship(r1).await.unwrap();
+    client.dialogue(r1).await.unwrap();
     json_rule(&proxy, format!("/api/relationships/{r1}"), |v| {
         v["current_epoch"] = 0.into()
     });
