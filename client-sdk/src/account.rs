@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::api::{b64, unb64, Api};
 use crate::error::{Error, Result, Violation};
 use crate::link::token_of;
-use crate::password::require_acceptable;
+use crate::password::{opaque_password, require_acceptable};
 use crate::session::Session;
 use crate::state::StateStore;
 use crate::wire::{
@@ -323,6 +323,7 @@ impl Kluis {
         mut fields: Map<String, Value>,
         email: &str,
     ) -> Result<NewAccount> {
+        let password = &opaque_password(password);
         let (request, state) = opaque::client_registration_start(&mut OsRng, password.as_bytes())?;
         let challenge: RegistrationChallenge = self
             .api
@@ -370,6 +371,7 @@ impl Kluis {
     /// Logs in: OPAQUE, then the identity is fetched sealed and opened with
     /// the export key, and checked against the published bundle.
     pub async fn login(&self, email: &str, password: &str) -> Result<Login> {
+        let password = &opaque_password(password);
         let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
         let challenge: LoginChallenge = self
             .api
@@ -473,6 +475,7 @@ impl Kluis {
     /// log in with the new password, then restore the identity with the
     /// recovery key ([`Login::NeedsRecovery`]).
     pub async fn reset_password(&self, link: &str, new_password: &str) -> Result<()> {
+        let new_password = &opaque_password(new_password);
         require_acceptable(new_password, &[])?;
         let token = token_of(link)?;
         let (request, state) =

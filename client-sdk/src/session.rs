@@ -168,6 +168,8 @@ impl Session {
     pub async fn change_password(&mut self, old: &str, new: &str) -> Result<()> {
         use kluis_crypto::opaque;
         use rand::rngs::OsRng;
+        let old = &crate::password::opaque_password(old);
+        let new = &crate::password::opaque_password(new);
         crate::password::require_acceptable(new, &[&self.email])?;
         #[derive(serde::Serialize)]
         struct Start {
@@ -240,6 +242,7 @@ impl Session {
             login_id: &'a str,
             finalization: String,
         }
+        let password = &crate::password::opaque_password(password);
         let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
         let challenge: crate::wire::LoginChallenge = self
             .api

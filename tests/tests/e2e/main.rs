@@ -13,5 +13,6 @@ mod cli;
 mod journey;
 mod malicious_server;
 mod notifications;
+mod password_normalisation;
 mod recovery;
 mod two_factor;
