@@ -15,7 +15,8 @@ What it checks, for each file of PROTOCOL.md §13.1:
   signatures, key fingerprints, sealed identities, HPKE Auth wraps resealed
   byte for byte from the recorded `ikm_e`, sealed items and note items,
   attachment streams rebuilt chunk by chunk, recovery-key display and parsing,
-  safety numbers, envelope encodings) and compared byte for byte; then every
+  safety numbers, envelope encodings, UUID text, OPAQUE registration and
+  login messages, export and session keys) and compared byte for byte; then every
   sealed output is opened again the way a receiver would;
 - negative cases (`fail_…`): the operation the spec describes (decode, open,
   unwrap, decrypt, parse, or the attachment-stream edit) is run on the inputs
@@ -26,8 +27,10 @@ What it checks, for each file of PROTOCOL.md §13.1:
 
 Primitives: PyCA `cryptography` (X25519, Ed25519 signing, HKDF-SHA256),
 PyNaCl (XChaCha20-Poly1305, Ed25519 verification with libsodium's strict
-checks, §1.4) and `pyhpke` (RFC 9180 HPKE, Auth mode, with the ephemeral key
-pair derived from the recorded `ikm_e`).
+checks, §1.4, which this script also makes itself; Argon2id), `pyhpke`
+(RFC 9180 HPKE, Auth mode, with the ephemeral key pair derived from the
+recorded `ikm_e`) and `rbcl` (libsodium's ristretto255), over which OPAQUE
+(RFC 9807, §3) is implemented here from the RFC.
 
 It prints one line per file and a total, and exits non-zero with a message
 naming the file and case at the first mismatch, or at any case or field it
@@ -51,7 +54,9 @@ from typing import Any, Callable
 
 import nacl.bindings
 import nacl.exceptions
+import nacl.pwhash
 import nacl.signing
+import rbcl
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -131,7 +136,8 @@ class ProtocolError(Exception):
         return type(self).__name__
 
 
-# Decoding errors (§2.1), key and signature errors (§5.2), recovery-key errors (§6).
+# Decoding errors (§2.1), key and signature errors (§5.2), recovery-key errors (§6),
+# the OPAQUE failure (§3).
 class Truncated(ProtocolError): pass
 class TrailingBytes(ProtocolError): pass
 class UnsupportedVersion(ProtocolError): pass
@@ -142,6 +148,7 @@ class InvalidPublicKey(ProtocolError): pass
 class BadSignature(ProtocolError): pass
 class RecoveryKeyFormat(ProtocolError): pass
 class RecoveryKeyChecksum(ProtocolError): pass
+class LoginFailed(ProtocolError): pass  # OPAQUE (§3)
 
 
 class Decryption(ProtocolError):
@@ -270,6 +277,10 @@ def xchacha_seal(key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes
 
 
 def xchacha_open(key: bytes, nonce: bytes, ad: bytes, sealed: bytes, what: str) -> bytes:
+    # PyNaCl raises ValueError, not CryptoError, for input shorter than a
+    # tag (attachment_stream.json's final blocks of 1 and 15 bytes).
+    if len(sealed) < 16:
+        raise Decryption(f"{what}: shorter than a tag")
     try:
         return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed, ad, nonce, key)
     except nacl.exceptions.CryptoError:
@@ -339,8 +350,19 @@ def x25519_key_is_valid(public: bytes) -> bool:
         return False
 
 
+ED_L = 2**252 + 27742317777372353535851937790883648493
+
+
 def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
-    """libsodium's strict verification (§1.4: same checks as verify_strict)."""
+    """§5.2 step 3, verify_strict: S < ℓ, R a canonical point not of small
+    order, A likewise, then the equation (libsodium's, which applies the same
+    checks). The checks are made here too rather than trusted to the library:
+    plain RFC 8032 verification, such as OpenSSL's behind `cryptography`,
+    accepts the small-order vectors of identity.json."""
+    if len(signature) != 64 or int.from_bytes(signature[32:], "little") >= ED_L:
+        return False
+    if not (ed25519_key_is_valid(signature[:32]) and ed25519_key_is_valid(public)):
+        return False
     try:
         nacl.signing.VerifyKey(public).verify(message, signature)
         return True
@@ -698,7 +720,8 @@ def open_relationship_item(data: bytes, epoch_key: bytes, relationship_id: bytes
 
 def open_note(data: bytes, notes_key: bytes, coach_id: bytes, generation: int, relationship_id: bytes,
               expected_item_id: bytes, coach_bundle: bytes) -> bytes:
-    """§8.6 for notes: the notes key belongs to (coach_id, generation)."""
+    """§8.6 for notes: the notes key belongs to (coach_id, generation);
+    `coach_bundle` is the bundle the opener verifies the author with."""
     item = decode_sealed_item(data)
     if item.kind != KIND_NOTE:
         raise Decryption("kind is not note")
@@ -765,8 +788,7 @@ def open_stream(stream: bytes, file_key: bytes, attachment_id: bytes, expected_s
     if len(stream) <= ATTACHMENT_HEADER_LEN:
         raise Decryption("short: nothing follows the header")
     header_bytes, blocks = split_stream(stream)
-    # Step 1 does not say which error a malformed header gives (no vector has
-    # one); the §2.1 decoding error is let through here.
+    # §9.3 step 1: a header that does not decode gets its §2.1 error.
     header = decode_attachment_header(header_bytes)
     if header["attachment_id"] != attachment_id:
         raise Decryption("attachment id")
@@ -830,6 +852,207 @@ def decode_document_description(data: bytes) -> dict:
 
 
 # --------------------------------------------------------------------------
+# OPAQUE (§3): RFC 9807 with ristretto255-SHA512 (RFC 9497), 3DH, Argon2id
+# --------------------------------------------------------------------------
+# Written from RFC 9807, RFC 9497 and RFC 9380 with the group operations of
+# libsodium (through rbcl) and libsodium's Argon2id (through PyNaCl): no
+# OPAQUE library is involved, and none of the Rust crates.
+
+OPRF_CONTEXT = b"OPRFV1-\x00-ristretto255-SHA512"  # RFC 9497 §3.1, mode 0x00 (OPRF)
+OPAQUE_CONTEXT = b"kluis/v1/opaque"  # §3, the application context
+ARGON2 = {"version": 0x13, "memory_kib": 65536, "passes": 3, "lanes": 1, "salt": bytes(16), "output_len": 64}
+NN = NSEED = NPK = 32  # nonce, seed and public key lengths
+NH = 64  # SHA-512
+
+
+def sha512(data: bytes) -> bytes:
+    return hashlib.sha512(data).digest()
+
+
+def i2osp(value: int, length: int) -> bytes:
+    return value.to_bytes(length, "big")
+
+
+def length_prefixed(data: bytes) -> bytes:
+    return i2osp(len(data), 2) + data
+
+
+def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
+    """RFC 9380 §5.3.1 with SHA-512 (b_in_bytes 64, s_in_bytes 128)."""
+    dst_prime = dst + i2osp(len(dst), 1)
+    b0 = sha512(bytes(128) + msg + i2osp(length, 2) + b"\x00" + dst_prime)
+    blocks = [sha512(b0 + b"\x01" + dst_prime)]
+    while 64 * len(blocks) < length:
+        mixed = bytes(x ^ y for x, y in zip(b0, blocks[-1]))
+        blocks.append(sha512(mixed + i2osp(len(blocks) + 1, 1) + dst_prime))
+    return b"".join(blocks)[:length]
+
+
+def hash_to_group(msg: bytes) -> bytes:
+    """RFC 9497 §4.1: expand_message_xmd to 64 bytes, then RFC 9496's
+    one-way map (libsodium's crypto_core_ristretto255_from_hash)."""
+    return rbcl.crypto_core_ristretto255_from_hash(expand_message_xmd(msg, b"HashToGroup-" + OPRF_CONTEXT, 64))
+
+
+def hash_to_scalar(msg: bytes, dst: bytes) -> bytes:
+    """RFC 9497 §4.1: 64 uniform bytes, little-endian, reduced mod ℓ."""
+    return rbcl.crypto_core_ristretto255_scalar_reduce(expand_message_xmd(msg, dst, 64))
+
+
+def derive_key_pair(seed: bytes, info: bytes) -> tuple[bytes, bytes]:
+    """RFC 9497 §3.2.1 DeriveKeyPair. Returns (scalar, public element)."""
+    derive_input = seed + length_prefixed(info)
+    for counter in range(256):
+        sk = hash_to_scalar(derive_input + i2osp(counter, 1), b"DeriveKeyPair" + OPRF_CONTEXT)
+        if sk != bytes(32):
+            return sk, rbcl.crypto_scalarmult_ristretto255_base(sk)
+    raise VectorError("DeriveKeyPair: no key in 256 tries")
+
+
+def derive_dh_key_pair(seed: bytes) -> tuple[bytes, bytes]:
+    """RFC 9807 §6.4.1 DeriveDiffieHellmanKeyPair."""
+    return derive_key_pair(seed, b"OPAQUE-DeriveDiffieHellmanKeyPair")
+
+
+def hkdf_extract_512(salt: bytes, ikm: bytes) -> bytes:
+    return hmac.new(salt, ikm, hashlib.sha512).digest()
+
+
+def hkdf_expand_512(prk: bytes, info: bytes, length: int) -> bytes:
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha512).digest()
+        out, counter = out + block, counter + 1
+    return out[:length]
+
+
+def mac512(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha512).digest()
+
+
+def expand_label(secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    """RFC 9807 §6.4.2 Expand-Label (Derive-Secret with length Nx = 64)."""
+    full = b"OPAQUE-" + label
+    return hkdf_expand_512(secret, i2osp(length, 2) + i2osp(len(full), 1) + full + i2osp(len(context), 1) + context,
+                           length)
+
+
+def oprf_blind(password: bytes, blind: bytes) -> bytes:
+    return rbcl.crypto_scalarmult_ristretto255(blind, hash_to_group(password))
+
+
+def oprf_finalize(password: bytes, blind: bytes, evaluated: bytes) -> bytes:
+    """RFC 9497 §3.3.1 Finalize."""
+    unblinded = rbcl.crypto_scalarmult_ristretto255(rbcl.crypto_core_ristretto255_scalar_invert(blind), evaluated)
+    return sha512(length_prefixed(password) + length_prefixed(unblinded) + b"Finalize")
+
+
+def oprf_key(oprf_seed: bytes, credential_identifier: bytes) -> bytes:
+    """RFC 9807 §5.2.2: the per-user OPRF key."""
+    seed = hkdf_expand_512(oprf_seed, credential_identifier + b"OprfKey", 32)
+    return derive_key_pair(seed, b"OPAQUE-DeriveKeyPair")[0]
+
+
+def randomized_password(password: bytes, blind: bytes, evaluated: bytes) -> bytes:
+    """§3: HKDF-Extract("", oprf_output ‖ Argon2id(oprf_output)), Argon2id
+    with Kluis's parameters (libsodium's has one lane, which is Kluis's)."""
+    output = oprf_finalize(password, blind, evaluated)
+    stretched = nacl.pwhash.argon2id.kdf(ARGON2["output_len"], output, ARGON2["salt"],
+                                         opslimit=ARGON2["passes"], memlimit=ARGON2["memory_kib"] * 1024)
+    return hkdf_extract_512(b"", output + stretched)
+
+
+def cleartext_credentials(server_public_key: bytes, client_public_key: bytes) -> bytes:
+    """RFC 9807 §4.1.2 with the default identities (§3)."""
+    return server_public_key + length_prefixed(server_public_key) + length_prefixed(client_public_key)
+
+
+def envelope_keys(rwd: bytes, envelope_nonce: bytes, server_public_key: bytes):
+    """RFC 9807 §4.1.2 Store/Recover. Returns (client private key, client
+    public key, auth tag, export key)."""
+    auth_key = hkdf_expand_512(rwd, envelope_nonce + b"AuthKey", NH)
+    export_key = hkdf_expand_512(rwd, envelope_nonce + b"ExportKey", NH)
+    client_sk, client_pk = derive_dh_key_pair(hkdf_expand_512(rwd, envelope_nonce + b"PrivateKey", NSEED))
+    tag = mac512(auth_key, envelope_nonce + cleartext_credentials(server_public_key, client_pk))
+    return client_sk, client_pk, tag, export_key
+
+
+def opaque_registration(password: bytes, credential_identifier: bytes, oprf_seed: bytes, server_public_key: bytes,
+                        blind: bytes, envelope_nonce: bytes):
+    """RFC 9807 §5: returns (request, response, record, export key)."""
+    request = oprf_blind(password, blind)
+    response = rbcl.crypto_scalarmult_ristretto255(oprf_key(oprf_seed, credential_identifier), request) \
+        + server_public_key
+    rwd = randomized_password(password, blind, response[:32])
+    _, client_pk, tag, export_key = envelope_keys(rwd, envelope_nonce, server_public_key)
+    masking_key = hkdf_expand_512(rwd, b"MaskingKey", NH)
+    return request, response, client_pk + masking_key + envelope_nonce + tag, export_key
+
+
+def ake_keys(ikm: bytes, preamble: bytes) -> tuple[bytes, bytes, bytes]:
+    """RFC 9807 §6.4.2 DeriveKeys: (Km2, Km3, session key)."""
+    prk = hkdf_extract_512(b"", ikm)
+    transcript = sha512(preamble)
+    handshake = expand_label(prk, b"HandshakeSecret", transcript, NH)
+    session_key = expand_label(prk, b"SessionKey", transcript, NH)
+    return expand_label(handshake, b"ServerMAC", b"", NH), expand_label(handshake, b"ClientMAC", b"", NH), session_key
+
+
+def opaque_ke1(password: bytes, blind: bytes, keyshare_seed: bytes, nonce: bytes) -> bytes:
+    return oprf_blind(password, blind) + nonce + derive_dh_key_pair(keyshare_seed)[1]
+
+
+def opaque_ke2(ke1: bytes, record: bytes, credential_identifier: bytes, oprf_seed: bytes, server_private_key: bytes,
+               masking_nonce: bytes, keyshare_seed: bytes, nonce: bytes):
+    """RFC 9807 §6.3.2.2 and §6.4.3 (server). Returns (KE2, expected KE3,
+    session key)."""
+    server_public_key = rbcl.crypto_scalarmult_ristretto255_base(server_private_key)
+    client_pk, masking_key, envelope = record[:32], record[32:96], record[96:]
+    evaluated = rbcl.crypto_scalarmult_ristretto255(oprf_key(oprf_seed, credential_identifier), ke1[:32])
+    pad = hkdf_expand_512(masking_key, masking_nonce + b"CredentialResponsePad", NPK + NN + NH)
+    masked = bytes(x ^ y for x, y in zip(pad, server_public_key + envelope))
+    credential_response = evaluated + masking_nonce + masked
+    share_sk, share_pk = derive_dh_key_pair(keyshare_seed)
+    client_share = ke1[64:96]
+    preamble = (b"OPAQUEv1-" + length_prefixed(OPAQUE_CONTEXT) + length_prefixed(client_pk) + ke1
+                + length_prefixed(server_public_key) + credential_response + nonce + share_pk)
+    ikm = (rbcl.crypto_scalarmult_ristretto255(share_sk, client_share)
+           + rbcl.crypto_scalarmult_ristretto255(server_private_key, client_share)
+           + rbcl.crypto_scalarmult_ristretto255(share_sk, client_pk))
+    km2, km3, session_key = ake_keys(ikm, preamble)
+    server_mac = mac512(km2, sha512(preamble))
+    return credential_response + nonce + share_pk + server_mac, mac512(km3, sha512(preamble + server_mac)), session_key
+
+
+def opaque_ke3(password: bytes, blind: bytes, keyshare_seed: bytes, ke1: bytes, ke2: bytes):
+    """RFC 9807 §6.3.2.3 and §6.4.3 (client). Returns (KE3, export key,
+    session key), or raises LoginFailed."""
+    evaluated, masking_nonce, masked = ke2[:32], ke2[32:64], ke2[64:192]
+    server_nonce, server_share, server_mac = ke2[192:224], ke2[224:256], ke2[256:320]
+    rwd = randomized_password(password, blind, evaluated)
+    pad = hkdf_expand_512(hkdf_expand_512(rwd, b"MaskingKey", NH), masking_nonce + b"CredentialResponsePad",
+                          NPK + NN + NH)
+    unmasked = bytes(x ^ y for x, y in zip(pad, masked))
+    server_public_key, envelope_nonce, tag = unmasked[:32], unmasked[32:64], unmasked[64:]
+    client_sk, client_pk, expected_tag, export_key = envelope_keys(rwd, envelope_nonce, server_public_key)
+    if not hmac.compare_digest(tag, expected_tag):
+        raise LoginFailed("envelope auth tag")
+    share_sk = derive_dh_key_pair(keyshare_seed)[0]
+    preamble = (b"OPAQUEv1-" + length_prefixed(OPAQUE_CONTEXT) + length_prefixed(client_pk) + ke1
+                + length_prefixed(server_public_key) + ke2[:192] + server_nonce + server_share)
+    try:
+        ikm = (rbcl.crypto_scalarmult_ristretto255(share_sk, server_share)
+               + rbcl.crypto_scalarmult_ristretto255(share_sk, server_public_key)
+               + rbcl.crypto_scalarmult_ristretto255(client_sk, server_share))
+    except Exception:
+        raise LoginFailed("a key share is not a group element") from None
+    km2, km3, session_key = ake_keys(ikm, preamble)
+    if not hmac.compare_digest(server_mac, mac512(km2, sha512(preamble))):
+        raise LoginFailed("server MAC")
+    return mac512(km3, sha512(preamble + server_mac)), export_key, session_key
+
+
+# --------------------------------------------------------------------------
 # Safety numbers (§11)
 # --------------------------------------------------------------------------
 
@@ -850,8 +1073,7 @@ def safety_number(bundle_a: bytes, bundle_b: bytes) -> tuple[str, str, bytes]:
     return digits, display, bytes([VERSION, T_SAFETY_NUMBER]) + low + high
 
 
-# Envelope decoders by name, for envelopes.json. §13.2 does not list these names;
-# they are the names of §2.2 in snake_case (only the first five occur so far).
+# Envelope decoders by name, for envelopes.json (§13.2).
 DECODERS: dict[str, Callable[[bytes], Any]] = {
     "identity_bundle": decode_bundle,
     "sealed_identity": decode_sealed_identity,
@@ -1539,15 +1761,26 @@ def note_item_case(case: Fields, i: Fields) -> None:
 def check_notes(vf: VectorFile) -> None:
     def open_sealed_key(case: Fields, i: Fields):
         coach, sealed = read_identity(i.obj("coach")), i.hex("sealed_notes_key")
+        if i.has("sealer"):
+            # §13.2: HPKE Auth from `sealer` to `sealed_to`, with the info of
+            # `sealed_to`; rebuilt here, so the case is what it claims to be.
+            sealer, sealed_to = read_identity(i.obj("sealer")), read_identity(i.obj("sealed_to"))
+            generation, notes_key = i.int("generation"), i.hex("notes_key", 32)
+            info = notes_info(sealed_to.user_id, generation, sealed_to.fingerprint)
+            enc, ct = hpke_auth_seal(sealer.dh_secret, sealed_to.dh_public, info, notes_key, i.hex("ikm_e", 32))
+            same(case.where + ": rebuilt envelope", bytes([VERSION, T_SEALED_NOTES_KEY]) + info[25:] + enc + ct,
+                 sealed)
         return lambda: open_notes_key(sealed, coach)
 
     def open_note_item(case: Fields, i: Fields):
-        # The notes key is the coach's own, of the given generation.
+        # The notes key is the coach's own, of the given generation; the
+        # opener verifies the note with `author` if given, else the coach.
         coach, sealed = read_identity(i.obj("coach")), i.hex("sealed_item")
+        author = read_identity(i.obj("author")) if i.has("author") else coach
         notes_key, generation = i.hex("notes_key", 32), i.int("generation")
         relationship_id, item_id = i.hex("expected_relationship_id", 16), i.hex("expected_item_id", 16)
         return lambda: open_note(sealed, notes_key, coach.user_id, generation, relationship_id, item_id,
-                                 coach.bundle)
+                                 author.bundle)
 
     vf.run_positive(lambda case: dispatch(case, case.obj("inputs"), [("ikm_e", sealed_notes_key_case),
                                                                      ("content", note_item_case)]))
@@ -1602,9 +1835,18 @@ def attachment_header_case(case: Fields, i: Fields) -> None:
          {"attachment_id": attachment_id, "nonce_prefix": nonce_prefix})
 
 
+def uuid_text_case(case: Fields, i: Fields) -> None:
+    e, parsed = case.obj("expected"), parse_uuid_text(i.text("uuid_text"))
+    e.check("bytes", parsed)
+    e.check("canonical_text", uuid_text(parsed))
+
+
 def check_envelopes(vf: VectorFile) -> None:
     def negative(case: Fields):
         i = case.obj("inputs")
+        if i.has("uuid_text"):  # §2.3
+            text = i.text("uuid_text")
+            return lambda: parse_uuid_text(text)
         envelope, data = i.text("envelope"), i.hex("bytes")
         if envelope not in DECODERS:
             raise VectorError(f"{i.path('envelope')}: don't know how to decode {envelope!r}")
@@ -1614,7 +1856,126 @@ def check_envelopes(vf: VectorFile) -> None:
         ("media_type", document_description_case),
         ("signing_seed", bundle_envelope_case),
         ("nonce_prefix", attachment_header_case),
+        ("uuid_text", uuid_text_case),
     ]))
+    vf.run_negative(negative)
+
+
+# ---- opaque.json (§3) ----------------------------------------------------------------
+
+
+@dataclass
+class OpaqueCase:
+    password: bytes
+    credential_identifier: bytes
+    oprf_seed: bytes
+    server_private_key: bytes
+    blind_login: bytes
+    client_keyshare_seed: bytes
+    client_nonce: bytes
+    masking_nonce: bytes
+    server_keyshare_seed: bytes
+    server_nonce: bytes
+    record: bytes
+    ke1: bytes
+    ke2: bytes
+    ke3: bytes
+
+
+def check_opaque(vf: VectorFile) -> None:
+    cases: dict[str, OpaqueCase] = {}
+
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        typed, text, password = i.text("password_typed"), i.text("password"), i.hex("password_bytes")
+        # §3: the bytes are UTF-8 of the NFC form of what was typed.
+        same(case.where + ": NFC of password_typed", unicodedata.normalize("NFC", typed), text)
+        same(case.where + ": password_bytes", text.encode("utf-8"), password)
+        credential_identifier = i.hex("credential_identifier", 16)
+        same(case.where + ": credential_identifier is the user id's 16 bytes",
+             parse_uuid_text(i.text("user_id_text")), credential_identifier)
+        same(case.where + ": context", i.text("context").encode(), OPAQUE_CONTEXT)
+        argon2 = i.obj("argon2id")
+        for key, value in ARGON2.items():
+            argon2.check(key, value)
+        oprf_seed, server_sk = i.hex("oprf_seed", 64), i.hex("server_private_key", 32)
+        server_pk = rbcl.crypto_scalarmult_ristretto255_base(server_sk)
+        e.check("server_public_key", server_pk)
+        request, response, record, export_key = opaque_registration(
+            password, credential_identifier, oprf_seed, server_pk,
+            i.hex("blind_registration", 32), i.hex("envelope_nonce", 32))
+        e.check("registration_request", request)
+        e.check("registration_response", response)
+        e.check("registration_record", record)
+        e.check("export_key", export_key)
+        blind, share_seed = i.hex("blind_login", 32), i.hex("client_keyshare_seed", 32)
+        ke1 = opaque_ke1(password, blind, share_seed, i.hex("client_nonce", 32))
+        e.check("ke1", ke1)
+        # Drawn by the reference server for the fake record of an unknown
+        # account, before masking_nonce; nothing here depends on it (§13.2).
+        i.hex("dummy_masking_key", 64)
+        c = OpaqueCase(password, credential_identifier, oprf_seed, server_sk, blind, share_seed,
+                       i.hex("client_nonce", 32), i.hex("masking_nonce", 32), i.hex("server_keyshare_seed", 32),
+                       i.hex("server_nonce", 32), record, ke1, b"", b"")
+        ke2, expected_ke3, server_session = opaque_ke2(ke1, record, credential_identifier, oprf_seed, server_sk,
+                                                       c.masking_nonce, c.server_keyshare_seed, c.server_nonce)
+        e.check("ke2", ke2)
+        ke3, login_export, client_session = opaque_ke3(password, blind, share_seed, ke1, ke2)
+        e.check("ke3", ke3)
+        same(case.where + ": KE3 the server expects", expected_ke3, ke3)
+        same(case.where + ": export key at login", login_export, export_key)
+        same(case.where + ": session keys", client_session, server_session)
+        e.check("session_key", client_session)
+        same(case.where + ": message sizes", [len(x) for x in (request, response, record, ke1, ke2, ke3)],
+             [32, 64, 192, 96, 320, 64])
+        c.ke2, c.ke3 = ke2, ke3
+        cases[case.text("name")] = c
+
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        name = i.text("base")
+        if name not in cases:
+            raise VectorError(f"{i.path('base')}: no positive case {name!r}")
+        c, edit = cases[name], i.obj("edit")
+        op = edit.text("op")
+
+        def flipped(data: bytes) -> bytes:
+            offset, mask = edit.int("offset"), edit.int("mask")
+            if not (0 <= offset < len(data) and 0 < mask < 256):
+                raise VectorError(f"{edit.where}: offset {offset} or mask {mask} out of range")
+            out = bytearray(data)
+            out[offset] ^= mask
+            return bytes(out)
+
+        def server_ke2(ke1: bytes, credential_identifier: bytes) -> bytes:
+            return opaque_ke2(ke1, c.record, credential_identifier, c.oprf_seed, c.server_private_key,
+                              c.masking_nonce, c.server_keyshare_seed, c.server_nonce)[0]
+
+        if op == "login_password_bytes":
+            # The client logs in with these bytes; the record is the base's.
+            password = edit.hex("password_bytes")
+            ke1 = opaque_ke1(password, c.blind_login, c.client_keyshare_seed, c.client_nonce)
+            ke2 = server_ke2(ke1, c.credential_identifier)
+            return lambda: opaque_ke3(password, c.blind_login, c.client_keyshare_seed, ke1, ke2)
+        if op == "flip_ke2_bit":
+            ke2 = flipped(c.ke2)
+            return lambda: opaque_ke3(c.password, c.blind_login, c.client_keyshare_seed, c.ke1, ke2)
+        if op == "flip_ke3_bit":
+            ke3 = flipped(c.ke3)
+            expected = opaque_ke2(c.ke1, c.record, c.credential_identifier, c.oprf_seed, c.server_private_key,
+                                  c.masking_nonce, c.server_keyshare_seed, c.server_nonce)[1]
+
+            def server_finish() -> None:
+                if not hmac.compare_digest(ke3, expected):
+                    raise LoginFailed("client MAC")
+
+            return server_finish
+        if op == "server_credential_identifier":
+            ke2 = server_ke2(c.ke1, edit.hex("credential_identifier"))
+            return lambda: opaque_ke3(c.password, c.blind_login, c.client_keyshare_seed, c.ke1, ke2)
+        raise VectorError(f"{edit.path('op')}: unknown edit {op!r}")
+
+    vf.run_positive(positive)
     vf.run_negative(negative)
 
 
@@ -1634,6 +1995,7 @@ FILES: dict[str, tuple[str, Callable[[VectorFile], None]]] = {
     "notes.json": ("§10", check_notes),
     "safety_number.json": ("§11", check_safety_number),
     "envelopes.json": ("§2", check_envelopes),
+    "opaque.json": ("§3", check_opaque),
 }
 
 

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::api::{b64, unb64, Api};
 use crate::error::{Error, Result, Violation};
 use crate::link::token_of;
-use crate::password::require_acceptable;
+use crate::password::{opaque_password, require_acceptable};
 use crate::session::Session;
 use crate::state::StateStore;
 use crate::wire::{
@@ -336,6 +336,7 @@ impl Kluis {
         mut fields: Map<String, Value>,
         email: &str,
     ) -> Result<NewAccount> {
+        let password = &opaque_password(password);
         let (request, state) = opaque::client_registration_start(&mut OsRng, password.as_bytes())?;
         let challenge: RegistrationChallenge = self
             .api
@@ -383,6 +384,7 @@ impl Kluis {
     /// Logs in: OPAQUE, then the identity is fetched sealed and opened with
     /// the export key, and checked against the published bundle.
     pub async fn login(&self, email: &str, password: &str) -> Result<Login> {
+        let password = &opaque_password(password);
         let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
         let challenge: LoginChallenge = self
             .api
@@ -423,7 +425,7 @@ impl Kluis {
                 Ok(Login::SecondFactor(Box::new(PendingSecondFactor {
                     kluis: self.clone(),
                     email: email.to_owned(),
-                    password: Zeroizing::new(password.to_owned()),
+                    password: Zeroizing::new(password.as_str().to_owned()),
                     export_key: done.export_key,
                     pending_login: required.pending_login,
                     methods: required.methods,
@@ -526,6 +528,7 @@ impl Kluis {
         new_password: &str,
         second_factor: Option<(SecondFactorMethod, &str)>,
     ) -> Result<()> {
+        let new_password = &opaque_password(new_password);
         require_acceptable(new_password, &[])?;
         let token = token_of(link)?;
         let (request, state) =
@@ -603,6 +606,8 @@ pub(crate) async fn prove_password<T: serde::de::DeserializeOwned>(
         login_id: &'a str,
         finalization: String,
     }
+    // The same bytes as at sign-up, whatever form the password was typed in.
+    let password: &str = &opaque_password(password);
     let (ke1, state) = opaque::client_login_start(&mut OsRng, password.as_bytes())?;
     let challenge: LoginChallenge = api
         .post(&format!("{prefix}/start"), &Start { request: b64(&ke1) })

@@ -1,8 +1,27 @@
-//! The password rule (DESIGN: at least 8 characters, a digit and an upper
-//! case letter) and a strength estimate. The server never sees a password,
-//! so this is the only place the rule can be enforced.
+//! How a password becomes OPAQUE's input (PROTOCOL.md §3.1: the UTF-8 of
+//! its NFC form), the password rule (DESIGN: at least 8 characters, a digit
+//! and an upper case letter) and a strength estimate. The server never sees
+//! a password, so this is the only place the rule can be enforced.
+
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+
+/// The password as every client hands it to OPAQUE: its Unicode NFC form
+/// (PROTOCOL.md §3.1), whose UTF-8 bytes are OPAQUE's `password`.
+///
+/// A keyboard or system may deliver "ë" as one code point (U+00EB) or as
+/// "e" and a combining diaeresis (NFD). Without one rule those are two
+/// passwords, and an account made on one device does not open on another.
+/// NFC changes nothing else: no case folding, no trimming, no mapping of
+/// compatibility characters (NFKC would fold full-width letters and
+/// ligatures into others). Every SDK path to OPAQUE calls this first:
+/// organisation setup and sign-up, login, password change, reset, and the
+/// deletion proof.
+pub fn opaque_password(password: &str) -> Zeroizing<String> {
+    Zeroizing::new(password.nfc().collect())
+}
 
 /// The fewest characters a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -34,6 +53,9 @@ impl PasswordCheck {
 /// `context` holds words the password should not be built on (the e-mail
 /// address, the name).
 pub fn check_password(password: &str, context: &[&str]) -> PasswordCheck {
+    // Judge what OPAQUE will see: the decomposed form would count its
+    // combining marks as characters of their own.
+    let password: &str = &opaque_password(password);
     let mut rule_problems = Vec::new();
     if password.chars().count() < MIN_PASSWORD_CHARS {
         rule_problems.push("at least 8 characters");
@@ -92,6 +114,26 @@ mod tests {
             vec!["a digit", "an uppercase letter"]
         );
         assert!(check_password("Vliegende-Kiwi-42", &[]).acceptable());
+    }
+
+    #[test]
+    fn nfd_and_nfc_are_one_password() {
+        let nfc = "Zo\u{eb}-Vliegt-42";
+        let nfd = "Zoe\u{308}-Vliegt-42";
+        assert_ne!(nfc.as_bytes(), nfd.as_bytes());
+        assert_eq!(opaque_password(nfd).as_bytes(), nfc.as_bytes());
+        assert_eq!(opaque_password(nfc).as_bytes(), nfc.as_bytes());
+        // Nothing but normalisation: case, spaces and compatibility
+        // characters stay.
+        for kept in [" Wacht Woord 1 ", "\u{ff37}acht-\u{fb01}-1", "\tTab9"] {
+            assert_eq!(*opaque_password(kept), kept);
+        }
+        // The rule counts characters after normalisation: seven, where the
+        // NFD form has eight code points.
+        assert_eq!(
+            check_password("Zoe\u{308}abc1", &[]).rule_problems,
+            vec!["at least 8 characters"]
+        );
     }
 
     #[test]

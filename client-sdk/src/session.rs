@@ -181,6 +181,8 @@ impl Session {
     pub async fn change_password(&mut self, old: &str, new: &str) -> Result<()> {
         use kluis_crypto::opaque;
         use rand::rngs::OsRng;
+        let old = &crate::password::opaque_password(old);
+        let new = &crate::password::opaque_password(new);
         crate::password::require_acceptable(new, &[&self.email])?;
         #[derive(serde::Serialize)]
         struct Start {

@@ -25,10 +25,24 @@ use opaque_ke::errors::{InternalError, ProtocolError};
 use opaque_ke::generic_array::{ArrayLength, GenericArray};
 use opaque_ke::ksf::Ksf;
 use opaque_ke::{
-    CipherSuite, ClientLogin, ClientLoginFinishParameters, ClientRegistration,
-    ClientRegistrationFinishParameters, CredentialFinalization, CredentialRequest,
-    CredentialResponse, RegistrationRequest, RegistrationResponse, RegistrationUpload,
-    Ristretto255, ServerLogin, ServerLoginParameters, ServerRegistration, ServerSetup, TripleDh,
+    CipherSuite,
+    ClientLogin,
+    ClientLoginFinishParameters,
+    ClientRegistration,
+    ClientRegistrationFinishParameters,
+    CredentialFinalization,
+    CredentialRequest,
+    CredentialResponse,
+    RegistrationRequest,
+    RegistrationResponse,
+    // RFC 9807's `RegistrationRecord`; opaque-ke calls it an upload.
+    RegistrationUpload as RegistrationRecord,
+    Ristretto255,
+    ServerLogin,
+    ServerLoginParameters,
+    ServerRegistration,
+    ServerSetup,
+    TripleDh,
 };
 use rand_core::{CryptoRng, RngCore};
 use zeroize::{Zeroize, Zeroizing};
@@ -140,8 +154,9 @@ pub fn client_registration_start<R: RngCore + CryptoRng>(
 
 impl ClientRegistrationState {
     /// Registration, client side, step 2: from the server's
-    /// `RegistrationResponse`, returns the `RegistrationUpload` bytes and the
-    /// export key. Runs Argon2id (64 MiB, ~0.15 s native).
+    /// `RegistrationResponse`, returns the `RegistrationRecord` bytes (RFC
+    /// 9807 §5.2.3, 192 bytes) and the export key. Runs Argon2id (64 MiB,
+    /// ~0.15 s native).
     pub fn finish<R: RngCore + CryptoRng>(
         self,
         rng: &mut R,
@@ -267,8 +282,10 @@ impl ServerSetupKey {
 }
 
 /// Registration, server side, step 1: answers a `RegistrationRequest`.
-/// `credential_id` must be stable for the account's lifetime (Kluis uses
-/// the user id), because the per-user OPRF key is derived from it.
+/// `credential_id` is RFC 9807's `credential_identifier`: in Kluis it MUST
+/// be the account's 16 user-id bytes (PROTOCOL.md §3), never another
+/// encoding, because the per-user OPRF key is derived from it and a login
+/// with other bytes fails.
 pub fn server_registration_start(
     setup: &ServerSetupKey,
     request: &[u8],
@@ -281,12 +298,12 @@ pub fn server_registration_start(
     Ok(start.message.serialize().to_vec())
 }
 
-/// Registration, server side, step 2: checks the upload's shape and returns
-/// the password file (RFC 9807's registration record) to store.
-pub fn server_registration_finish(upload: &[u8]) -> Result<Vec<u8>> {
-    let upload = RegistrationUpload::<Suite>::deserialize(upload)
-        .map_err(malformed("registration upload"))?;
-    Ok(ServerRegistration::<Suite>::finish(upload)
+/// Registration, server side, step 2: checks the `RegistrationRecord`'s
+/// shape and returns the bytes to store (the same 192 bytes).
+pub fn server_registration_finish(record: &[u8]) -> Result<Vec<u8>> {
+    let record = RegistrationRecord::<Suite>::deserialize(record)
+        .map_err(malformed("registration record"))?;
+    Ok(ServerRegistration::<Suite>::finish(record)
         .serialize()
         .to_vec())
 }
@@ -303,26 +320,26 @@ impl core::fmt::Debug for ServerLoginState {
 
 /// Login, server side, step 1: answers a `CredentialRequest` (KE1).
 ///
-/// With `password_file = None` (unknown account) opaque-ke answers with a
+/// With `record = None` (unknown account) opaque-ke answers with a
 /// fake record derived from the setup, so the response is indistinguishable
 /// from a real one (RFC 9807 §10.9) and costs the same.
 pub fn server_login_start<R: RngCore + CryptoRng>(
     rng: &mut R,
     setup: &ServerSetupKey,
-    password_file: Option<&[u8]>,
+    record: Option<&[u8]>,
     request: &[u8],
     credential_id: &[u8],
 ) -> Result<(Vec<u8>, ServerLoginState)> {
-    let password_file = password_file
+    let record = record
         .map(ServerRegistration::<Suite>::deserialize)
         .transpose()
-        .map_err(malformed("password file"))?;
+        .map_err(malformed("registration record"))?;
     let request = CredentialRequest::<Suite>::deserialize(request)
         .map_err(malformed("credential request"))?;
     let start = ServerLogin::start(
         rng,
         &setup.0,
-        password_file,
+        record,
         request,
         credential_id,
         ServerLoginParameters {

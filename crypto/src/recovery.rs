@@ -83,6 +83,11 @@ impl RecoveryKey {
                 c @ ('A'..='Z' | '2'..='7') => normalized.push(c),
                 _ => return Err(Error::RecoveryKeyFormat),
             }
+            // Whatever follows cannot make it valid again: stop reading a
+            // pasted wall of text rather than copying all of it.
+            if normalized.len() > RECOVERY_KEY_CHARS {
+                return Err(Error::RecoveryKeyFormat);
+            }
         }
         if normalized.len() != RECOVERY_KEY_CHARS {
             return Err(Error::RecoveryKeyFormat);
@@ -142,6 +147,11 @@ mod tests {
         }
         assert!(matches!(
             RecoveryKey::parse("ABCD"),
+            Err(Error::RecoveryKeyFormat)
+        ));
+        // A pasted wall of text: refused as soon as it is too long.
+        assert!(matches!(
+            RecoveryKey::parse(&shown.repeat(10_000)),
             Err(Error::RecoveryKeyFormat)
         ));
         assert!(matches!(

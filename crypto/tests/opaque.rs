@@ -11,7 +11,11 @@ use kluis_crypto::opaque::{self, ServerLoginState, ServerSetupKey};
 use kluis_crypto::Error;
 use rand::rngs::OsRng;
 
-const CREDENTIAL: &[u8] = b"0f5ad1c2-8a1e-4c55-9f0e-2f6b8d1c7a10";
+/// The credential identifier is the user id's 16 bytes (PROTOCOL.md §3),
+/// here those of `0f5ad1c2-8a1e-4c55-9f0e-2f6b8d1c7a10`.
+const CREDENTIAL: &[u8] = &[
+    0x0f, 0x5a, 0xd1, 0xc2, 0x8a, 0x1e, 0x4c, 0x55, 0x9f, 0x0e, 0x2f, 0x6b, 0x8d, 0x1c, 0x7a, 0x10,
+];
 
 fn register(
     setup: &ServerSetupKey,

@@ -80,6 +80,10 @@ impl Context {
     }
 
     /// The password: the file, the environment, or a prompt without echo.
+    /// Of the file only the first line counts, its LF (or CR LF) removed
+    /// and nothing else: spaces and a byte-order mark stay part of the
+    /// password (PROTOCOL.md §3.1). The SDK then normalises it to NFC
+    /// before OPAQUE, whatever its source.
     pub(crate) fn password(&self, prompt: &str) -> Result<Zeroizing<String>, Failure> {
         if let Some(path) = &self.password_file {
             let text = Zeroizing::new(std::fs::read_to_string(path)?);

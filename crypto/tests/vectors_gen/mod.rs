@@ -27,7 +27,7 @@ use kluis_crypto::attachment::{
 use kluis_crypto::fingerprint::SafetyNumber;
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
-use kluis_crypto::item::{self, ItemKind, SealedItem, SharedItemKind};
+use kluis_crypto::item::{self, ItemHeader, ItemKind, SealedItem, SharedItemKind};
 use kluis_crypto::key_schedule::{labels, ExportKey};
 use kluis_crypto::membership::{ChainFault, Member, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::notes::{NotesKey, NotesKeyBytes, SealedNotesKey};
@@ -160,6 +160,7 @@ fn error_name(e: &Error) -> &'static str {
             ChainFault::Opening => "Membership.Opening",
             other => panic!("unexpected chain fault in a vector: {other}"),
         },
+        Error::LoginFailed => "LoginFailed",
         other => panic!("unexpected error in a vector: {other}"),
     }
 }
@@ -325,6 +326,7 @@ pub fn identity_file() -> Value {
         "BadSignature",
         json!({"bundle": h(&moved)}),
     );
+    ed25519_edge_cases(&mut neg, &id, &other);
     let open_pw = |bytes: &[u8], user: UserId| {
         SealedIdentity::decode(bytes).and_then(|s| s.open_with_password(&export_key, user))
     };
@@ -381,6 +383,193 @@ pub fn identity_file() -> Value {
         positive,
         neg,
     )
+}
+
+/// The Ed25519 secret scalar `a` of a seed (RFC 8032 §5.1.5).
+fn ed25519_secret_scalar(seed: &[u8; 32]) -> curve25519_dalek::Scalar {
+    let h = sha2::Sha512::digest(seed);
+    let mut a = [0u8; 32];
+    a.copy_from_slice(&h[..32]);
+    a[0] &= 248;
+    a[31] &= 127;
+    a[31] |= 64;
+    curve25519_dalek::Scalar::from_bytes_mod_order(a)
+}
+
+/// `k = SHA-512(R ‖ A ‖ M) mod ℓ` (RFC 8032 §5.1.7).
+fn ed25519_challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> curve25519_dalek::Scalar {
+    let digest: [u8; 64] = sha2::Sha512::digest([&r[..], a, message].concat()).into();
+    curve25519_dalek::Scalar::from_bytes_mod_order_wide(&digest)
+}
+
+/// RFC 8032 verification without the strict checks (ed25519-dalek's
+/// `verify`, like OpenSSL): the equation alone.
+fn plain_ed25519_accepts(a: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    use ed25519_dalek::Verifier;
+    ed25519_dalek::VerifyingKey::from_bytes(a)
+        .map(|key| {
+            key.verify(message, &ed25519_dalek::Signature::from_bytes(signature))
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+fn bundle_message_of(body: &[u8]) -> Vec<u8> {
+    [b"kluis/v1/identity-bundle".as_slice(), &[0], body].concat()
+}
+
+fn bundle_body_of(user: &UserId, dh: &[u8; 32], ed: &[u8; 32]) -> Vec<u8> {
+    [&[1u8, 1][..], user.as_bytes(), dh, ed].concat()
+}
+
+/// The group order ℓ, little-endian (RFC 8032 §5.1).
+const ED25519_L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// Bundles whose Ed25519 key or signature only `verify_strict` (§5.2)
+/// refuses: the three small-order cases verify under the plain equation,
+/// which the generator checks, so that an implementation with plain
+/// verification fails these vectors.
+fn ed25519_edge_cases(neg: &mut Vec<Value>, id: &TestIdentity, other: &TestIdentity) {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::traits::{Identity, IsIdentity};
+    use curve25519_dalek::EdwardsPoint;
+    let user = id.keys.user_id();
+    let dh = *id.keys.bundle().dh_public();
+    let a_bytes = *id.keys.bundle().signing_public().as_bytes();
+    let a = ed25519_secret_scalar(&id.signing_seed);
+    assert_eq!(EdwardsPoint::mul_base(&a).compress().to_bytes(), a_bytes);
+    let identity_enc = EdwardsPoint::identity().compress().to_bytes();
+    let record = |neg: &mut Vec<Value>, name: &str, bundle: &[u8], expected: &str| {
+        negative(
+            neg,
+            name,
+            IdentityBundle::decode(bundle),
+            expected,
+            json!({"bundle": h(bundle)}),
+        );
+    };
+
+    // Small-order R with the real key: R = identity and S = k·a satisfy
+    // [S]B = R + [k]A.
+    let body = bundle_body_of(&user, &dh, &a_bytes);
+    let message = bundle_message_of(&body);
+    let k = ed25519_challenge(&identity_enc, &a_bytes, &message);
+    let signature: [u8; 64] = [identity_enc, (k * a).to_bytes()]
+        .concat()
+        .try_into()
+        .unwrap();
+    assert!(plain_ed25519_accepts(&a_bytes, &message, &signature));
+    record(
+        neg,
+        "fail_bundle_signature_small_order_r",
+        &[body, signature.to_vec()].concat(),
+        "BadSignature",
+    );
+
+    // The identity point as the key: R = identity, S = 0 verify any message.
+    let body = bundle_body_of(&user, &dh, &identity_enc);
+    let signature: [u8; 64] = [identity_enc, [0u8; 32]].concat().try_into().unwrap();
+    assert!(plain_ed25519_accepts(
+        &identity_enc,
+        &bundle_message_of(&body),
+        &signature
+    ));
+    record(
+        neg,
+        "fail_bundle_signing_key_identity",
+        &[body, signature.to_vec()].concat(),
+        "InvalidPublicKey",
+    );
+
+    // A point of order 8 as the key, with S = 0 and R = −[k]A, found by
+    // trying the eight torsion points as R (and, if none fits, other user
+    // ids) so that the plain equation holds.
+    let t_bytes: [u8; 32] =
+        hex::decode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let t = CompressedEdwardsY(t_bytes).decompress().unwrap();
+    assert!(t.is_small_order() && !(t + t + t + t).is_identity());
+    let mut torsion = vec![EdwardsPoint::identity()];
+    for _ in 1..8 {
+        torsion.push(torsion[torsion.len() - 1] + t);
+    }
+    let found = (0u8..=255)
+        .flat_map(|variant| torsion.iter().map(move |r| (variant, *r)))
+        .find_map(|(variant, r)| {
+            let mut user_bytes = *other.keys.user_id().as_bytes();
+            user_bytes[15] ^= variant;
+            let user = UserId::from_bytes(user_bytes);
+            let body = bundle_body_of(&user, &dh, &t_bytes);
+            let r_bytes = r.compress().to_bytes();
+            let k = ed25519_challenge(&r_bytes, &t_bytes, &bundle_message_of(&body));
+            (r + k * t).is_identity().then_some((body, r_bytes))
+        })
+        .unwrap();
+    let (body, r_bytes) = found;
+    let signature: [u8; 64] = [r_bytes, [0u8; 32]].concat().try_into().unwrap();
+    assert!(plain_ed25519_accepts(
+        &t_bytes,
+        &bundle_message_of(&body),
+        &signature
+    ));
+    record(
+        neg,
+        "fail_bundle_signing_key_order_8",
+        &[body, signature.to_vec()].concat(),
+        "InvalidPublicKey",
+    );
+
+    // A non-canonical encoding: y + p for the smallest y < 19 that is on
+    // the curve and not of small order. ed25519-dalek's decoding accepts it
+    // (so the bundle decoder re-encodes and compares); RFC 8032 does not.
+    let (noncanonical, point) = (2u8..19)
+        .find_map(|y| {
+            let mut bytes = [0xffu8; 32];
+            bytes[0] = 0xed + y;
+            bytes[31] = 0x7f;
+            CompressedEdwardsY(bytes)
+                .decompress()
+                .filter(|p| !p.is_small_order())
+                .map(|p| (bytes, p))
+        })
+        .unwrap();
+    assert_ne!(point.compress().to_bytes(), noncanonical);
+    assert!(ed25519_dalek::VerifyingKey::from_bytes(&noncanonical).is_ok());
+    let body = bundle_body_of(&user, &dh, &noncanonical);
+    let signature = {
+        use ed25519_dalek::Signer;
+        ed25519_dalek::SigningKey::from_bytes(&id.signing_seed)
+            .sign(&bundle_message_of(&body))
+            .to_bytes()
+    };
+    record(
+        neg,
+        "fail_bundle_signing_key_not_canonical",
+        &[body, signature.to_vec()].concat(),
+        "InvalidPublicKey",
+    );
+
+    // S + ℓ in place of S: the same equation, but S is not reduced.
+    let bundle = id.keys.bundle().encode();
+    let mut unreduced = bundle.clone();
+    let mut carry = 0u16;
+    for (i, l) in ED25519_L.iter().enumerate() {
+        let sum = u16::from(bundle[114 + i]) + u16::from(*l) + carry;
+        unreduced[114 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    record(
+        neg,
+        "fail_bundle_signature_s_not_reduced",
+        &unreduced,
+        "BadSignature",
+    );
 }
 
 // ------------------------------------------------------------ recovery key
@@ -445,6 +634,71 @@ pub fn recovery_key() -> Value {
                 json!({"display": bad}),
             );
         }
+    }
+    // A key whose printed form holds O, I and B, typed with the digits 0,
+    // 1 and 8 and with every separator §6 skips.
+    let (raw, shown) = (0..64)
+        .map(|_| {
+            let raw = draw::<32>(&mut rng);
+            let shown = RecoveryKey::from_secret_bytes(raw).to_display_string();
+            (raw, shown.to_string())
+        })
+        .find(|(_, shown)| ['O', 'I', 'B'].iter().all(|c| shown.contains(*c)))
+        .unwrap();
+    let key = RecoveryKey::from_secret_bytes(raw);
+    let checksum: [u8; 32] =
+        Sha256::digest([b"kluis/v1/recovery-checksum".as_slice(), &[0], &raw].concat()).into();
+    let digits = shown.replace('O', "0").replace('I', "1").replace('B', "8");
+    let compact = shown.replace('-', "");
+    let spaced: String = compact
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match i % 7 {
+            3 => format!("{c}\t"),
+            5 => format!("{c}\r\n"),
+            6 => format!("{c}  -"),
+            _ => c.to_string(),
+        })
+        .collect();
+    let accepted = vec![
+        digits.clone(),
+        digits.to_lowercase(),
+        compact.clone(),
+        format!("\n  {spaced}\n"),
+    ];
+    for typed in &accepted {
+        assert_eq!(RecoveryKey::parse(typed).unwrap(), key);
+    }
+    positive.push(
+        json!({"name": "recovery_key_with_0_1_8_and_whitespace", "seed": seed,
+        "inputs": {"key": h(&raw)},
+        "expected": {"checksum": h(&checksum[..3]), "display": shown.as_str(),
+            "also_accepted": accepted}}),
+    );
+    for (name, typed) in [
+        // Separators other than space, '-', tab, LF and CR.
+        ("fail_no_break_space", shown.replace('-', "\u{a0}")),
+        ("fail_vertical_tab", shown.replace('-', "\u{b}")),
+        ("fail_underscore", shown.replace('-', "_")),
+        // Look-alikes outside ASCII are not folded.
+        ("fail_fullwidth_letter", shown.replacen('-', "\u{ff21}", 1)),
+        (
+            "fail_dotless_i",
+            format!("{}\u{131}", &shown[..shown.len() - 1]),
+        ),
+        ("fail_empty", String::new()),
+        ("fail_separators_only", " - \t-\r\n".into()),
+        // 57 and 112 characters of the alphabet.
+        ("fail_one_character_too_many", format!("{shown}A")),
+        ("fail_over_long_input", format!("{shown}{shown}")),
+    ] {
+        negative(
+            &mut neg,
+            name,
+            RecoveryKey::parse(&typed),
+            "RecoveryKeyFormat",
+            json!({"display": typed}),
+        );
     }
     file(
         "Recovery key: base32 (RFC 4648) of key || checksum(3), 14 groups of 4",
@@ -1364,12 +1618,113 @@ pub fn item_file() -> Value {
         "InvalidField",
         ctx(&unknown_kind, &rel, epoch, &key_bytes, &item_id, &client),
     );
+    // Lengths outside 80 ≤ ct_len ≤ 8 388 688 (§8.5), rejected by the
+    // decoder before any key is used. The short ones are real AEAD outputs
+    // under the item key, so only the length rule can refuse them.
+    let header = &sealed[..55];
+    let short_nonce = draw::<24>(&mut rng);
+    let with_ciphertext =
+        |ct: &[u8]| [header, &short_nonce, &(ct.len() as u32).to_be_bytes(), ct].concat();
+    let seal_plain = |plain: &[u8]| {
+        kluis_crypto::__internal::xchacha_seal(&item_key, &short_nonce, header, plain).unwrap()
+    };
+    for (name, bytes, expected) in [
+        (
+            // A signature one byte short: 63 bytes of plaintext, ct_len 79.
+            "fail_plaintext_shorter_than_signature",
+            with_ciphertext(&seal_plain(&[0x5a; 63])),
+            "InvalidField",
+        ),
+        (
+            "fail_ciphertext_tag_only",
+            with_ciphertext(&seal_plain(&[])),
+            "InvalidField",
+        ),
+        (
+            "fail_ciphertext_empty",
+            with_ciphertext(&[]),
+            "InvalidField",
+        ),
+        (
+            // One byte over the maximum; the decoder refuses the length
+            // before it reads (or waits for) the 8 MiB that would follow.
+            "fail_ciphertext_over_maximum",
+            [header, &short_nonce[..], &(8_388_689u32).to_be_bytes()].concat(),
+            "LengthOutOfRange",
+        ),
+    ] {
+        negative(
+            &mut neg,
+            name,
+            open_as(&bytes, &key, item_id, &client),
+            expected,
+            ctx(&bytes, &rel, epoch, &key_bytes, &item_id, &client),
+        );
+    }
+    // A note-kind item sealed (and signed by its author) under the
+    // relationship's item key: the kind is checked before anything else.
+    let note_id = ItemId::from_bytes(uuid(&mut rng));
+    let note_nonce = draw::<24>(&mut rng);
+    let kind3 = forge_sealed(
+        &item_key,
+        &ItemHeader {
+            relationship_id: rel,
+            epoch,
+            item_id: note_id,
+            kind: ItemKind::Note,
+            author_id: coach.keys.user_id(),
+        },
+        &coach.keys,
+        b"Notitie in de dialoog.",
+        &note_nonce,
+    );
+    negative(
+        &mut neg,
+        "fail_note_kind_under_relationship_key",
+        open_as(&kind3, &key, note_id, &coach),
+        "Decryption",
+        ctx(&kind3, &rel, epoch, &key_bytes, &note_id, &coach),
+    );
     file(
         "Sealed items: XChaCha20-Poly1305 under the epoch item key, Ed25519 signature inside",
         "PROTOCOL.md §8",
         positive,
         neg,
     )
+}
+
+/// Seals an item by hand: AEAD under `item_key` with the header as `ad`,
+/// signed by `signer`, whoever the header names as author and whatever
+/// its kind.
+pub fn forge_sealed(
+    item_key: &[u8; 32],
+    header: &ItemHeader,
+    signer: &IdentityKeyPair,
+    content: &[u8],
+    nonce: &[u8; 24],
+) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    let aad = header.encode();
+    let (_, seed) = signer.expose_secret_parts();
+    let sig = ed25519_dalek::SigningKey::from_bytes(seed)
+        .sign(
+            &[
+                b"kluis/v1/item-signature".as_slice(),
+                &[0],
+                &aad,
+                &Sha256::digest(content),
+            ]
+            .concat(),
+        )
+        .to_bytes();
+    let ct = kluis_crypto::__internal::xchacha_seal(
+        item_key,
+        nonce,
+        &aad,
+        &[&sig[..], content].concat(),
+    )
+    .unwrap();
+    [&aad[..], nonce, &(ct.len() as u32).to_be_bytes(), &ct].concat()
 }
 
 /// Builds an item the way a dishonest member would: correct AEAD, a
@@ -1385,35 +1740,20 @@ pub fn forge_item(
     content: &[u8],
     nonce: &[u8; 24],
 ) -> Vec<u8> {
-    use ed25519_dalek::Signer;
-    let aad = item_aad(rel, epoch, item_id, ItemKind::Message, claimed_author);
-    let (_, seed) = signer.expose_secret_parts();
-    let sk = ed25519_dalek::SigningKey::from_bytes(seed);
-    let sig = sk
-        .sign(
-            &[
-                b"kluis/v1/item-signature".as_slice(),
-                &[0],
-                &aad,
-                &Sha256::digest(content),
-            ]
-            .concat(),
-        )
-        .to_bytes();
     let item_key = derive(
         epoch_key,
         labels::ITEM_KEY,
         &[rel.as_bytes(), &epoch.to_be_bytes()],
     )
     .unwrap();
-    let ct = kluis_crypto::__internal::xchacha_seal(
-        &item_key,
-        nonce,
-        &aad,
-        &[&sig[..], content].concat(),
-    )
-    .unwrap();
-    [&aad[..], nonce, &(ct.len() as u32).to_be_bytes(), &ct].concat()
+    let header = ItemHeader {
+        relationship_id: *rel,
+        epoch,
+        item_id: *item_id,
+        kind: ItemKind::Message,
+        author_id: *claimed_author,
+    };
+    forge_sealed(&item_key, &header, signer, content, nonce)
 }
 
 // -------------------------------------------------------------- attachments
@@ -1597,6 +1937,60 @@ pub fn attachment_stream() -> Value {
             base(json!({"op": "flip_bit", "offset": i, "mask": 1})),
         );
     }
+    // A changed nonce prefix: the header still decodes and names the right
+    // attachment, but every chunk's nonce (and its ad) changed.
+    let t = flip(&many, 18 + 7);
+    negative(
+        &mut neg,
+        "fail_flipped_bit_nonce_prefix",
+        decrypt(&key, id, &digest, &t),
+        "Decryption",
+        base(json!({"op": "flip_bit", "offset": 18 + 7, "mask": 1})),
+    );
+    // A header that does not decode (§9.3 step 1): the decoder's error.
+    let mut t = many.clone();
+    t[0] ^= 0x03;
+    negative(
+        &mut neg,
+        "fail_header_unknown_version",
+        decrypt(&key, id, &digest, &t),
+        "UnsupportedVersion",
+        base(json!({"op": "flip_bit", "offset": 0, "mask": 3})),
+    );
+    let t = flip(&many, 1);
+    negative(
+        &mut neg,
+        "fail_header_wrong_envelope_type",
+        decrypt(&key, id, &digest, &t),
+        "WrongEnvelopeType",
+        base(json!({"op": "flip_bit", "offset": 1, "mask": 1})),
+    );
+    // Shorter than a header: refused before decoding.
+    negative(
+        &mut neg,
+        "fail_shorter_than_header",
+        decrypt(&key, id, &digest, &many[..20]),
+        "Decryption",
+        base(json!({"op": "truncate", "len": 20})),
+    );
+    // A final block of 1 and of 15 bytes, shorter than a tag.
+    for n in [1usize, 15] {
+        let len = chunk_range(2).end + n;
+        negative(
+            &mut neg,
+            &format!("fail_final_block_of_{n}_bytes"),
+            decrypt(&key, id, &digest, &many[..len]),
+            "Decryption",
+            base(json!({"op": "truncate", "len": len})),
+        );
+    }
+    negative(
+        &mut neg,
+        "fail_one_byte_after_header",
+        decrypt(&key, id, &digest, &many[..H + 1]),
+        "Decryption",
+        base(json!({"op": "truncate", "len": H + 1})),
+    );
     let other_id = AttachmentId::from_bytes(uuid(&mut rng));
     negative(
         &mut neg,
@@ -1794,9 +2188,322 @@ pub fn notes_file() -> Value {
         json!({"sealed_item": h(&as_message), "notes_key": h(&key_bytes), "generation": 0, "coach": identity_json(&coach),
             "expected_relationship_id": h(rel.as_bytes()), "expected_item_id": h(item_id.as_bytes())}),
     );
+    // `enc` replaced by small-order X25519 points (u = 0, and a point of
+    // order 8): the DH output is all zeros, which HPKE refuses.
+    for (name, enc) in [
+        ("fail_notes_key_enc_zero", [0u8; 32].to_vec()),
+        (
+            "fail_notes_key_enc_order_8",
+            hex::decode("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+                .unwrap(),
+        ),
+    ] {
+        let mut t = sealed_key.clone();
+        t[54..86].copy_from_slice(&enc);
+        negative(
+            &mut neg,
+            name,
+            open_key(&t, &coach),
+            "Decryption",
+            json!({"sealed_notes_key": h(&t), "coach": identity_json(&coach)}),
+        );
+    }
+    // Sealed by someone other than the coach (HPKE Auth with the other's
+    // X25519 key as skS), to the coach's key, header and info exact: Auth
+    // mode is what refuses it.
+    let client = identity(&mut rng);
+    let ikm_other = draw::<32>(&mut rng);
+    let (enc, ct) = kluis_crypto::__internal::hpke_auth_seal(
+        &client.dh_secret,
+        client.keys.bundle().dh_public(),
+        coach.keys.bundle().dh_public(),
+        &info,
+        &[],
+        &key_bytes,
+        &mut ScriptedRng::new(&[&ikm_other]),
+    )
+    .unwrap();
+    let by_other = [&sealed_key[..54], &enc, &ct].concat();
+    negative(
+        &mut neg,
+        "fail_notes_key_sealed_by_other",
+        open_key(&by_other, &coach),
+        "Decryption",
+        json!({"sealed_notes_key": h(&by_other), "coach": identity_json(&coach),
+            "sealer": identity_json(&client), "sealed_to": identity_json(&coach),
+            "notes_key": h(&key_bytes), "generation": generation.0, "ikm_e": h(&ikm_other)}),
+    );
+    // Sealed by the coach's previous identity (same user id, other keys) to
+    // itself: the header names the old fingerprint, the current identity
+    // refuses it.
+    let previous_keys = (draw::<32>(&mut rng), draw::<32>(&mut rng));
+    let previous = TestIdentity {
+        keys: IdentityKeyPair::generate(
+            &mut ScriptedRng::new(&[&previous_keys.0, &previous_keys.1]),
+            coach.keys.user_id(),
+        ),
+        dh_secret: previous_keys.0,
+        signing_seed: previous_keys.1,
+    };
+    let ikm_previous = draw::<32>(&mut rng);
+    let stale = key
+        .seal(&mut ScriptedRng::new(&[&ikm_previous]), &previous.keys)
+        .unwrap()
+        .encode();
+    assert!(open_key(&stale, &previous).is_ok());
+    negative(
+        &mut neg,
+        "fail_notes_key_stale_coach_fingerprint",
+        open_key(&stale, &coach),
+        "Decryption",
+        json!({"sealed_notes_key": h(&stale), "coach": identity_json(&coach),
+            "sealer": identity_json(&previous), "sealed_to": identity_json(&previous),
+            "notes_key": h(&key_bytes), "generation": generation.0, "ikm_e": h(&ikm_previous)}),
+    );
+
+    // Notes that the notes key's coach did not write, sealed correctly
+    // under the note item key.
+    let by_client_id = ItemId::from_bytes(uuid(&mut rng));
+    let by_client_nonce = draw::<24>(&mut rng);
+    let by_client = forge_sealed(
+        &note_key,
+        &ItemHeader {
+            relationship_id: rel,
+            epoch: generation,
+            item_id: by_client_id,
+            kind: ItemKind::Note,
+            author_id: client.keys.user_id(),
+        },
+        &client.keys,
+        b"Door de client geschreven.",
+        &by_client_nonce,
+    );
+    let open_note_by = |bytes: &[u8], id: ItemId, author: &TestIdentity| {
+        SealedItem::decode(bytes).and_then(|s| s.open_note(&key, rel, id, author.keys.bundle()))
+    };
+    let note_case = |bytes: &[u8], id: &ItemId, author: &TestIdentity| {
+        json!({"sealed_item": h(bytes), "notes_key": h(&key_bytes), "generation": 0, "coach": identity_json(&coach),
+            "author": identity_json(author),
+            "expected_relationship_id": h(rel.as_bytes()), "expected_item_id": h(id.as_bytes())})
+    };
+    // Opened by the coach as a note of the coach's: the author id differs.
+    negative(
+        &mut neg,
+        "fail_note_by_non_coach",
+        open_note_by(&by_client, by_client_id, &coach),
+        "Decryption",
+        note_case(&by_client, &by_client_id, &coach),
+    );
+    // Opened with the writer's own bundle as the author: the author is not
+    // the notes key's coach.
+    negative(
+        &mut neg,
+        "fail_note_author_not_the_notes_key_coach",
+        open_note_by(&by_client, by_client_id, &client),
+        "Decryption",
+        note_case(&by_client, &by_client_id, &client),
+    );
+    // The coach named as author, but signed by someone else.
+    let forged_id = ItemId::from_bytes(uuid(&mut rng));
+    let forged_nonce = draw::<24>(&mut rng);
+    let forged = forge_sealed(
+        &note_key,
+        &ItemHeader {
+            relationship_id: rel,
+            epoch: generation,
+            item_id: forged_id,
+            kind: ItemKind::Note,
+            author_id: coach.keys.user_id(),
+        },
+        &client.keys,
+        b"Niet door de coach ondertekend.",
+        &forged_nonce,
+    );
+    negative(
+        &mut neg,
+        "fail_note_forged_signature",
+        open_note_by(&forged, forged_id, &coach),
+        "Decryption",
+        note_case(&forged, &forged_id, &coach),
+    );
     file(
         "Coach-private notes: notes key sealed to self with HPKE Auth mode; note items",
         "PROTOCOL.md §10",
+        positive,
+        neg,
+    )
+}
+
+// ------------------------------------------------------------------ OPAQUE
+
+/// A random scalar below 2^252 (so below ℓ), as 32 little-endian bytes.
+fn small_scalar(rng: &mut ChaCha20Rng) -> [u8; 32] {
+    let mut b = draw::<32>(rng);
+    b[31] &= 0x0f;
+    b
+}
+
+/// What the OPAQUE code draws for one scalar (`Scalar::random`: 64 bytes,
+/// reduced mod ℓ): the scalar and 32 zero bytes reduce to the scalar.
+fn wide(scalar: &[u8; 32]) -> Vec<u8> {
+    [&scalar[..], &[0u8; 32]].concat()
+}
+
+pub fn opaque_file() -> Value {
+    use curve25519_dalek::{RistrettoPoint, Scalar};
+    use kluis_crypto::opaque::{self, ServerSetupKey};
+    use unicode_normalization::UnicodeNormalization;
+
+    let (mut rng, seed) = seeded("opaque");
+    let user = UserId::from_bytes(uuid(&mut rng));
+    let credential_identifier = *user.as_bytes();
+    let oprf_seed = draw::<64>(&mut rng);
+    let server_sk = small_scalar(&mut rng);
+    let dummy_sk = small_scalar(&mut rng);
+    let blind_registration = small_scalar(&mut rng);
+    let envelope_nonce = draw::<32>(&mut rng);
+    let blind_login = small_scalar(&mut rng);
+    let client_keyshare_seed = draw::<32>(&mut rng);
+    let client_nonce = draw::<32>(&mut rng);
+    let dummy_masking_key = draw::<64>(&mut rng);
+    let masking_nonce = draw::<32>(&mut rng);
+    let server_keyshare_seed = draw::<32>(&mut rng);
+    let server_nonce = draw::<32>(&mut rng);
+
+    // A password as a keyboard may deliver it (NFD: "e" + U+0308) and the
+    // bytes that enter OPAQUE: UTF-8 of its NFC form (§3).
+    let typed = "Vliegende-Kiwi-42-Zoe\u{308}";
+    let password: String = typed.nfc().collect();
+    assert_eq!(password, "Vliegende-Kiwi-42-Zo\u{eb}");
+    let pw = password.as_bytes();
+
+    let point = |sk: &[u8; 32]| {
+        (RistrettoPoint::mul_base(&Scalar::from_canonical_bytes(*sk).unwrap()))
+            .compress()
+            .to_bytes()
+    };
+    let server_pk = point(&server_sk);
+    // opaque-ke's serialization of the setup: OPRF seed, server private
+    // key, and the public key of the fake records it answers unknown
+    // accounts with (which no output here depends on).
+    let setup_bytes = [&oprf_seed[..], &server_sk, &point(&dummy_sk)].concat();
+    let setup = || ServerSetupKey::from_secret_bytes(&setup_bytes).unwrap();
+
+    // Registration.
+    let mut r = ScriptedRng::new(&[&wide(&blind_registration)]);
+    let (request, client_state) = opaque::client_registration_start(&mut r, pw).unwrap();
+    r.assert_drained();
+    let response =
+        opaque::server_registration_start(&setup(), &request, &credential_identifier).unwrap();
+    assert_eq!(&response[32..], &server_pk);
+    let mut r = ScriptedRng::new(&[&envelope_nonce]);
+    let (upload, export_at_registration) = client_state.finish(&mut r, pw, &response).unwrap();
+    r.assert_drained();
+    let record = opaque::server_registration_finish(&upload).unwrap();
+    assert_eq!(record, upload);
+
+    // Login.
+    let login_start = |pw: &[u8]| {
+        let mut r = ScriptedRng::new(&[&wide(&blind_login), &client_keyshare_seed, &client_nonce]);
+        let out = opaque::client_login_start(&mut r, pw).unwrap();
+        r.assert_drained();
+        out
+    };
+    let server_start = |ke1: &[u8], credential: &[u8]| {
+        let mut r = ScriptedRng::new(&[
+            &dummy_masking_key,
+            &masking_nonce,
+            &server_keyshare_seed,
+            &server_nonce,
+        ]);
+        let out =
+            opaque::server_login_start(&mut r, &setup(), Some(&record), ke1, credential).unwrap();
+        r.assert_drained();
+        out
+    };
+    let (ke1, client_login) = login_start(pw);
+    let (ke2, server_login) = server_start(&ke1, &credential_identifier);
+    let mut none = ScriptedRng::new(&[]);
+    let done = client_login.finish(&mut none, pw, &ke2).unwrap();
+    let server_session = server_login.finish(&done.finalization).unwrap();
+    assert_eq!(server_session, done.session_key);
+    assert_eq!(done.export_key, export_at_registration);
+
+    let base = "registration_then_login";
+    let positive = vec![json!({"name": base, "seed": seed,
+        "inputs": {
+            "password_typed": typed, "password": password, "password_bytes": h(pw),
+            "credential_identifier": h(&credential_identifier), "user_id_text": user.to_string(),
+            "context": std::str::from_utf8(opaque::OPAQUE_CONTEXT).unwrap(),
+            "argon2id": {"version": 19, "memory_kib": opaque::ARGON2_MEMORY_KIB,
+                "passes": opaque::ARGON2_ITERATIONS, "lanes": opaque::ARGON2_PARALLELISM,
+                "salt": h(&[0u8; 16]), "output_len": 64},
+            "oprf_seed": h(&oprf_seed), "server_private_key": h(&server_sk),
+            "blind_registration": h(&blind_registration), "envelope_nonce": h(&envelope_nonce),
+            "blind_login": h(&blind_login), "client_keyshare_seed": h(&client_keyshare_seed),
+            "client_nonce": h(&client_nonce), "dummy_masking_key": h(&dummy_masking_key),
+            "masking_nonce": h(&masking_nonce), "server_keyshare_seed": h(&server_keyshare_seed),
+            "server_nonce": h(&server_nonce)},
+        "expected": {
+            "server_public_key": h(&server_pk),
+            "registration_request": h(&request), "registration_response": h(&response),
+            "registration_record": h(&record), "export_key": h(export_at_registration.expose_secret()),
+            "ke1": h(&ke1), "ke2": h(&ke2), "ke3": h(&done.finalization),
+            "session_key": h(done.session_key.expose_secret())}})];
+
+    let mut neg = Vec::new();
+    let client_finish = |pw: &[u8], ke2: &[u8]| {
+        let (_, state) = login_start(pw);
+        state
+            .finish(&mut ScriptedRng::new(&[]), pw, ke2)
+            .map(|d| d.finalization)
+    };
+    // The NFD bytes, unnormalised: another password.
+    let nfd = typed.as_bytes();
+    negative(
+        &mut neg,
+        "fail_login_with_unnormalised_nfd_bytes",
+        client_finish(
+            nfd,
+            &server_start(&login_start(nfd).0, &credential_identifier).0,
+        ),
+        "LoginFailed",
+        json!({"base": base, "edit": {"op": "login_password_bytes", "password_bytes": h(nfd)}}),
+    );
+    for (name, offset) in [
+        ("fail_ke2_flipped_masked_response_bit", 64 + 10),
+        ("fail_ke2_flipped_server_mac_bit", ke2.len() - 1),
+    ] {
+        negative(
+            &mut neg,
+            name,
+            client_finish(pw, &flip(&ke2, offset)),
+            "LoginFailed",
+            json!({"base": base, "edit": {"op": "flip_ke2_bit", "offset": offset, "mask": 1}}),
+        );
+    }
+    let (_, server_login) = server_start(&ke1, &credential_identifier);
+    negative(
+        &mut neg,
+        "fail_ke3_flipped_bit",
+        server_login.finish(&flip(&done.finalization, 5)),
+        "LoginFailed",
+        json!({"base": base, "edit": {"op": "flip_ke3_bit", "offset": 5, "mask": 1}}),
+    );
+    // The server answers with the user id as UUID text instead of its 16
+    // bytes: another OPRF key, so the record no longer opens.
+    let as_text = user.to_string();
+    negative(
+        &mut neg,
+        "fail_credential_identifier_as_text",
+        client_finish(pw, &server_start(&ke1, as_text.as_bytes()).0),
+        "LoginFailed",
+        json!({"base": base, "edit": {"op": "server_credential_identifier",
+            "credential_identifier": h(as_text.as_bytes())}}),
+    );
+    file(
+        "OPAQUE (RFC 9807) with Kluis's configuration: ristretto255-SHA512, 3DH, Argon2id (64 MiB, t = 3, p = 1)",
+        "PROTOCOL.md §3",
         positive,
         neg,
     )
@@ -1824,6 +2531,7 @@ pub fn safety_number() -> Value {
 
 pub fn envelopes() -> Value {
     let (mut rng, seed) = seeded("envelopes");
+    let file_seed = seed.clone();
     let id = identity(&mut rng);
     let doc = DocumentDescription {
         attachment_id: AttachmentId::from_bytes(uuid(&mut rng)),
@@ -1840,7 +2548,7 @@ pub fn envelopes() -> Value {
         AttachmentHeader::decode(&[&[1u8, 5][..], &uuid(&mut rng), &draw::<19>(&mut rng)].concat())
             .unwrap();
     let header_bytes = header.encode().to_vec();
-    let positive = vec![
+    let mut positive = vec![
         json!({"name": "document_description", "seed": seed,
             "inputs": {"attachment_id": h(doc.attachment_id.as_bytes()), "file_key": h(doc.file_key.expose_secret()),
                 "size": doc.size, "ciphertext_sha256": h(&doc.ciphertext_sha256), "name": doc.name, "media_type": doc.media_type},
@@ -1949,6 +2657,85 @@ pub fn envelopes() -> Value {
         "InvalidField",
         case(&t),
     );
+    // Names and media types the decoder refuses, in an otherwise canonical
+    // description (the encoder refuses them too, so these are built by hand).
+    let fixed = &doc_bytes[..90];
+    let with = |name: &[u8], media: &[u8]| {
+        [
+            fixed,
+            &(name.len() as u32).to_be_bytes(),
+            name,
+            &(media.len() as u32).to_be_bytes(),
+            media,
+        ]
+        .concat()
+    };
+    let media = doc.media_type.as_bytes();
+    let name = doc.name.as_bytes();
+    for (case_name, bytes, expected) in [
+        ("fail_file_name_dot", with(b".", media), "InvalidField"),
+        ("fail_file_name_dot_dot", with(b"..", media), "InvalidField"),
+        ("fail_file_name_empty", with(b"", media), "InvalidField"),
+        (
+            "fail_file_name_backslash",
+            with(b"..\\werkblad.docx", media),
+            "InvalidField",
+        ),
+        (
+            "fail_file_name_slash",
+            with(b"map/werkblad.docx", media),
+            "InvalidField",
+        ),
+        (
+            "fail_file_name_del",
+            with(b"werkblad\x7f.docx", media),
+            "InvalidField",
+        ),
+        (
+            // U+0085 NEXT LINE, a C1 control (category Cc), as UTF-8.
+            "fail_file_name_c1_control",
+            with("werkblad\u{85}.docx".as_bytes(), media),
+            "InvalidField",
+        ),
+        (
+            // U+009B CONTROL SEQUENCE INTRODUCER: a terminal escape.
+            "fail_file_name_c1_csi",
+            with("werkblad\u{9b}2J.docx".as_bytes(), media),
+            "InvalidField",
+        ),
+        (
+            // The C1 byte alone is not UTF-8 at all.
+            "fail_file_name_raw_c1_byte",
+            with(b"werkblad\x85.docx", media),
+            "InvalidField",
+        ),
+        (
+            "fail_file_name_1025_bytes",
+            with(&[b'a'; 1025], media),
+            "LengthOutOfRange",
+        ),
+        ("fail_media_type_empty", with(name, b""), "InvalidField"),
+        (
+            "fail_media_type_256_bytes",
+            with(name, &[b'a'; 256]),
+            "LengthOutOfRange",
+        ),
+        (
+            "fail_media_type_del",
+            with(name, b"text/plain\x7f"),
+            "InvalidField",
+        ),
+        (
+            "fail_media_type_non_ascii",
+            with(name, "text/plain; charset=utf-8; naam=é".as_bytes()),
+            "InvalidField",
+        ),
+    ] {
+        negative(&mut neg, case_name, dec(&bytes), expected, case(&bytes));
+    }
+    // The longest name and media type are accepted.
+    let longest = with(&[b'a'; 1024], &[b'a'; 255]);
+    assert!(dec(&longest).is_ok());
     // Small-order keys in correctly self-signed bundles.
     let (_, seed) = id.keys.expose_secret_parts();
     let signer = ed25519_dalek::SigningKey::from_bytes(seed);
@@ -2015,6 +2802,67 @@ pub fn envelopes() -> Value {
         "InvalidField",
         json!({"envelope": "sealed_identity", "bytes": h(&sealed_id_bad_kind)}),
     );
+    // UUID text (§2.3): parsed as a user id; the other id types share the
+    // parser.
+    let uuid_bytes = uuid(&mut rng);
+    let canonical = UserId::from_bytes(uuid_bytes).to_string();
+    let upper = canonical.to_uppercase();
+    let mixed: String = canonical
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    for (name, text) in [
+        ("uuid_text_lowercase", &canonical),
+        ("uuid_text_uppercase", &upper),
+        ("uuid_text_mixed_case", &mixed),
+    ] {
+        let parsed: UserId = text.parse().unwrap();
+        assert_eq!(parsed.as_bytes(), &uuid_bytes);
+        positive.push(
+            json!({"name": name, "seed": file_seed, "inputs": {"uuid_text": text},
+            "expected": {"bytes": h(&uuid_bytes), "canonical_text": canonical}}),
+        );
+    }
+    let hex32 = h(&uuid_bytes);
+    let mut dashes_moved = canonical.clone().into_bytes();
+    dashes_moved.swap(8, 9);
+    let dashes_moved = String::from_utf8(dashes_moved).unwrap();
+    let with_plus = format!("+{}", &canonical[1..]);
+    let fullwidth = canonical.replacen(|c: char| c.is_ascii_digit(), "\u{ff11}", 1);
+    for (name, text) in [
+        ("fail_uuid_text_no_hyphens", hex32.clone()),
+        ("fail_uuid_text_braces", format!("{{{canonical}}}")),
+        ("fail_uuid_text_urn", format!("urn:uuid:{canonical}")),
+        ("fail_uuid_text_hyphen_moved", dashes_moved),
+        ("fail_uuid_text_35_characters", canonical[..35].to_owned()),
+        ("fail_uuid_text_37_characters", format!("{canonical}0")),
+        (
+            "fail_uuid_text_trailing_newline",
+            format!("{}\n", &canonical[..35]),
+        ),
+        (
+            "fail_uuid_text_non_hex_digit",
+            format!("g{}", &canonical[1..]),
+        ),
+        ("fail_uuid_text_plus_sign", with_plus),
+        ("fail_uuid_text_fullwidth_digit", fullwidth),
+        ("fail_uuid_text_empty", String::new()),
+    ] {
+        negative(
+            &mut neg,
+            name,
+            text.parse::<UserId>(),
+            "InvalidField",
+            json!({"uuid_text": text}),
+        );
+    }
     file(
         "Envelope encoding: canonical forms and rejections",
         "PROTOCOL.md §2",
@@ -2036,6 +2884,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("notes", notes_file()),
         ("safety_number", safety_number()),
         ("envelopes", envelopes()),
+        ("opaque", opaque_file()),
     ]
 }
 

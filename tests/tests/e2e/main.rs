@@ -14,6 +14,7 @@ mod journey;
 mod malicious_server;
 mod membership_chain;
 mod notifications;
+mod password_normalisation;
 mod recovery;
 mod takeover;
 mod two_factor;
