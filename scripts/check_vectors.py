@@ -89,6 +89,7 @@ HKDF_LABELS = {
     "kluis/v1/identity-seal/password": (64, 16),
     "kluis/v1/identity-seal/recovery": (32, 16),
     "kluis/v1/local-store": (64, 16),
+    "kluis/v1/device-store": (64, 16),
     "kluis/v1/item-key": (32, 20),
     "kluis/v1/note-item-key": (32, 20),
     "kluis/v1/attachment-stream": (32, 16),

@@ -227,6 +227,10 @@ impl PendingRecovery {
             prove_password::<Value>(&self.api, "/api/reauth", &self.password).await?;
         }
         publish(&self.api, &identity, &self.export_key, &recovery_key).await?;
+        // The store of the old identity cannot open under the new one;
+        // choosing a new identity is choosing to pin every peer afresh, so
+        // the old store is set aside (kept), not reported.
+        self.store.set_aside(&self.me)?;
         let session = Session::open(self.api, self.store, self.email, identity, &self.export_key)?;
         Ok(NewAccount {
             session,

@@ -218,6 +218,18 @@ pub enum Error {
     /// The local store does not open (another account's, or changed).
     #[error("the local key store does not open: {0}")]
     LocalStore(String),
+    /// This device kept a local store for the account (pinned keys,
+    /// verified peers, the last membership records) and it is gone. Never
+    /// replaced silently: deleting it is how someone would make this device
+    /// trust a substituted key. Starting afresh is the user's decision
+    /// (`FileStore::start_fresh`, `kluis --fresh-device-state`).
+    #[error("this device's local store for the account is missing: the keys you pinned and verified are gone; if you do not know why, stop and ask your coach to compare safety numbers; to start afresh, use --fresh-device-state")]
+    LocalStoreMissing,
+    /// The local store exists but does not open with this identity (it was
+    /// changed, or belongs to an identity this account no longer has).
+    /// Never overwritten silently; starting afresh sets it aside.
+    #[error("this device's local store for the account does not open: it was changed, or belongs to an earlier identity; to start afresh (it is kept aside), use --fresh-device-state")]
+    LocalStoreUnreadable,
     /// The caller asked for something impossible.
     #[error("{0}")]
     InvalidInput(String),

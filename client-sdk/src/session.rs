@@ -13,7 +13,7 @@ use kluis_crypto::relationship::RelationshipKey;
 
 use crate::api::Api;
 use crate::chain::VerifiedChain;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
     Acknowledge, CodeProof, InvitationSent, Language, Me, NewInvitation, PhoneNumber, Preferences,
@@ -43,7 +43,6 @@ pub struct Session {
     store_key: LocalStoreKey,
     store: Arc<dyn StateStore>,
     pub(crate) state: LocalState,
-    state_was_unreadable: bool,
     pub(crate) epoch_keys: HashMap<(RelationshipId, u32), RelationshipKey>,
     /// Epochs whose key was wrapped to an earlier identity of this user.
     pub(crate) lost_epochs: HashSet<(RelationshipId, u32)>,
@@ -74,15 +73,21 @@ impl Session {
         export_key: &ExportKey,
     ) -> Result<Self> {
         let me = identity.user_id();
-        let store_key = export_key.local_store_key(&me)?;
-        let (state, state_was_unreadable) = match store.load(&me)? {
-            None => (LocalState::default(), false),
+        // Bound to the identity, not the password (PROTOCOL.md §4.3): the
+        // pins survive a password change and a reset with the recovery key.
+        let store_key = LocalStoreKey::for_identity(&identity)?;
+        let state = match store.load(&me)? {
+            None if store.had_state(&me)? => return Err(Error::LocalStoreMissing),
+            None => LocalState::default(),
             Some(sealed) => match LocalState::open(&store_key, &me, &sealed) {
-                Ok(state) => (state, false),
-                // Sealed under an earlier password (a reset) or changed on
-                // disk: start again, and say so, because every peer key is
-                // pinned afresh.
-                Err(_) => (LocalState::default(), true),
+                Ok(state) => state,
+                // Written by an earlier client under the export key: moved
+                // to the identity-bound key once.
+                Err(_) => {
+                    let legacy = export_key.local_store_key(&me)?;
+                    LocalState::open(&legacy, &me, &sealed)
+                        .map_err(|_| Error::LocalStoreUnreadable)?
+                }
             },
         };
         let session = Self {
@@ -93,13 +98,13 @@ impl Session {
             store_key,
             store,
             state,
-            state_was_unreadable,
             epoch_keys: HashMap::new(),
             lost_epochs: HashSet::new(),
             notes_keys: BTreeMap::new(),
             chains: HashMap::new(),
             bundles: HashMap::new(),
         };
+        // Saved at once: a legacy store is re-sealed under the identity key.
         session.save_state()?;
         Ok(session)
     }
@@ -122,13 +127,6 @@ impl Session {
     /// This user's public identity.
     pub fn identity_bundle(&self) -> &kluis_crypto::identity::IdentityBundle {
         self.identity.bundle()
-    }
-
-    /// Whether the local state could not be opened at login (written under
-    /// an earlier password, or changed), so that peers' keys are pinned
-    /// again: safety numbers should be compared anew.
-    pub fn local_state_was_reset(&self) -> bool {
-        self.state_was_unreadable
     }
 
     /// Seals and stores the local state.
@@ -236,7 +234,7 @@ impl Session {
                 },
             )
             .await?;
-        self.store_key = export_key.local_store_key(&self.me)?;
+        // The store key is bound to the identity, which did not change.
         self.save_state()
     }
 

@@ -103,6 +103,17 @@ pub trait StateStore: Send + Sync {
     fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()>;
     /// Forgets the state of `user` (the account was deleted).
     fn remove(&self, user: &UserId) -> Result<()>;
+    /// Whether this store ever held state for `user`: a store that had
+    /// state and has none now lost it, and the session refuses to start
+    /// afresh on its own ([`crate::Error::LocalStoreMissing`]).
+    fn had_state(&self, _user: &UserId) -> Result<bool> {
+        Ok(false)
+    }
+    /// Moves the state of `user` out of the way, kept, so that a fresh one
+    /// can start (a new identity, or the user's explicit decision).
+    fn set_aside(&self, user: &UserId) -> Result<()> {
+        self.remove(user)
+    }
 }
 
 /// A store in memory, for one process (tests, the browser page).
@@ -147,11 +158,14 @@ impl StateStore for MemoryStore {
 }
 
 /// A store in a directory: one file per account, written atomically
-/// (temporary file, then rename) and readable by the owner only.
+/// (temporary file, then rename) and readable by the owner only, and a
+/// marker that the account had a store here, so that a deleted store is
+/// noticed rather than silently replaced.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: std::path::PathBuf,
+    fresh: bool,
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -160,22 +174,57 @@ impl FileStore {
     pub fn new(dir: impl Into<std::path::PathBuf>) -> Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir })
+        Ok(Self { dir, fresh: false })
+    }
+
+    /// The user's explicit decision to start afresh: the next load sets a
+    /// store that is there aside (renamed, kept) and every peer is pinned
+    /// anew; a missing store is not reported.
+    pub fn start_fresh(mut self) -> Self {
+        self.fresh = true;
+        self
     }
 
     fn path(&self, user: &UserId) -> std::path::PathBuf {
         self.dir.join(format!("{user}.kluisstore"))
+    }
+
+    fn marker(&self, user: &UserId) -> std::path::PathBuf {
+        self.dir.join(format!("{user}.kluisstore-kept"))
     }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 impl StateStore for FileStore {
     fn load(&self, user: &UserId) -> Result<Option<Vec<u8>>> {
+        if self.fresh {
+            self.set_aside(user)?;
+            return Ok(None);
+        }
         match std::fs::read(self.path(user)) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn had_state(&self, user: &UserId) -> Result<bool> {
+        Ok(!self.fresh && self.marker(user).exists())
+    }
+
+    fn set_aside(&self, user: &UserId) -> Result<()> {
+        let path = self.path(user);
+        if path.exists() {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            std::fs::rename(
+                &path,
+                path.with_extension(format!("kluisstore-set-aside-{ms}")),
+            )?;
+        }
+        Ok(())
     }
 
     fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()> {
@@ -191,13 +240,19 @@ impl StateStore for FileStore {
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, &path)?;
+        if !self.marker(user).exists() {
+            std::fs::write(self.marker(user), b"")?;
+        }
         Ok(())
     }
 
     fn remove(&self, user: &UserId) -> Result<()> {
-        match std::fs::remove_file(self.path(user)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+        for path in [self.path(user), self.marker(user)] {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
+        Ok(())
     }
 }

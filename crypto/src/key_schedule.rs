@@ -22,8 +22,12 @@ pub mod labels {
     pub const IDENTITY_SEAL_PASSWORD: &str = "kluis/v1/identity-seal/password";
     /// Recovery key → key sealing the identity private keys.
     pub const IDENTITY_SEAL_RECOVERY: &str = "kluis/v1/identity-seal/recovery";
-    /// Export key → key for a client's encrypted local key store.
+    /// Export key → key for a client's encrypted local key store (the
+    /// store of earlier versions, opened once to move it to the key below).
     pub const LOCAL_STORE: &str = "kluis/v1/local-store";
+    /// Identity private keys → key for a client's encrypted local store:
+    /// the same across password changes and resets with the recovery key.
+    pub const LOCAL_STORE_IDENTITY: &str = "kluis/v1/device-store";
     /// Relationship epoch key → item key of that epoch.
     pub const ITEM_KEY: &str = "kluis/v1/item-key";
     /// Notes key → note item key for one relationship.
@@ -36,6 +40,7 @@ pub mod labels {
         IDENTITY_SEAL_PASSWORD,
         IDENTITY_SEAL_RECOVERY,
         LOCAL_STORE,
+        LOCAL_STORE_IDENTITY,
         ITEM_KEY,
         NOTE_ITEM_KEY,
         ATTACHMENT_STREAM,
@@ -105,6 +110,27 @@ impl ExportKey {
             &[user.as_bytes()],
         )
         .map(LocalStoreKey::from_boxed)
+    }
+}
+
+impl LocalStoreKey {
+    /// `LocalStoreKey = derive(x25519_secret ‖ ed25519_seed,
+    /// LOCAL_STORE_IDENTITY, user_id)`: bound to the identity, not to the
+    /// password, so a device's pins and verified peers survive a password
+    /// change and a reset with the recovery key, and open only for whoever
+    /// holds the identity (sealed on the server under the password and the
+    /// recovery key).
+    pub fn for_identity(identity: &crate::identity::IdentityKeyPair) -> Result<Self> {
+        let (dh, seed) = identity.expose_secret_parts();
+        let mut ikm = zeroize::Zeroizing::new(Vec::with_capacity(64));
+        ikm.extend_from_slice(dh);
+        ikm.extend_from_slice(seed);
+        derive(
+            &ikm,
+            labels::LOCAL_STORE_IDENTITY,
+            &[identity.user_id().as_bytes()],
+        )
+        .map(Self::from_boxed)
     }
 }
 

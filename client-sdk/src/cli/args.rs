@@ -18,6 +18,8 @@ Exit codes:
   6  a peer's identity key changed: compare the new safety number (kluis verify)
   7  the server's answer failed a check (tampering): nothing of it was shown
   8  the server refused (not allowed, not found, conflict, too many attempts)
+  9  this device's local store (pinned and verified keys) is missing or does
+     not open: never replaced on its own; --fresh-device-state starts afresh
 
 Passwords are read without echo, or from KLUIS_PASSWORD or --password-file.";
 
@@ -40,6 +42,11 @@ pub struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// Start this device's local store afresh: the old one is kept aside,
+    /// and every peer's key is pinned anew (compare safety numbers again).
+    /// Only when you know why it is missing or does not open.
+    #[arg(long, global = true)]
+    pub(crate) fresh_device_state: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -23,6 +23,7 @@ pub(crate) struct Context {
     email: Option<String>,
     password_file: Option<PathBuf>,
     pub(crate) json: bool,
+    fresh_device_state: bool,
 }
 
 impl Context {
@@ -37,6 +38,7 @@ impl Context {
             profile,
             password_file: cli.password_file.clone(),
             json: cli.json,
+            fresh_device_state: cli.fresh_device_state,
         }
     }
 
@@ -45,7 +47,10 @@ impl Context {
             .map(str::to_owned)
             .or_else(|| self.server.clone())
             .ok_or_else(|| usage("which server? give --server or log in once"))?;
-        let store = FileStore::new(self.profile_dir.join("store"))?;
+        let mut store = FileStore::new(self.profile_dir.join("store"))?;
+        if self.fresh_device_state {
+            store = store.start_fresh();
+        }
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "this computer".into());
         Ok(Kluis::new(&server, Arc::new(store))?.with_device_label(format!("kluis CLI on {host}")))
     }
@@ -167,15 +172,7 @@ impl Context {
         let email = self.email()?;
         let password = self.password(&format!("Password for {email}: "))?;
         match self.full_login(&email, &password).await? {
-            Login::Ready(session) => {
-                if session.local_state_was_reset() {
-                    eprintln!(
-                        "kluis: note: the local store could not be opened (password reset?); \
-                         compare safety numbers with your contacts again"
-                    );
-                }
-                Ok(*session)
-            }
+            Login::Ready(session) => Ok(*session),
             Login::NeedsRecovery(_) => Err(usage(
                 "your identity is not sealed under this password: run `kluis recover`",
             )),

@@ -32,6 +32,7 @@ impl Failure {
             Error::KeyChanged { .. } => 6,
             Error::Tampered(_) | Error::LocalStore(_) => 7,
             Error::Refused { .. } | Error::RateLimited { .. } => 8,
+            Error::LocalStoreMissing | Error::LocalStoreUnreadable => 9,
             _ => 1,
         }
     }

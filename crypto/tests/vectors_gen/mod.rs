@@ -28,7 +28,7 @@ use kluis_crypto::fingerprint::SafetyNumber;
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{self, ItemHeader, ItemKind, SealedItem, SharedItemKind};
-use kluis_crypto::key_schedule::{labels, ExportKey};
+use kluis_crypto::key_schedule::{labels, ExportKey, LocalStoreKey};
 use kluis_crypto::membership::{ChainFault, Member, MemberRole, MembershipRecord, RecordHash};
 use kluis_crypto::notes::{NotesKey, NotesKeyBytes, SealedNotesKey};
 use kluis_crypto::recovery::RecoveryKey;
@@ -210,6 +210,7 @@ pub fn key_schedule() -> Value {
     let rel = RelationshipId::from_bytes(uuid(&mut rng));
     let att = AttachmentId::from_bytes(uuid(&mut rng));
     let epoch = Epoch(7);
+    let ident = identity_of(&mut rng, user);
 
     let export_key = ExportKey::from_secret_bytes(export);
     let recovery_key = RecoveryKey::from_secret_bytes(recovery);
@@ -221,6 +222,9 @@ pub fn key_schedule() -> Value {
         json!({"name": "local_store", "label": labels::LOCAL_STORE,
             "ikm": h(&export), "context": h(user.as_bytes()),
             "output": h(export_key.local_store_key(&user).unwrap().expose_secret())}),
+        json!({"name": "local_store_identity", "label": labels::LOCAL_STORE_IDENTITY,
+            "ikm": h(&[ident.dh_secret, ident.signing_seed].concat()), "context": h(user.as_bytes()),
+            "output": h(LocalStoreKey::for_identity(&ident.keys).unwrap().expose_secret())}),
         json!({"name": "identity_seal_recovery", "label": labels::IDENTITY_SEAL_RECOVERY,
             "ikm": h(&recovery), "context": h(user.as_bytes()),
             "output": h(recovery_key.identity_seal_key(&user).unwrap().expose_secret())}),

@@ -10,6 +10,7 @@
 
 mod browser;
 mod cli;
+mod device_state;
 mod journey;
 mod malicious_server;
 mod membership_chain;
