@@ -38,6 +38,9 @@ async function start() {
     send: (rid, text) => session.sendMessage(rid, text),
     safetyNumber: (peer) => session.safetyNumber(peer),
     verify: (peer, digits) => session.verifySafetyNumber(peer, digits),
+    acceptKeyChange: (peer, digits) => session.acceptKeyChange(peer, digits),
+    keyChanges: () => session.keyChanges(),
+    membership: (rid) => session.membership(rid),
     async logout() {
       await session.logout();
       session = null;

@@ -267,6 +267,53 @@ impl KluisSession {
         })
     }
 
+    /// Accepts a peer's changed key after the user compared the new safety
+    /// number (`compared`: the digits, or the scanned QR payload in hex).
+    #[wasm_bindgen(js_name = acceptKeyChange)]
+    pub fn accept_key_change(&self, peer: String, compared: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let peer = parse_user_id(&peer).map_err(js_error)?;
+            inner
+                .lock()
+                .await
+                .accept_key_change(peer, &compared)
+                .await
+                .map_err(js_error)?;
+            Ok(JsValue::TRUE)
+        })
+    }
+
+    /// Key changes of peers not yet accepted: `[{ user, pinned, offered }]`
+    /// (fingerprints in hex).
+    #[wasm_bindgen(js_name = keyChanges)]
+    pub fn key_changes(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let changes: Vec<serde_json::Value> = inner
+                .lock()
+                .await
+                .key_changes()
+                .into_iter()
+                .map(|c| {
+                    serde_json::json!({"user": c.user, "pinned": c.pinned, "offered": c.offered})
+                })
+                .collect();
+            to_js(&changes)
+        })
+    }
+
+    /// The members and history a relationship's signed membership chain
+    /// proves: `{ epoch, members, events }`.
+    pub fn membership(&self, relationship: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let rid = parse_relationship_id(&relationship).map_err(js_error)?;
+            let proven = inner.lock().await.membership(rid).await.map_err(js_error)?;
+            to_js(&proven)
+        })
+    }
+
     /// Ends the session.
     pub fn logout(&self) -> js_sys::Promise {
         let inner = self.inner.clone();

@@ -177,6 +177,13 @@ async fn wasm_client_in_chromium(engine: Engine) {
     let dialogue = browser.step("dialogue", json!([rid.to_string()]));
     assert_eq!(dialogue[2]["content"]["text"], "Fijn, tot donderdag");
     assert_eq!(dialogue[2]["author"], coach.account_id().to_string());
+    // The members the signed membership chain proves, in the page too.
+    let proven = browser.step("membership", json!([rid.to_string()]));
+    assert_eq!(proven["epoch"], 0);
+    assert_eq!(proven["members"].as_array().unwrap().len(), 2);
+    assert_eq!(proven["events"][0]["opened"], true);
+    assert_eq!(proven["events"][0]["by"], coach.account_id().to_string());
+    assert_eq!(browser.step("keyChanges", json!([])), json!([]));
 
     // The same safety number on both sides.
     let in_browser = browser.step("safetyNumber", json!([coach.account_id().to_string()]));

@@ -180,6 +180,13 @@ async fn cli_journey(engine: Engine) {
     assert_eq!(texts, vec!["Welkom bij Kluis", "Dank je"]);
     let listed = client.json(&["relationship", "list"]);
     assert_eq!(listed[0]["relationship_id"], rid.as_str());
+    // The members the signed membership chain proves, for scripts and people.
+    let proven = client.json(&["relationship", "members", &rid]);
+    assert_eq!(proven["epoch"], 0);
+    assert_eq!(proven["members"].as_array().unwrap().len(), 2);
+    assert_eq!(proven["events"][0]["opened"], true);
+    let shown = client.ok(&["relationship", "members", &rid]);
+    assert!(shown.contains("opened the relationship"), "{shown}");
 
     // A file there and back.
     std::fs::create_dir_all(root.join("out")).unwrap();
