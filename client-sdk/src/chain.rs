@@ -214,8 +214,10 @@ impl Session {
             hash: hex::encode(record.hash().0),
         };
         match self.chains.get_mut(&rid) {
-            Some(chain) => chain.push(record),
-            None => {
+            Some(chain) if chain.head().epoch().0.checked_add(1) == Some(record.epoch().0) => {
+                chain.push(record)
+            }
+            None if record.epoch().0 == 0 => {
                 self.chains.insert(
                     rid,
                     VerifiedChain {
@@ -223,6 +225,11 @@ impl Session {
                         later: Vec::new(),
                     },
                 );
+            }
+            // Not the next link of what is cached: forget the cache, the
+            // next use fetches and verifies the whole chain again.
+            _ => {
+                self.chains.remove(&rid);
             }
         }
         self.state.chains.insert(rid.to_string(), head);
