@@ -1,6 +1,7 @@
 //! The membership chain against a lying server (issue 14, findings 1, 2
 //! and 5; PROTOCOL.md §7.6): a proxy in front of the real server invents a
-//! coach, re-lists a removed member, shortens, reorders or re-signs the
+//! coach, addresses a key to a fingerprint the chain does not name,
+//! re-lists a removed member, shortens, reorders or re-signs the
 //! chain, and shows two members two histories (a fork). Each must fail to
 //! fool the SDK with the specific violation, and nothing may be sealed
 //! under a key the server could hold.
@@ -271,6 +272,41 @@ async fn the_chain_refuses_every_lie(engine: Engine) {
         ["hallo", "dag"],
         "honest again; the refused message was never stored"
     );
+
+    // A wrapped key addressed to a key of the client's that the chain does
+    // not name: a violation, never shown as "unreadable".
+    let other_key = IdentityKeyPair::generate(&mut rand::rngs::OsRng, client.account_id());
+    let stray = RelationshipKey::generate(&mut rand::rngs::OsRng, rid, Epoch(0))
+        .wrap(
+            &mut rand::rngs::OsRng,
+            &ghost,
+            other_key.bundle(),
+            &record0.hash(),
+        )
+        .unwrap();
+    let stray = b64(&stray.encode());
+    rules(
+        &proxy,
+        vec![(
+            keys_path.clone(),
+            Box::new(move |v: &mut Value| v[0]["envelope"] = stray.clone().into()),
+        )],
+    );
+    let mut fresh = Kluis::new(&proxy.base, Arc::new(MemoryStore::new()))
+        .unwrap()
+        .login("client@p.nl", PW)
+        .await
+        .unwrap()
+        .ready()
+        .unwrap();
+    assert!(matches!(
+        violation(
+            "a key for an unnamed fingerprint",
+            fresh.dialogue(rid).await
+        ),
+        Violation::NotInChain { epoch: 0, .. }
+    ));
+    proxy.clear();
 
     // 2. A removed member listed as current again: the next rotation wraps
     //    to the members the chain names, never to them.
