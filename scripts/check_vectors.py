@@ -79,6 +79,7 @@ T_SEALED_NOTES_KEY = 0x06
 T_DOCUMENT_DESCRIPTION = 0x07
 T_SAFETY_NUMBER = 0x08
 T_MEMBERSHIP_RECORD = 0x0A
+T_ITEM_DELETION = 0x0B
 
 # Enum values (§2.2).
 SEAL_PASSWORD, SEAL_RECOVERY = 0x01, 0x02
@@ -105,6 +106,7 @@ L_NOTES_KEY_SEAL = b"kluis/v1/notes-key-seal"
 L_SAFETY_NUMBER = b"kluis/v1/safety-number"
 L_MEMBERSHIP_SIGNATURE = b"kluis/v1/membership-record"
 L_MEMBERSHIP_HASH = b"kluis/v1/membership-record-hash"
+L_ITEM_DELETION = b"kluis/v1/item-deletion"
 
 # HPKE (§7.2): mode_auth, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305.
 HPKE_MODE_AUTH = 0x02
@@ -161,12 +163,10 @@ class Decryption(ProtocolError):
         self.reason = reason
 
 
-class Membership(ProtocolError):
-    """§7.6.2: a record is not the valid next link of its chain. Named
-    `Membership.<fault>` in the vectors."""
+class Faulted(ProtocolError):
+    """A check with named faults, named `<Family>.<fault>` in the vectors."""
 
-    FAULTS = ("WrongRelationship", "EpochNotNext", "PreviousMismatch", "SignerNotCoach",
-              "SignerKey", "Signature", "Opening")
+    FAULTS: tuple[str, ...] = ()
 
     def __init__(self, fault: str):
         assert fault in self.FAULTS, fault
@@ -175,12 +175,26 @@ class Membership(ProtocolError):
 
     @property
     def name(self) -> str:
-        return "Membership." + self.fault
+        return f"{type(self).__name__}.{self.fault}"
+
+
+class Membership(Faulted):
+    """§7.6.2: a record is not the valid next link of its chain."""
+
+    FAULTS = ("WrongRelationship", "EpochNotNext", "PreviousMismatch", "SignerNotCoach",
+              "SignerKey", "Signature", "Opening")
+
+
+class Deletion(Faulted):
+    """§8.7: a signed deletion does not prove the deletion of the item it
+    is served with."""
+
+    FAULTS = ("WrongItem", "WrongAuthor", "SignerKey", "Signature")
 
 
 # Error names a vector may expect in `expected_error`.
-ERROR_NAMES = ({cls.__name__ for cls in ProtocolError.__subclasses__()} - {"Membership"}) | {
-    "Membership." + f for f in Membership.FAULTS}
+ERROR_NAMES = ({cls.__name__ for cls in ProtocolError.__subclasses__()} - {"Faulted"}) | {
+    "Membership." + f for f in Membership.FAULTS} | {"Deletion." + f for f in Deletion.FAULTS}
 
 # --------------------------------------------------------------------------
 # Small encoding helpers
@@ -1546,6 +1560,61 @@ def check_membership(vf: VectorFile) -> None:
     vf.run_negative(negative)
 
 
+# ---- deletion.json (§8.7) ------------------------------------------------------
+
+DELETION_BODY = 2 + 16 + 16 + 16 + 4 + 8
+
+
+def deletion_body(relationship_id: bytes, item_id: bytes, author_id: bytes, epoch: int,
+                  deleted_ms: int) -> bytes:
+    return (bytes([VERSION, T_ITEM_DELETION]) + relationship_id + item_id + author_id
+            + be32(epoch) + be64(deleted_ms))
+
+
+def verify_deletion(data: bytes, relationship_id: bytes, item_id: bytes, author_id: bytes,
+                    author_bundle: bytes) -> None:
+    """§8.7: decoding, then steps 1, 2, 4 and 5 (step 3 is the chain's)."""
+    r = Reader(data, T_ITEM_DELETION)
+    d_relationship, d_item, d_author = r.take(16, "relationship_id"), r.take(16, "item_id"), r.take(16, "author_id")
+    r.be32("epoch")
+    r.be64("deleted_ms")
+    signature = r.take(64, "signature")
+    r.finish()
+    if d_relationship != relationship_id or d_item != item_id:
+        raise Deletion("WrongItem")
+    if d_author != author_id:
+        raise Deletion("WrongAuthor")
+    author = decode_bundle(author_bundle)
+    if author.user_id != d_author:
+        raise Deletion("SignerKey")
+    if not ed25519_verify(author.signing_public, L_ITEM_DELETION + b"\x00" + data[:DELETION_BODY], signature):
+        raise Deletion("Signature")
+
+
+def check_deletion(vf: VectorFile) -> None:
+    def positive(case: Fields) -> None:
+        i, e = case.obj("inputs"), case.obj("expected")
+        author = read_identity(i.obj("author"))
+        relationship_id, item_id = i.hex("relationship_id", 16), i.hex("item_id", 16)
+        body = deletion_body(relationship_id, item_id, author.user_id, i.int("epoch"), i.int("deleted_ms"))
+        message = L_ITEM_DELETION + b"\x00" + body
+        e.check("signature_message", message)
+        encoded = body + ed25519_sign(author.signing_seed, message)
+        e.check("deletion", encoded)
+        verify_deletion(encoded, relationship_id, item_id, author.user_id, author.bundle)
+
+    def negative(case: Fields):
+        i = case.obj("inputs")
+        x = i.obj("expected")
+        data, bundle = i.hex("deletion"), i.hex("author_bundle")
+        relationship_id, item_id, author_id = x.hex("relationship_id", 16), x.hex("item_id", 16), x.hex("author_id", 16)
+        x.done()
+        return lambda: verify_deletion(data, relationship_id, item_id, author_id, bundle)
+
+    vf.run_positive(positive)
+    vf.run_negative(negative)
+
+
 # ---- item.json (§8) -----------------------------------------------------------
 
 
@@ -1992,6 +2061,7 @@ FILES: dict[str, tuple[str, Callable[[VectorFile], None]]] = {
     "relationship_key_wrap.json": ("§7", check_relationship_key_wrap),
     "membership.json": ("§7.6", check_membership),
     "item.json": ("§8", check_item),
+    "deletion.json": ("§8.7", check_deletion),
     "attachment_stream.json": ("§9", check_attachment_stream),
     "notes.json": ("§10", check_notes),
     "safety_number.json": ("§11", check_safety_number),

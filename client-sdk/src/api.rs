@@ -179,6 +179,15 @@ impl Api {
     pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call::<(), T>(Method::DELETE, path, Body::None).await
     }
+
+    pub(crate) async fn delete_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<T> {
+        self.call::<(), T>(Method::DELETE, path, Body::Bytes(bytes))
+            .await
+    }
 }
 
 /// Decodes a base64 field of an answer.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use kluis_crypto::attachment::DocumentDescription;
+use kluis_crypto::deletion::{DeletedItem, ItemDeletion};
 use kluis_crypto::ids::{Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, ItemKind, OpenedItem, SealedItem, SharedItemKind};
 use kluis_crypto::notes::{NotesKey, SealedNotesKey};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{b64, unb64};
 use crate::error::{Error, Result, Violation};
+use crate::relationships::epoch_of;
 use crate::session::Session;
 use crate::wire::{EnvelopeUpload, ItemPage, ItemView, NotesKeyView, RelationshipView};
 
@@ -58,9 +60,15 @@ pub enum EntryContent {
     },
     /// The server reports it as deleted; only the fact remains. Nothing
     /// proves that its author deleted it (a server could hide an item this
-    /// way), so it is shown as the server's report, never as the author's
-    /// act.
+    /// way, and items deleted before deletions were signed look the same),
+    /// so it is shown as the server's report, never as the author's act.
     Deleted,
+    /// Deleted by its author, as their signed deletion proves (PROTOCOL.md
+    /// §8.7): verified with the key the membership chain names for them.
+    DeletedByAuthor {
+        /// When they deleted it, by their clock (Unix ms).
+        deleted_ms: u64,
+    },
     /// Written in an epoch whose key was wrapped to an earlier identity of
     /// this user (lost with it when the password was reset without the
     /// recovery key): shown as unreadable, never skipped.
@@ -161,11 +169,27 @@ impl Session {
         Ok(item_id)
     }
 
-    /// Deletes one of this user's own items (a tombstone stays).
+    /// Deletes one of this user's own items: the server throws the
+    /// envelope away and keeps a tombstone with this user's signed
+    /// deletion, which proves to the other members that the author
+    /// deleted it (PROTOCOL.md §8.7).
     pub async fn delete_item(&mut self, rid: RelationshipId, item: ItemId) -> Result<()> {
+        let view = self.relationship(rid).await?;
+        let epoch = Epoch(
+            self.verified_chain(rid, epoch_of(view.current_epoch)?)
+                .await?
+                .head()
+                .epoch()
+                .0,
+        );
+        let deleted_ms = u64::try_from(now_ms()).unwrap_or(0);
+        let deletion = ItemDeletion::sign(&self.identity, rid, item, epoch, deleted_ms);
         let _: serde_json::Value = self
             .api
-            .delete(&format!("/api/relationships/{rid}/items/{item}"))
+            .delete_bytes(
+                &format!("/api/relationships/{rid}/items/{item}"),
+                deletion.encode(),
+            )
             .await?;
         Ok(())
     }
@@ -278,7 +302,10 @@ impl Session {
             let entry = self.open_listed(view, &item).await?;
             if !matches!(
                 entry.content,
-                EntryContent::Note { .. } | EntryContent::Deleted | EntryContent::Unreadable
+                EntryContent::Note { .. }
+                    | EntryContent::Deleted
+                    | EntryContent::DeletedByAuthor { .. }
+                    | EntryContent::Unreadable
             ) {
                 if entry.epoch < last_epoch {
                     return Err(Violation::OutOfOrder { item: item.item_id }.into());
@@ -329,6 +356,7 @@ impl Session {
             content: EntryContent::Deleted,
         };
         if item.deleted {
+            entry.content = self.tombstone(rid, item, listed_epoch).await?;
             return Ok((entry, None));
         }
         let corrupt = || Violation::ItemCorrupt {
@@ -418,6 +446,53 @@ impl Session {
             }
         };
         Ok((entry, description))
+    }
+
+    /// What a tombstone proves: with a deletion that verifies, that its
+    /// author deleted it; without one, only that the server says so.
+    async fn tombstone(
+        &mut self,
+        rid: RelationshipId,
+        item: &ItemView,
+        listed_epoch: u32,
+    ) -> Result<EntryContent> {
+        let Some(deletion) = item.deletion.as_deref() else {
+            return Ok(EntryContent::Deleted);
+        };
+        let forged = |reason: String| Violation::DeletionForged {
+            item: item.item_id.clone(),
+            reason,
+        };
+        let deletion = ItemDeletion::decode(&unb64("deletion", deletion)?)
+            .map_err(|e| forged(e.to_string()))?;
+        let expected = DeletedItem {
+            relationship_id: rid,
+            item_id: parse_item_id(&item.item_id)
+                .map_err(|_| Violation::Malformed("item id".into()))?,
+            author_id: parse_user_id(&item.author_id)
+                .map_err(|_| Violation::Malformed("item author".into()))?,
+        };
+        deletion
+            .check_names(&expected)
+            .map_err(|e| forged(e.to_string()))?;
+        // A note's epoch is its notes generation, not a relationship epoch.
+        if item.kind != "note" && deletion.epoch().0 < listed_epoch {
+            return Err(forged("it is dated before the item's epoch".into()).into());
+        }
+        let bundle = self
+            .chain_bundle(
+                rid,
+                deletion.epoch().0,
+                expected.author_id,
+                "the deleting author",
+            )
+            .await?;
+        deletion
+            .verify(&expected, &bundle)
+            .map_err(|e| forged(e.to_string()))?;
+        Ok(EntryContent::DeletedByAuthor {
+            deleted_ms: deletion.deleted_ms(),
+        })
     }
 
     /// The document description of item `item` (with its file key).

@@ -111,6 +111,18 @@ pub enum Violation {
         /// The epoch without a record.
         epoch: u32,
     },
+    /// A tombstone comes with a signed deletion that does not prove its
+    /// author deleted this item: a deletion of another item replayed, one
+    /// by someone else, or a signature that does not verify (PROTOCOL.md
+    /// §8.7). A tombstone without a deletion is not a violation: it is
+    /// shown as the server's report.
+    #[error("item {item}: the deletion served with it is not its author's ({reason})")]
+    DeletionForged {
+        /// The item as the server listed it.
+        item: String,
+        /// What failed.
+        reason: String,
+    },
     /// A wrapped key, or an item, names a member or key the membership
     /// chain does not name for its epoch: an unexplained recipient key, or
     /// an author who was not a member.

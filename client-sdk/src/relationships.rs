@@ -17,7 +17,7 @@ use crate::error::{Error, Result, Violation};
 use crate::session::Session;
 use crate::wire::{MemberView, NewEpoch, OpenRelationship, RelationshipView, WrappedKeyView};
 
-fn epoch_of(value: i64) -> Result<u32> {
+pub(crate) fn epoch_of(value: i64) -> Result<u32> {
     u32::try_from(value).map_err(|_| Violation::Malformed(format!("epoch {value}")).into())
 }
 

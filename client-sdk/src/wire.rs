@@ -469,6 +469,9 @@ pub(crate) struct ItemView {
     pub received_ms: i64,
     pub deleted: bool,
     pub envelope: Option<String>,
+    /// The author's signed deletion of a tombstone (PROTOCOL.md §8.7).
+    #[serde(default)]
+    pub deletion: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,8 @@ pub enum EnvelopeType {
     LocalStore = 0x09,
     /// A signed record of a relationship's membership chain.
     MembershipRecord = 0x0A,
+    /// An author's signed deletion of one of their items.
+    ItemDeletion = 0x0B,
 }
 
 impl EnvelopeType {
@@ -51,6 +53,7 @@ impl EnvelopeType {
             Self::SafetyNumber => "safety number",
             Self::LocalStore => "local store",
             Self::MembershipRecord => "membership record",
+            Self::ItemDeletion => "item deletion",
         }
     }
 }

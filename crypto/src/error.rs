@@ -70,6 +70,10 @@ pub enum Error {
     /// (PROTOCOL.md §7.6).
     #[error("membership chain: {0}")]
     Membership(#[from] crate::membership::ChainFault),
+    /// A signed deletion does not prove that this item's author deleted it
+    /// (PROTOCOL.md §8.7).
+    #[error("item deletion: {0}")]
+    Deletion(#[from] crate::deletion::DeletionFault),
     /// A public key is not usable (for example an X25519 point of small order).
     #[error("invalid public key")]
     InvalidPublicKey,

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod attachment;
+pub mod deletion;
 pub mod encoding;
 mod error;
 pub mod fingerprint;

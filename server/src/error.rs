@@ -67,6 +67,9 @@ error_codes! {
     ConcurrentChange = "concurrent_change",
     /// The uploaded attachment does not match its declared digest.
     DigestMismatch = "digest_mismatch",
+    /// A signed item deletion is malformed, names another item, author or
+    /// epoch, or is not signed with the caller's current key.
+    DeletionInvalid = "deletion_invalid",
     /// Two wrapped keys address the same member.
     DuplicateRecipient = "duplicate_recipient",
     /// Another account uses this e-mail address.

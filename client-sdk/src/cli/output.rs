@@ -26,6 +26,9 @@ pub(crate) fn show_entry(e: &Entry) -> String {
             d.name, d.media_type, d.size, e.item_id
         ),
         EntryContent::Deleted => "[the server reports this item as deleted]".into(),
+        EntryContent::DeletedByAuthor { deleted_ms } => {
+            format!("[deleted by its author on {}]", date_time(*deleted_ms))
+        }
         EntryContent::Unreadable => {
             "[unreadable: its key was lost with an earlier identity]".into()
         }

@@ -24,6 +24,7 @@ use kluis_crypto::attachment::{
     self, AttachmentHeader, AttachmentKey, ChunkSealer, DocumentDescription, CHUNK_SIZE,
     SEALED_CHUNK_SIZE,
 };
+use kluis_crypto::deletion::{DeletedItem, DeletionFault, ItemDeletion};
 use kluis_crypto::fingerprint::SafetyNumber;
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair, SealedIdentity};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
@@ -159,6 +160,13 @@ fn error_name(e: &Error) -> &'static str {
             ChainFault::Signature => "Membership.Signature",
             ChainFault::Opening => "Membership.Opening",
             other => panic!("unexpected chain fault in a vector: {other}"),
+        },
+        Error::Deletion(fault) => match fault {
+            DeletionFault::WrongItem => "Deletion.WrongItem",
+            DeletionFault::WrongAuthor => "Deletion.WrongAuthor",
+            DeletionFault::SignerKey => "Deletion.SignerKey",
+            DeletionFault::Signature => "Deletion.Signature",
+            other => panic!("unexpected deletion fault in a vector: {other}"),
         },
         Error::LoginFailed => "LoginFailed",
         other => panic!("unexpected error in a vector: {other}"),
@@ -2875,6 +2883,202 @@ pub fn envelopes() -> Value {
     )
 }
 
+// --------------------------------------------------------- signed deletion
+pub fn deletion_file() -> Value {
+    let (mut rng, seed) = seeded("deletion");
+    let kim = identity(&mut rng);
+    let carla = identity(&mut rng);
+    let kim_before = identity_of(&mut rng, kim.keys.user_id());
+    let rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let item_id = ItemId::from_bytes(uuid(&mut rng));
+    let other_item = ItemId::from_bytes(uuid(&mut rng));
+    let other_rel = RelationshipId::from_bytes(uuid(&mut rng));
+    let (epoch, deleted_ms) = (Epoch(2), 1_767_312_000_000u64);
+    let item = DeletedItem {
+        relationship_id: rel,
+        item_id,
+        author_id: kim.keys.user_id(),
+    };
+    let deletion = ItemDeletion::sign(&kim.keys, rel, item_id, epoch, deleted_ms);
+    let bytes = deletion.encode();
+    deletion.verify(&item, kim.keys.bundle()).unwrap();
+    let expected_json = |e: &DeletedItem| {
+        json!({"relationship_id": h(e.relationship_id.as_bytes()),
+               "item_id": h(e.item_id.as_bytes()), "author_id": h(e.author_id.as_bytes())})
+    };
+    let signature_message = [
+        b"kluis/v1/item-deletion\0".as_slice(),
+        &bytes[..bytes.len() - 64],
+    ]
+    .concat();
+    let positive = vec![json!({"name": "deletion", "seed": seed,
+        "inputs": {"author": identity_json(&kim), "relationship_id": h(rel.as_bytes()),
+            "item_id": h(item_id.as_bytes()), "epoch": epoch.0, "deleted_ms": deleted_ms},
+        "expected": {"signature_message": h(&signature_message), "deletion": h(&bytes)}})];
+
+    let mut neg = Vec::new();
+    // Each case: the reader lists a tombstone (`expected`: relationship,
+    // item id, author as listed), takes `author_bundle` from the membership
+    // chain for the deletion's epoch, and must refuse `deletion`.
+    let case = |neg: &mut Vec<Value>,
+                name: &str,
+                deletion: &[u8],
+                expected: &DeletedItem,
+                author: &TestIdentity,
+                error: &str| {
+        let result =
+            ItemDeletion::decode(deletion).and_then(|d| d.verify(expected, author.keys.bundle()));
+        negative(
+            neg,
+            name,
+            result,
+            error,
+            json!({"deletion": h(deletion), "expected": expected_json(expected),
+                   "author_bundle": h(&author.keys.bundle().encode())}),
+        );
+    };
+    let elsewhere = DeletedItem {
+        item_id: other_item,
+        ..item
+    };
+    case(
+        &mut neg,
+        "fail_other_item",
+        &bytes,
+        &elsewhere,
+        &kim,
+        "Deletion.WrongItem",
+    );
+    let other_relationship = DeletedItem {
+        relationship_id: other_rel,
+        ..item
+    };
+    case(
+        &mut neg,
+        "fail_other_relationship",
+        &bytes,
+        &other_relationship,
+        &kim,
+        "Deletion.WrongItem",
+    );
+    // Carla signs a deletion of Kim's item: it names Carla, not Kim.
+    let by_carla = ItemDeletion::sign(&carla.keys, rel, item_id, epoch, deleted_ms).encode();
+    case(
+        &mut neg,
+        "fail_not_the_author",
+        &by_carla,
+        &item,
+        &carla,
+        "Deletion.WrongAuthor",
+    );
+    case(
+        &mut neg,
+        "fail_checked_with_another_bundle",
+        &bytes,
+        &item,
+        &carla,
+        "Deletion.SignerKey",
+    );
+    let mut later = bytes.clone();
+    later[50..54].copy_from_slice(&3u32.to_be_bytes());
+    case(
+        &mut neg,
+        "fail_epoch_rewritten",
+        &later,
+        &item,
+        &kim,
+        "Deletion.Signature",
+    );
+    let mut backdated = bytes.clone();
+    backdated[61] ^= 0x01;
+    case(
+        &mut neg,
+        "fail_time_rewritten",
+        &backdated,
+        &item,
+        &kim,
+        "Deletion.Signature",
+    );
+    case(
+        &mut neg,
+        "fail_signature_bit",
+        &flip(&bytes, bytes.len() - 1),
+        &item,
+        &kim,
+        "Deletion.Signature",
+    );
+    // S + ℓ in place of S: the same equation, but S is not reduced.
+    let mut unreduced = bytes.clone();
+    let mut carry = 0u16;
+    for (i, l) in ED25519_L.iter().enumerate() {
+        let sum = u16::from(bytes[62 + 32 + i]) + u16::from(*l) + carry;
+        unreduced[62 + 32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    case(
+        &mut neg,
+        "fail_signature_s_not_reduced",
+        &unreduced,
+        &item,
+        &kim,
+        "Deletion.Signature",
+    );
+    let stale = ItemDeletion::sign(&kim_before.keys, rel, item_id, epoch, deleted_ms).encode();
+    case(
+        &mut neg,
+        "fail_signed_with_earlier_identity",
+        &stale,
+        &item,
+        &kim,
+        "Deletion.Signature",
+    );
+    case(
+        &mut neg,
+        "fail_truncated",
+        &bytes[..bytes.len() - 1],
+        &item,
+        &kim,
+        "Truncated",
+    );
+    let mut long = bytes.clone();
+    long.push(0);
+    case(
+        &mut neg,
+        "fail_trailing_bytes",
+        &long,
+        &item,
+        &kim,
+        "TrailingBytes",
+    );
+    let mut version = bytes.clone();
+    version[0] = 0x02;
+    case(
+        &mut neg,
+        "fail_unknown_version",
+        &version,
+        &item,
+        &kim,
+        "UnsupportedVersion",
+    );
+    let mut other_type = bytes.clone();
+    other_type[1] = 0x0A;
+    case(
+        &mut neg,
+        "fail_membership_record_type",
+        &other_type,
+        &item,
+        &kim,
+        "WrongEnvelopeType",
+    );
+    file(
+        "Signed deletion: an author's proof that they deleted an item",
+        "PROTOCOL.md §8.7",
+        positive,
+        neg,
+    )
+}
+
 /// Every published file, by name.
 pub fn all() -> Vec<(&'static str, Value)> {
     vec![
@@ -2883,6 +3087,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("recovery_key", recovery_key()),
         ("relationship_key_wrap", relationship_key_wrap()),
         ("membership", membership_file()),
+        ("deletion", deletion_file()),
         ("item", item_file()),
         ("attachment_stream", attachment_stream()),
         ("notes", notes_file()),

@@ -9,6 +9,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use kluis_crypto::deletion::{DeletedItem, ItemDeletion};
+use kluis_crypto::identity::IdentityBundle;
 use kluis_crypto::item::{ItemKind, SealedItem};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
@@ -17,8 +19,8 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ids::{self, ItemId, RelationshipId, UserId};
 use crate::org::role::Role;
 use crate::vault::envelope::{mismatch, rejected};
-use crate::vault::notes_keys;
 use crate::vault::relationships::Seen;
+use crate::vault::{key_directory, notes_keys};
 
 /// The largest item envelope: 163 bytes of framing + 8 MiB of content.
 pub const MAX_ITEM_ENVELOPE: usize = 163 + kluis_crypto::item::MAX_ITEM_CONTENT;
@@ -46,6 +48,9 @@ pub struct Stored {
     pub deleted_ms: Option<i64>,
     /// The envelope; `None` for a tombstone.
     pub envelope: Option<Vec<u8>>,
+    /// The author's signed deletion (0x0B) of a tombstone; `None` for a
+    /// live item and for tombstones from before deletions were signed.
+    pub deletion: Option<Vec<u8>>,
 }
 
 fn kind_name(kind: ItemKind) -> &'static str {
@@ -56,7 +61,8 @@ fn kind_name(kind: ItemKind) -> &'static str {
     }
 }
 
-const COLUMNS: &str = "item_id, seq, epoch, kind, author_id, received_ms, deleted_ms, envelope";
+const COLUMNS: &str =
+    "item_id, seq, epoch, kind, author_id, received_ms, deleted_ms, envelope, deletion";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Stored, ApiError> {
     Ok(Stored {
@@ -68,6 +74,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Stored, ApiError> {
         received_ms: r.try_get("received_ms")?,
         deleted_ms: r.try_get("deleted_ms")?,
         envelope: r.try_get("envelope")?,
+        deletion: r.try_get("deletion")?,
     })
 }
 
@@ -320,22 +327,54 @@ pub async fn page(
     Ok(Page { items, next })
 }
 
-/// Deletes the caller's own item (a tombstone stays).
+/// Deletes the caller's own item: the envelope goes, a tombstone with the
+/// author's signed deletion (PROTOCOL.md §8.7) stays. The deletion must
+/// name this relationship, item and caller and the current epoch, and
+/// verify under the caller's current bundle — so that an honest client
+/// cannot store one its peers would refuse. Deleting again is a no-op.
 pub async fn delete(
     conn: &mut AnyConnection,
     seen: &Seen,
     item_id: ItemId,
+    deletion: &[u8],
     now: i64,
 ) -> Result<(), ApiError> {
     let item = get(&mut *conn, seen, item_id).await?;
-    if item.author_id != seen.me.account_id {
+    // A former member signs nothing any more: the chain names them in no
+    // current epoch, so their peers could not verify the deletion.
+    if item.author_id != seen.me.account_id || !seen.me.is_current() {
         return Err(ApiError::Forbidden);
     }
+    if item.deleted_ms.is_some() {
+        return Ok(());
+    }
+    let invalid = |m: &str| ApiError::bad_request(ErrorCode::DeletionInvalid, m.to_owned());
+    let record = ItemDeletion::decode(deletion)
+        .map_err(|e| invalid(&format!("the deletion does not decode: {e}")))?;
+    if i64::from(record.epoch().0) != seen.relationship.current_epoch {
+        return Err(invalid(
+            "the deletion names another epoch than the current one",
+        ));
+    }
+    let author = key_directory::own(&mut *conn, seen.me.account_id)
+        .await?
+        .ok_or_else(|| ApiError::conflict(ErrorCode::KeysMissing, "publish your keys first"))?;
+    let author = IdentityBundle::decode(&author.bundle)
+        .map_err(|_| ApiError::Internal("a stored bundle does not decode".into()))?;
+    let expected = DeletedItem {
+        relationship_id: seen.relationship.id,
+        item_id,
+        author_id: seen.me.account_id,
+    };
+    record
+        .verify(&expected, &author)
+        .map_err(|e| invalid(&format!("the deletion does not prove this deletion: {e}")))?;
     sqlx::query(
-        "UPDATE items SET envelope = NULL, deleted_ms = $1 \
-         WHERE relationship_id = $2 AND item_id = $3 AND deleted_ms IS NULL",
+        "UPDATE items SET envelope = NULL, deleted_ms = $1, deletion = $2 \
+         WHERE relationship_id = $3 AND item_id = $4 AND deleted_ms IS NULL",
     )
     .bind(now)
+    .bind(deletion.to_vec())
     .bind(seen.relationship.id.to_string())
     .bind(item_id.to_string())
     .execute(conn)

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kluis_crypto::attachment::{encrypt_stream, AttachmentKey};
+use kluis_crypto::deletion::ItemDeletion;
 use kluis_crypto::identity::IdentityKeyPair;
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, SharedItemKind};
@@ -734,7 +735,9 @@ async fn request(
             )
             .await;
             path = format!("/api/relationships/{rel}/items/{id}");
-            Body::None
+            // Signed by the actor: only the author's deletion is accepted.
+            let deletion = ItemDeletion::sign(own, rel, id, Epoch(f.epoch), 1);
+            Body::Bytes(deletion.encode())
         }
         ("POST", "/api/relationships/{relationship_id}/attachments") => {
             Body::Json(json!({"attachment_id": AttachmentId::random(&mut OsRng).to_string()}))

@@ -5,6 +5,7 @@
 //! member, a client looking for notes, a manager looking for anything.
 
 use kluis_crypto::attachment::{decrypt_stream, encrypt_stream, AttachmentKey, StreamSummary};
+use kluis_crypto::deletion::ItemDeletion;
 use kluis_crypto::identity::{IdentityBundle, IdentityKeyPair};
 use kluis_crypto::ids::{AttachmentId, Epoch, ItemId, RelationshipId, UserId};
 use kluis_crypto::item::{seal_item, seal_note, SealedItem, SharedItemKind};
@@ -63,10 +64,17 @@ async fn put_json(s: &TestServer, path: &str, body: Value, token: &str) -> (Stat
     .await
 }
 
-async fn put_bytes(s: &TestServer, path: &str, bytes: Vec<u8>, token: &str) -> (StatusCode, Value) {
+/// Sends `bytes` as `application/octet-stream` with `method`.
+async fn send_bytes(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    bytes: Vec<u8>,
+    token: &str,
+) -> (StatusCode, Value) {
     into_json(
         s.http
-            .put(s.url(path))
+            .request(method, s.url(path))
             .bearer_auth(token)
             .header("content-type", "application/octet-stream")
             .body(bytes)
@@ -75,6 +83,28 @@ async fn put_bytes(s: &TestServer, path: &str, bytes: Vec<u8>, token: &str) -> (
             .unwrap(),
     )
     .await
+}
+
+async fn put_bytes(s: &TestServer, path: &str, bytes: Vec<u8>, token: &str) -> (StatusCode, Value) {
+    send_bytes(s, reqwest::Method::PUT, path, bytes, token).await
+}
+
+async fn delete_bytes(
+    s: &TestServer,
+    path: &str,
+    bytes: Vec<u8>,
+    token: &str,
+) -> (StatusCode, Value) {
+    send_bytes(s, reqwest::Method::DELETE, path, bytes, token).await
+}
+
+async fn patch_bytes(
+    s: &TestServer,
+    path: &str,
+    bytes: Vec<u8>,
+    token: &str,
+) -> (StatusCode, Value) {
+    send_bytes(s, reqwest::Method::PATCH, path, bytes, token).await
 }
 
 async fn publish(s: &TestServer, token: String, id: String) -> User {
@@ -1087,25 +1117,78 @@ async fn only_the_author_deletes_leaving_a_tombstone(
     let Relationship {
         s,
         coach,
+        coach2,
         client,
         rid,
+        rel,
         ..
     } = r;
     let rid = *rid;
-    // Deleting: only the author; a tombstone both sides see.
-    assert_eq!(
-        s.delete(&item_path(&rid, by_client), &coach.token).await.0,
-        StatusCode::FORBIDDEN
-    );
+    let current = Epoch(u32::try_from(rel.records.len() - 1).unwrap());
+    let signed = |who: &User, what: &ItemId, epoch: Epoch| {
+        ItemDeletion::sign(&who.identity, rid, *what, epoch, 1_767_312_000_000).encode()
+    };
+    // Only the author deletes, and only with their signed deletion.
+    let (status, body) = delete_bytes(
+        s,
+        &item_path(&rid, by_client),
+        signed(coach, by_client, current),
+        &coach.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The client, removed by now, signs nothing any more.
+    let (status, _) = delete_bytes(
+        s,
+        &item_path(&rid, by_client),
+        signed(client, by_client, current),
+        &client.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         s.delete(&item_path(&rid, item), &coach.token).await.0,
-        StatusCode::OK
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "a deletion without its signed record"
     );
-    let (_, tomb) = s.get(&item_path(&rid, item), Some(&client.token)).await;
+    let path = item_path(&rid, item);
+    let refused = [
+        (Vec::new(), "empty"),
+        (signed(coach, by_client, current), "another item"),
+        (signed(coach, item, Epoch(0)), "an earlier epoch"),
+        (signed(coach2, item, current), "another member's signature"),
+        (
+            ItemDeletion::sign(
+                &identity_for(&coach.id),
+                rid,
+                *item,
+                current,
+                1_767_312_000_000,
+            )
+            .encode(),
+            "a key the coach never published",
+        ),
+    ];
+    for (bytes, what) in refused {
+        let (status, body) = delete_bytes(s, &path, bytes, &coach.token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_eq!(body["error"], "deletion_invalid", "{what}");
+        let (_, still) = s.get(&path, Some(&coach.token)).await;
+        assert_eq!(still["deleted"], false, "{what}");
+    }
+    let deletion = signed(coach, item, current);
+    let (status, body) = delete_bytes(s, &path, deletion.clone(), &coach.token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A tombstone both sides see, with the author's deletion; deleting
+    // again keeps the first one.
+    let (status, _) = delete_bytes(s, &path, signed(coach, item, current), &coach.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, tomb) = s.get(&path, Some(&client.token)).await;
     assert_eq!(
         (tomb["deleted"].as_bool(), tomb["envelope"].is_null()),
         (Some(true), true)
     );
+    assert_eq!(unb64(&tomb["deletion"]), deletion);
 }
 
 async fn pages_are_newest_first_with_cursors_bound_to_the_relationship(r: &Relationship) {
@@ -1323,25 +1406,6 @@ async fn pair(s: &TestServer) -> (String, User, User, RelationshipId) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (manager, coach, client, rid)
-}
-
-async fn patch_bytes(
-    s: &TestServer,
-    path: &str,
-    bytes: Vec<u8>,
-    token: &str,
-) -> (StatusCode, Value) {
-    into_json(
-        s.http
-            .patch(s.url(path))
-            .bearer_auth(token)
-            .header("content-type", "application/octet-stream")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
 }
 
 /// The attachment scenario: a coach and a client in a relationship, on a

@@ -17,5 +17,6 @@ mod membership_chain;
 mod notifications;
 mod password_normalisation;
 mod recovery;
+mod signed_deletion;
 mod takeover;
 mod two_factor;

@@ -42,10 +42,13 @@ pub(super) struct ItemView {
     pub author_id: String,
     /// Server receive time, Unix ms.
     pub received_ms: i64,
-    /// Deleted by its author (then `envelope` is absent).
+    /// Deleted (then `envelope` is absent).
     pub deleted: bool,
     /// The sealed item (0x04).
     pub envelope: Option<B64>,
+    /// With a tombstone: the author's signed deletion (0x0B, PROTOCOL.md
+    /// §8.7); absent for tombstones from before deletions were signed.
+    pub deletion: Option<B64>,
 }
 
 impl From<Stored> for ItemView {
@@ -59,6 +62,7 @@ impl From<Stored> for ItemView {
             received_ms: s.received_ms,
             deleted: s.deleted_ms.is_some(),
             envelope: s.envelope.map(B64),
+            deletion: s.deletion.map(B64),
         }
     }
 }
@@ -84,17 +88,7 @@ async fn put_item(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ItemView>), ApiError> {
-    let is_binary = crate::http::json::is_binary(&headers);
-    if !is_binary {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::bad_request(ErrorCode::InvalidBody, e.body_text())
-        }
-    })?;
+    let body = binary_body(&headers, body)?;
     let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
     let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
@@ -143,25 +137,51 @@ async fn get_item(
     Ok(Json(items::get(&mut conn, &seen, item_id).await?.into()))
 }
 
-/// Deletes my own item; it stays as a tombstone.
+/// Deletes my own item (a current member); a tombstone stays with the
+/// signed deletion sent as the body (0x0B, 126 bytes, PROTOCOL.md §8.7).
+/// Deleting a deleted item again changes nothing.
 #[utoipa::path(delete, path = "/api/relationships/{relationship_id}/items/{item_id}", tag = "items",
     security(("bearer" = []), ("cookie" = [])),
     params(("relationship_id" = String, Path, description = "the relationship"),
            ("item_id" = String, Path, description = "the item")),
-    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+                 description = "the author's signed deletion (0x0B)"),
+    responses((status = 200, body = Status), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 415, body = ErrorBody)))]
 async fn delete_item(
     State(state): State<AppState>,
     auth: Auth,
     Path((relationship_id, item_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Status>, ApiError> {
+    let body = binary_body(&headers, body)?;
     let relationship_id: RelationshipId = path_id(&relationship_id)?;
     let mut tx = state.store.begin().await?;
     let seen = relationships::as_member(&mut tx, relationship_id, auth.account_id).await?;
     let item_id: ItemId = path_id(&item_id)?;
-    items::delete(&mut tx, &seen, item_id, now_ms()).await?;
+    items::delete(&mut tx, &seen, item_id, &body, now_ms()).await?;
     tx.commit().await?;
     Ok(Status::json("deleted"))
+}
+
+/// The raw bytes of an `application/octet-stream` body.
+fn binary_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    if !crate::http::json::is_binary(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::bad_request(ErrorCode::InvalidBody, e.body_text())
+        }
+    })
 }
 
 /// Paging parameters.

@@ -1,0 +1,75 @@
+//! A coaching practice on a running server, the way most end-to-end tests
+//! begin: the organisation set up from the printed link, its manager, and
+//! members who sign up from their mailed invitations — each through the
+//! address the test chooses (the server itself, or a lying proxy in front
+//! of it) and with their own device store.
+
+use std::sync::Arc;
+
+use kluis_sdk::state::MemoryStore;
+use kluis_sdk::{Kluis, Role, Session};
+
+use crate::Server;
+
+/// The password every member of a test practice signs up with.
+pub const PASSWORD: &str = "Vliegende-Kiwi-42";
+
+/// An organisation with its manager, who talks to the server directly.
+pub struct Practice<'a> {
+    /// The server it runs on.
+    pub server: &'a Server,
+    /// The manager's session.
+    pub manager: Session,
+    /// The organisation's id.
+    pub org: String,
+}
+
+impl std::fmt::Debug for Practice<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Practice").field("org", &self.org).finish()
+    }
+}
+
+impl<'a> Practice<'a> {
+    /// Sets up "Praktijk" with manager Manon (m@p.nl).
+    pub async fn set_up(server: &'a Server) -> Self {
+        let manager = Kluis::new(&server.base, Arc::new(MemoryStore::new()))
+            .unwrap()
+            .setup_organisation(&server.setup_link, "Praktijk", "m@p.nl", "Manon", PASSWORD)
+            .await
+            .unwrap()
+            .session;
+        let me = manager.me().await.unwrap();
+        let org = me.memberships.first().unwrap().organisation_id.clone();
+        Self {
+            server,
+            manager,
+            org,
+        }
+    }
+
+    /// `inviter` (the manager if `None`) invites `email` as `role`; they
+    /// sign up from the mailed link through `via`, keeping their device
+    /// state in `store`, and are logged in.
+    pub async fn join(
+        &self,
+        inviter: Option<&Session>,
+        email: &str,
+        role: Role,
+        via: &str,
+        store: Arc<MemoryStore>,
+    ) -> Session {
+        inviter
+            .unwrap_or(&self.manager)
+            .invite(&self.org, email, role)
+            .await
+            .unwrap();
+        let link = Server::link_in(&self.server.mail(email, "invitation").await);
+        Kluis::new(via, store)
+            .unwrap()
+            .sign_up(&link, email, PASSWORD)
+            .await
+            .unwrap()
+            .session
+    }
+}
