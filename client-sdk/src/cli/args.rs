@@ -101,6 +101,15 @@ pub(crate) enum Command {
         #[arg(long, value_name = "on|off")]
         activity_emails: Option<OnOff>,
     },
+    /// Confirm or refuse a new e-mail address a manager proposed for you
+    /// (managers: propose one).
+    ///
+    /// A manager can only propose a new address for your account: nothing
+    /// changes (login, password resets and e-mails stay with your current
+    /// address) until you confirm it. `kluis whoami` shows a proposal
+    /// waiting for you; the e-mail about it went to your current address.
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// Invite someone (managers: coaches and managers; coaches: clients).
     Invite {
         /// Their e-mail address.
@@ -193,12 +202,21 @@ pub(crate) enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Delete your account and everything in it (clients): every
-    /// conversation, note and file. There is no undo.
+    /// Delete your account and everything in it (clients); --cancel stops
+    /// a scheduled deletion.
+    ///
+    /// Every conversation, note and file is erased; there is no undo. Soon
+    /// after a password reset, an address change or a new identity (the
+    /// server's cooling-off period, a week unless its operator chose
+    /// otherwise) the deletion is only scheduled and your coaches are told;
+    /// until it is due, --cancel keeps the account.
     DeleteAccount {
         /// Confirms that everything is to be erased.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "cancel")]
         yes: bool,
+        /// Cancel a scheduled deletion: the account stays as it is.
+        #[arg(long)]
+        cancel: bool,
     },
     /// List your sessions; --revoke ends one.
     Sessions {
@@ -276,6 +294,47 @@ pub(crate) enum TwoFactorCommand {
         /// on or off.
         #[arg(value_name = "on|off")]
         switch: OnOff,
+        /// The organisation (needed when you belong to several).
+        #[arg(long)]
+        organisation: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EmailCommand {
+    /// Make the proposed address your account's address.
+    ///
+    /// Login, password resets and e-mails go to it from now on; a link to
+    /// prove it is sent there, and your current address is told. Logs in
+    /// (the login is the password proof the server asks for); with --link,
+    /// no login is needed.
+    Confirm {
+        /// The link in the e-mail about the proposal, sent to your current
+        /// address ("See the proposal").
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
+    },
+    /// Refuse the proposed address: nothing changes.
+    ///
+    /// If you did not expect the proposal, refuse it and tell your
+    /// organisation. Logs in; with --link, no login is needed.
+    Refuse {
+        /// The link in the e-mail about the proposal, sent to your current
+        /// address ("See the proposal").
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
+    },
+    /// Managers: propose a new address for a member.
+    ///
+    /// It changes nothing until the member confirms it; the e-mail about it
+    /// goes to the member's current address. A member of several
+    /// organisations changes their address only themself.
+    Propose {
+        /// The member's account id.
+        member: String,
+        /// The new address.
+        #[arg(value_name = "EMAIL")]
+        new_email: String,
         /// The organisation (needed when you belong to several).
         #[arg(long)]
         organisation: Option<String>,

@@ -185,15 +185,17 @@ impl Context {
     }
 }
 
-/// Ends the command's session whatever happened.
-pub(crate) async fn with_session<F, Fut>(ctx: &Context, work: F) -> Outcome
+/// Ends the command's session whatever happened; what the work found
+/// comes back once the session is ended.
+pub(crate) async fn with_session<T, F, Fut>(ctx: &Context, work: F) -> Result<T, Failure>
 where
     F: FnOnce(Session) -> Fut,
-    Fut: std::future::Future<Output = (Session, Outcome)>,
+    Fut: std::future::Future<Output = (Session, Result<T, Failure>)>,
 {
     let session = ctx.login().await?;
     let (session, outcome) = work(session).await;
     let ended = session.logout().await;
-    outcome?;
-    ended.map_err(Failure::from)
+    let found = outcome?;
+    ended?;
+    Ok(found)
 }

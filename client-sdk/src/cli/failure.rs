@@ -45,3 +45,19 @@ pub(crate) type Outcome = Result<(), Failure>;
 pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure(Error::InvalidInput(message.into()))
 }
+
+/// The server's `404` to an action on something that is not there (no
+/// proposal waiting, no deletion scheduled), said as `what`; the exit code
+/// stays 8, the server's refusal. Every other error as it came.
+pub(crate) fn none_waiting(what: &'static str) -> impl FnOnce(Error) -> Failure {
+    move |e| match e {
+        Error::Refused {
+            status: 404, code, ..
+        } => Failure(Error::Refused {
+            status: 404,
+            code,
+            message: what.to_owned(),
+        }),
+        other => Failure(other),
+    }
+}

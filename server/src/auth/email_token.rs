@@ -38,6 +38,13 @@ pub(crate) struct TokenSubject {
     pub email: String,
 }
 
+fn subject_of(row: &sqlx::any::AnyRow) -> Result<TokenSubject, ApiError> {
+    Ok(TokenSubject {
+        account_id: ids::get(row, "account_id")?,
+        email: row.try_get("email")?,
+    })
+}
+
 /// Issues a token.
 pub(crate) async fn issue(
     conn: &mut AnyConnection,
@@ -70,7 +77,7 @@ pub(crate) async fn peek(
     presented: &str,
     now: i64,
 ) -> Result<TokenSubject, ApiError> {
-    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
+    let hash = TokenHash::of_link(presented)?;
     let row = sqlx::query(
         "SELECT account_id, email FROM email_tokens WHERE token_hash = $1 AND purpose = $2 \
          AND used_ms IS NULL AND expires_ms > $3",
@@ -81,10 +88,7 @@ pub(crate) async fn peek(
     .fetch_optional(conn)
     .await?
     .ok_or(ApiError::InvalidToken)?;
-    Ok(TokenSubject {
-        account_id: ids::get(&row, "account_id")?,
-        email: row.try_get("email")?,
-    })
+    subject_of(&row)
 }
 
 /// Uses a token up (call inside the transaction that acts on it).
@@ -94,7 +98,7 @@ pub(crate) async fn consume(
     presented: &str,
     now: i64,
 ) -> Result<TokenSubject, ApiError> {
-    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
+    let hash = TokenHash::of_link(presented)?;
     let row = sqlx::query(
         "UPDATE email_tokens SET used_ms = $1 WHERE token_hash = $2 AND purpose = $3 \
          AND used_ms IS NULL AND expires_ms > $1 RETURNING account_id, email",
@@ -105,10 +109,7 @@ pub(crate) async fn consume(
     .fetch_optional(conn)
     .await?
     .ok_or(ApiError::InvalidToken)?;
-    Ok(TokenSubject {
-        account_id: ids::get(&row, "account_id")?,
-        email: row.try_get("email")?,
-    })
+    subject_of(&row)
 }
 
 /// Ends every outstanding link of an account (after a password reset or a

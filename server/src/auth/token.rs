@@ -11,6 +11,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::error::ApiError;
+
 /// A freshly issued token, to be shown to its holder once.
 pub struct Token(Zeroizing<String>);
 
@@ -51,6 +53,15 @@ impl TokenHash {
         }
         let bits = Zeroizing::new(URL_SAFE_NO_PAD.decode(text).ok()?);
         (bits.len() == 32).then(|| Self(Sha256::digest(bits.as_slice()).into()))
+    }
+
+    /// The hash of the token a link presents (setup, invitation,
+    /// verification, reset, a proposed address), to look it up: text that
+    /// cannot be one of ours is `400 invalid_token`, the same answer as an
+    /// unknown, expired or used token, so the answer says nothing about
+    /// which.
+    pub fn of_link(text: &str) -> Result<Self, ApiError> {
+        Self::of_presented(text).ok_or(ApiError::InvalidToken)
     }
 
     /// The bytes to store or look up.

@@ -1,10 +1,11 @@
 //! Who is asking: the session extractor (cookie or bearer token, with the
-//! CSRF defence for cookies) and the client-address extractor used by rate
-//! limits.
+//! CSRF defence for cookies), the client-address extractor used by rate
+//! limits, and the body of a request that presents a link's token, which
+//! only comes out of the address's budget of link attempts.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 
@@ -12,7 +13,9 @@ use crate::auth::sessions;
 use crate::auth::token::TokenHash;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::http::json::ApiJson;
 use crate::ids::{SessionId, UserId};
+use crate::rate_limit::address_key;
 use crate::AppState;
 
 /// The name of the browser's session cookie.
@@ -216,6 +219,30 @@ impl FromRequestParts<AppState> for ClientAddr {
             .get::<ConnectInfo<PeerAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0 .0.ip());
         Ok(Self(peer))
+    }
+}
+
+/// The JSON body of a request that presents the token of an e-mailed or
+/// printed link (setup, invitation, address verification, password reset,
+/// a proposed address), after one of the client address's link attempts
+/// (`limits.tokens_per_address_per_minute`) is spent: a token cannot be
+/// guessed, and this keeps anyone from trying many. Handlers that take a
+/// link's token take it through here, so none can forget the limit. The
+/// body is read first, so one that is not JSON spends nothing; extractors
+/// before it (`Auth`) run first, so a request without its session spends
+/// nothing either.
+#[derive(Debug)]
+pub(crate) struct LinkJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for LinkJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let ClientAddr(ip) = ClientAddr::from_request_parts(&mut parts, state).await?;
+        let ApiJson(value) = ApiJson::from_request(Request::from_parts(parts, body), state).await?;
+        state.limits.tokens_by_address.check(&address_key(ip))?;
+        Ok(Self(value))
     }
 }
 

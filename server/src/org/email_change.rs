@@ -114,7 +114,7 @@ pub(crate) async fn take_by_token(
     presented: &str,
     now: i64,
 ) -> Result<Proposal, ApiError> {
-    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
+    let hash = TokenHash::of_link(presented)?;
     let row = sqlx::query(
         "DELETE FROM email_changes WHERE token_hash = $1 AND expires_ms > $2 \
          RETURNING account_id, new_email, created_ms, expires_ms",

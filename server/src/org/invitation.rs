@@ -118,7 +118,7 @@ pub(crate) async fn valid(
     presented: &str,
     now: i64,
 ) -> Result<Invitation, ApiError> {
-    let hash = TokenHash::of_presented(presented).ok_or(ApiError::InvalidToken)?;
+    let hash = TokenHash::of_link(presented)?;
     let row = sqlx::query(
         "SELECT i.id, i.organisation_id, o.name, i.email, i.role, i.invited_by, i.new_account_id, \
          i.language FROM invitations i JOIN organisations o ON o.id = i.organisation_id \

@@ -16,6 +16,7 @@ const PW: &str = "Correct-Horse-9";
 
 both_engines!(
     login_and_invitations_are_rate_limited_per_account_and_address,
+    every_link_route_is_rate_limited_per_address,
     bad_input_gets_a_clear_4xx,
     every_answer_carries_the_security_headers,
     openapi_metrics_and_readiness,
@@ -92,6 +93,128 @@ async fn login_and_invitations_are_rate_limited_per_account_and_address(engine: 
         )
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    s.stop().await;
+}
+
+/// A POST from `ip` (as the trusted proxy names it in `X-Forwarded-For`).
+async fn post_from(
+    s: &TestServer,
+    ip: &str,
+    path: &str,
+    body: Value,
+    session: Option<&str>,
+) -> StatusCode {
+    let mut req = s
+        .http
+        .post(s.url(path))
+        .header("x-forwarded-for", ip)
+        .json(&body);
+    if let Some(token) = session {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// Every route that takes a link's token (setup, invitation, verification,
+/// reset, proposed address) spends one of the address's link attempts —
+/// shared by all of them — once it has read the body and, where one is
+/// needed, the session: a body that is not JSON or a request without a
+/// session spends nothing. Past the burst the answer is `429`.
+async fn every_link_route_is_rate_limited_per_address(engine: Engine) {
+    const BURST: usize = 3;
+    let s = TestServer::start_with(
+        engine,
+        &[
+            ("KLUIS_TOKENS_PER_ADDRESS_PER_MINUTE", "3"),
+            ("KLUIS_TRUST_FORWARDED_FOR", "true"),
+        ],
+    )
+    .await;
+    let (_, manager, _) = s.setup_organisation("manager@a.nl", PW).await;
+    let token = "A".repeat(43);
+    let opaque = b64(b"not an OPAQUE message");
+    let routes: Vec<(&str, Value, Option<&str>)> = vec![
+        (
+            "/api/setup/start",
+            json!({"token": token, "request": opaque}),
+            None,
+        ),
+        (
+            "/api/setup/finish",
+            json!({"token": token, "upload": opaque, "organisation_name": "B",
+                   "email": "b@b.nl", "display_name": "B"}),
+            None,
+        ),
+        ("/api/invitations/lookup", json!({"token": token}), None),
+        (
+            "/api/invitations/register/start",
+            json!({"token": token, "request": opaque}),
+            None,
+        ),
+        (
+            "/api/invitations/register/finish",
+            json!({"token": token, "upload": opaque, "display_name": "B"}),
+            None,
+        ),
+        (
+            "/api/invitations/accept",
+            json!({"token": token}),
+            Some(&manager),
+        ),
+        ("/api/email/verify", json!({"token": token}), None),
+        (
+            "/api/password-reset/start",
+            json!({"token": token, "request": opaque}),
+            None,
+        ),
+        ("/api/password-reset/sms", json!({"token": token}), None),
+        (
+            "/api/password-reset/finish",
+            json!({"token": token, "upload": opaque}),
+            None,
+        ),
+        ("/api/email-change/confirm", json!({"token": token}), None),
+        ("/api/email-change/refuse", json!({"token": token}), None),
+    ];
+    for (i, (path, body, session)) in routes.iter().enumerate() {
+        let ip = format!("10.0.0.{i}");
+        for _ in 0..BURST + 1 {
+            let mut not_json = s
+                .http
+                .post(s.url(path))
+                .header("x-forwarded-for", &ip)
+                .header("content-type", "application/json")
+                .body("{not json");
+            if let Some(token) = session {
+                not_json = not_json.bearer_auth(token);
+            }
+            let status = not_json.send().await.unwrap().status();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        }
+        if session.is_some() {
+            for _ in 0..BURST + 1 {
+                let status = post_from(&s, &ip, path, body.clone(), None).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+            }
+        }
+        for _ in 0..BURST {
+            let status = post_from(&s, &ip, path, body.clone(), *session).await;
+            assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+            assert!(status.is_client_error(), "{path}: {status}");
+        }
+        let status = post_from(&s, &ip, path, body.clone(), *session).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    // One budget for all of them.
+    let shared = "10.0.1.1";
+    for (path, body, session) in routes.iter().take(BURST) {
+        let status = post_from(&s, shared, path, body.clone(), *session).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    for (path, body, session) in routes.iter().skip(BURST) {
+        let status = post_from(&s, shared, path, body.clone(), *session).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
     s.stop().await;
 }
 

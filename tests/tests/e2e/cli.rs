@@ -1,7 +1,9 @@
 //! The `kluis` command-line client against a real server process: set up
 //! from the printed link, invite, sign up from the e-mailed links, open a
 //! relationship, compare safety numbers, talk, share and fetch a file — as
-//! a coach and a client would type it, with the exit codes scripts rely on.
+//! a coach and a client would type it, with the exit codes scripts rely on;
+//! and a client deciding on the new addresses a manager proposes (logged
+//! in and from the mailed links) and cancelling a scheduled deletion.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,7 +12,7 @@ use kluis_e2e::Server;
 use kluis_test_support::{both_engines, Engine};
 use serde_json::Value;
 
-both_engines!(cli_journey);
+both_engines!(cli_journey, cli_proposed_email_and_cancelled_deletion);
 
 const SERVER: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
 const CLI: &str = env!("CARGO_BIN_EXE_kluis-cli-e2e");
@@ -67,25 +69,7 @@ impl User {
 async fn cli_journey(engine: Engine) {
     let server = Server::start(engine, SERVER);
     let root = std::env::temp_dir().join(format!("kluis-cli-{}", rand::random::<u64>()));
-    let manager = User::new(&root, "Manon");
-    let coach = User::new(&root, "Carla");
-    let client = User::new(&root, "Kees");
-
-    // The printed setup link is all a new operator needs.
-    let created = manager.json(&[
-        "--email",
-        "manon@linde.nl",
-        "setup",
-        &server.setup_link,
-        "--organisation",
-        "Praktijk De Linde",
-        "--name",
-        "Manon",
-    ]);
-    kluis_sdk::kluis_crypto::recovery::RecoveryKey::parse(
-        created["recovery_key"].as_str().unwrap(),
-    )
-    .expect("a recovery key that parses back");
+    let (manager, coach, client) = practice(&server, &root).await;
     // The server and address are remembered; the link does not work twice.
     assert_eq!(
         manager.code(&[
@@ -100,12 +84,6 @@ async fn cli_journey(engine: Engine) {
         ]),
         4
     );
-    manager.ok(&["invite", "carla@linde.nl", "--role", "coach"]);
-    let link = Server::link_in(&server.mail("carla@linde.nl", "invitation").await);
-    coach.json(&["signup", &link, "--name", "Carla"]);
-    coach.ok(&["invite", "kees@example.nl", "--role", "client"]);
-    let link = Server::link_in(&server.mail("kees@example.nl", "invitation").await);
-    client.json(&["signup", &link, "--name", "Kees"]);
 
     // The first login shows the client's rights; acknowledging them ends
     // the question; settings change the language of what Kluis writes.
@@ -295,6 +273,150 @@ async fn cli_journey(engine: Engine) {
         coach.code(&["read", &rid]),
         8,
         "the relationship went with it"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A manager (who set the organisation up from the printed link), a coach
+/// and the coach's client, each signed up from the e-mailed link.
+async fn practice(server: &Server, root: &Path) -> (User, User, User) {
+    let manager = User::new(root, "Manon");
+    let coach = User::new(root, "Carla");
+    let client = User::new(root, "Kees");
+    // The printed setup link is all a new operator needs.
+    let created = manager.json(&[
+        "--email",
+        "manon@linde.nl",
+        "setup",
+        &server.setup_link,
+        "--organisation",
+        "Praktijk De Linde",
+        "--name",
+        "Manon",
+    ]);
+    kluis_sdk::kluis_crypto::recovery::RecoveryKey::parse(
+        created["recovery_key"].as_str().unwrap(),
+    )
+    .expect("a recovery key that parses back");
+    manager.ok(&["invite", "carla@linde.nl", "--role", "coach"]);
+    let link = Server::link_in(&server.mail("carla@linde.nl", "invitation").await);
+    coach.json(&["signup", &link, "--name", "Carla"]);
+    coach.ok(&["invite", "kees@example.nl", "--role", "client"]);
+    let link = Server::link_in(&server.mail("kees@example.nl", "invitation").await);
+    client.json(&["signup", &link, "--name", "Kees"]);
+    (manager, coach, client)
+}
+
+async fn cli_proposed_email_and_cancelled_deletion(engine: Engine) {
+    let server = Server::start(engine, SERVER);
+    let root = std::env::temp_dir().join(format!("kluis-cli-{}", rand::random::<u64>()));
+    let (manager, _coach, client) = practice(&server, &root).await;
+    let client_id = client.json(&["whoami"])["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    const FIRST: &str = "kees@example.nl";
+    const SECOND: &str = "kees@nieuw.nl";
+    const THIRD: &str = "kees@derde.nl";
+
+    // A proposal changes nothing; whoami shows it, for scripts and people.
+    manager.ok(&["email", "propose", &client_id, SECOND]);
+    let refused_link = Server::link_in(&server.mail(FIRST, "email_change_proposed").await);
+    let me = client.json(&["whoami"]);
+    assert_eq!(
+        (me["email"].as_str(), me["proposed_email"].as_str()),
+        (Some(FIRST), Some(SECOND))
+    );
+    let shown = client.ok(&["whoami"]);
+    assert!(
+        shown.contains(SECOND) && shown.contains("kluis email confirm"),
+        "{shown}"
+    );
+    // Refused while logged in: the address stays, nothing waits any more,
+    // and the mailed link of that proposal is dead.
+    assert_eq!(
+        client.json(&["email", "refuse"])["status"],
+        "email_change_refused"
+    );
+    let me = client.json(&["whoami"]);
+    assert_eq!(
+        (me["email"].as_str(), me["proposed_email"].as_str()),
+        (Some(FIRST), None)
+    );
+    let none = client.run(&["email", "refuse"]);
+    assert_eq!(none.status.code(), Some(8));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("no new address is proposed"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+    assert_eq!(
+        client.code(&["email", "confirm", "--link", &refused_link]),
+        4
+    );
+    assert_eq!(client.json(&["whoami"])["email"], FIRST);
+
+    // Confirmed while logged in: the address changes, the CLI remembers
+    // it for the next login, the old address is told and the new one gets
+    // the link that proves it.
+    manager.ok(&["email", "propose", &client_id, SECOND]);
+    server.mail(FIRST, "email_change_proposed").await;
+    assert_eq!(client.json(&["email", "confirm"])["email"], SECOND);
+    let me = client.json(&["whoami"]);
+    assert_eq!(
+        (me["email"].as_str(), me["proposed_email"].as_str()),
+        (Some(SECOND), None)
+    );
+    server.mail(FIRST, "email_changed").await;
+    server.mail(SECOND, "verify_email").await;
+
+    // From the mailed links, on a machine that knows nothing of the
+    // account: no login; each link works once.
+    let phone = User::new(&root, "Kees-phone");
+    manager.ok(&["email", "propose", &client_id, THIRD]);
+    let link = Server::link_in(&server.mail(SECOND, "email_change_proposed").await);
+    assert_eq!(
+        phone.json(&["email", "refuse", "--link", &link])["status"],
+        "email_change_refused"
+    );
+    assert_eq!(phone.code(&["email", "refuse", "--link", &link]), 4);
+    assert_eq!(client.json(&["whoami"])["email"], SECOND);
+    manager.ok(&["email", "propose", &client_id, THIRD]);
+    let link = Server::link_in(&server.mail(SECOND, "email_change_proposed").await);
+    assert_eq!(
+        phone.json(&["email", "confirm", "--link", &link])["status"],
+        "email_changed"
+    );
+    assert_eq!(phone.code(&["email", "confirm", "--link", &link]), 4);
+    // This computer still remembers the old address.
+    assert_eq!(client.code(&["whoami"]), 3);
+    client.ok(&["--email", THIRD, "login"]);
+    assert_eq!(client.json(&["whoami"])["email"], THIRD);
+
+    // Deleting right after an address change only schedules it; the
+    // cancel stops it, and the account logs in and works as before.
+    let scheduled = client.json(&["delete-account", "--yes"]);
+    assert_eq!(scheduled["status"], "scheduled", "{scheduled}");
+    let due = scheduled["scheduled_for_ms"].as_i64().unwrap();
+    assert_eq!(client.json(&["whoami"])["deletion_scheduled_for_ms"], due);
+    let shown = client.ok(&["whoami"]);
+    assert!(shown.contains("kluis delete-account --cancel"), "{shown}");
+    assert_eq!(client.code(&["delete-account", "--yes", "--cancel"]), 2);
+    assert_eq!(
+        client.json(&["delete-account", "--cancel"])["status"],
+        "deletion_cancelled"
+    );
+    assert!(client.json(&["whoami"])["deletion_scheduled_for_ms"].is_null());
+    assert_eq!(
+        client.code(&["delete-account", "--cancel"]),
+        8,
+        "nothing is scheduled"
+    );
+    let login = client.json(&["login"]);
+    assert_eq!(login["account_id"], client_id.as_str());
+    assert_eq!(
+        client.json(&["relationship", "list"]),
+        serde_json::json!([])
     );
     let _ = std::fs::remove_dir_all(&root);
 }

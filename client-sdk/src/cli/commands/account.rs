@@ -1,16 +1,17 @@
 //! The account itself: creating it (setup, signup), logging in and out,
 //! who it is, its password (change, forgot, reset), restoring the identity
-//! after a reset, and deleting it.
+//! after a reset, and deleting it (or cancelling a scheduled deletion).
 
 use crate::kluis_crypto::recovery::RecoveryKey;
 use std::io::IsTerminal as _;
 
-use crate::{AccountDeletion, Error, Login, NewAccount, SecondFactorMethod};
+use crate::{AccountDeletion, Error, Login, Me, NewAccount, SecondFactorMethod};
 use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::context::{with_session, Context};
-use crate::cli::failure::{usage, Failure, Outcome};
+use crate::cli::failure::{none_waiting, usage, Failure, Outcome};
+use crate::cli::output;
 
 pub(crate) async fn setup(
     ctx: &mut Context,
@@ -81,6 +82,11 @@ pub(crate) async fn login(ctx: &mut Context) -> Outcome {
              (or `kluis two-factor sms NUMBER`) before anything else."
         );
     }
+    if !ctx.json {
+        for line in waiting(&me) {
+            eprintln!("{line}");
+        }
+    }
     // The first login (and the first after the notice changed)
     // shows the user's rights.
     if me.privacy_notice_pending && !ctx.json {
@@ -120,11 +126,33 @@ pub(crate) async fn whoami(ctx: &Context) -> Outcome {
                         if m.disabled { " — disabled" } else { "" }
                     );
                 }
+                for line in waiting(&me) {
+                    println!("{line}");
+                }
             }
         });
         (s, out.map_err(Failure::from))
     })
     .await
+}
+
+/// What waits for the account's owner to decide, as lines for people:
+/// a new address a manager proposed, an erasure that is due.
+fn waiting(me: &Me) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(proposed) = &me.proposed_email {
+        lines.push(format!(
+            "A manager proposed {proposed} as your new address; nothing changes until you \
+             run `kluis email confirm` (or `kluis email refuse`)."
+        ));
+    }
+    if let Some(at_ms) = me.deletion_scheduled_for_ms {
+        lines.push(format!(
+            "Your account is to be deleted on {}; `kluis delete-account --cancel` keeps it.",
+            output::utc_time(at_ms)
+        ));
+    }
+    lines
 }
 
 pub(crate) async fn delete_account(ctx: &mut Context, yes: bool) -> Outcome {
@@ -149,12 +177,28 @@ pub(crate) async fn delete_account(ctx: &mut Context, yes: bool) -> Outcome {
             &format!(
                 "Your password, address or keys changed recently, so the deletion waits: \
                  your account is deleted on {} and your coaches were told. \
-                 Log in before then to cancel it.",
-                crate::cli::output::utc_time(at_ms)
+                 Until then `kluis delete-account --cancel` keeps it.",
+                output::utc_time(at_ms)
             ),
             json!({"status": "scheduled", "scheduled_for_ms": at_ms}),
         ),
     }
+    Ok(())
+}
+
+pub(crate) async fn cancel_deletion(ctx: &Context) -> Outcome {
+    with_session(ctx, |s| async move {
+        let out = s
+            .cancel_account_deletion()
+            .await
+            .map_err(none_waiting("no deletion of your account is scheduled"));
+        (s, out)
+    })
+    .await?;
+    ctx.print(
+        "The deletion is cancelled: your account stays.",
+        json!({"status": "deletion_cancelled"}),
+    );
     Ok(())
 }
 

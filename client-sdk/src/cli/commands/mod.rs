@@ -4,6 +4,7 @@
 
 mod account;
 mod dialogue;
+mod email;
 mod files;
 mod invitations;
 mod notes;
@@ -37,6 +38,7 @@ pub(crate) async fn run(cli: Cli) -> Outcome {
             language,
             activity_emails,
         } => settings::change(&ctx, language, activity_emails).await,
+        Command::Email(cmd) => email::run(&mut ctx, cmd).await,
         Command::Invite {
             invitee,
             role,
@@ -73,7 +75,8 @@ pub(crate) async fn run(cli: Cli) -> Outcome {
             accept_change,
         } => verify::run(&ctx, &user, compare, accept_change).await,
         Command::Export { out } => privacy::export(&ctx, out).await,
-        Command::DeleteAccount { yes } => account::delete_account(&mut ctx, yes).await,
+        Command::DeleteAccount { cancel: true, .. } => account::cancel_deletion(&ctx).await,
+        Command::DeleteAccount { yes, .. } => account::delete_account(&mut ctx, yes).await,
         Command::Sessions { revoke } => sessions::run(&ctx, revoke).await,
         Command::ChangePassword => account::change_password(&ctx).await,
         Command::ForgotPassword => account::forgot_password(&ctx).await,

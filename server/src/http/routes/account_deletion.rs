@@ -15,9 +15,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::login::LoginChallenge;
-use super::reauth::{proven, PasswordProofFinish, PasswordProofStart};
+use super::reauth::{proven, PasswordProofFinish, PasswordProofStart, ProofStart};
 use super::Status;
-use crate::auth::login::{begin_for_self, reauthenticating};
 use crate::clock::{ms_after, now_ms};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{Auth, ClientAddr};
@@ -72,11 +71,10 @@ async fn delete_start(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<PasswordProofStart>,
 ) -> Result<Json<LoginChallenge>, ApiError> {
-    let mut conn = state.store.pool().acquire().await?;
-    let account = reauthenticating(&state, &mut conn, auth.account_id, ip).await?;
-    require_client_only(&mut conn, account.id).await?;
-    let challenge = begin_for_self(&state, &mut conn, &account, &body.request.0).await?;
-    Ok(Json(challenge.into()))
+    let mut proof = ProofStart::begin(&state, &auth, ip).await?;
+    let account_id = proof.account.id;
+    require_client_only(proof.conn(), account_id).await?;
+    Ok(Json(proof.challenge(&state, &body.request).await?.into()))
 }
 
 /// Verifies the password and erases the account and everything of it —
@@ -94,7 +92,8 @@ async fn delete_finish(
     ApiJson(body): ApiJson<PasswordProofFinish>,
 ) -> Result<Json<DeletionOutcome>, ApiError> {
     let now = now_ms();
-    let mut tx = proven(state.store.begin().await?, &auth, &body, now).await?;
+    let tx = state.store.begin().await?;
+    let mut tx = proven(tx, &auth, &body.login_id, &body.finalization, now).await?;
     require_client_only(&mut tx, auth.account_id).await?;
     let account = accounts::by_id(&mut tx, auth.account_id)
         .await?

@@ -10,10 +10,8 @@ use super::Status;
 use crate::auth::email_token::{self, Purpose};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
-use crate::http::extract::ClientAddr;
-use crate::http::json::ApiJson;
+use crate::http::extract::LinkJson;
 use crate::org::accounts;
-use crate::rate_limit::address_key;
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -28,10 +26,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
               (status = 409, body = ErrorBody)))]
 async fn verify_email(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenOnly>,
+    LinkJson(body): LinkJson<TokenOnly>,
 ) -> Result<Json<Status>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let subject = email_token::consume(&mut tx, Purpose::VerifyEmail, &body.token, now).await?;

@@ -20,11 +20,10 @@ use crate::auth::email_token::{self, Purpose};
 use crate::clock::now_ms;
 use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::http::extract::{Auth, ClientAddr};
+use crate::http::extract::{Auth, LinkJson};
 use crate::http::json::ApiJson;
 use crate::mail::address::EmailAddress;
 use crate::org::email_change::{self, Proposal};
-use crate::rate_limit::address_key;
 use crate::{mail::outbox, mail::templates, org::accounts, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -214,10 +213,8 @@ async fn refuse_logged_in(
               (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn confirm_by_link(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenOnly>,
+    LinkJson(body): LinkJson<TokenOnly>,
 ) -> Result<Json<Status>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let proposal = email_change::take_by_token(&mut tx, &body.token, now).await?;
@@ -232,10 +229,8 @@ async fn confirm_by_link(
               (status = 429, body = ErrorBody)))]
 async fn refuse_by_link(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenOnly>,
+    LinkJson(body): LinkJson<TokenOnly>,
 ) -> Result<Json<Status>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let mut tx = state.store.begin().await?;
     let proposal = email_change::take_by_token(&mut tx, &body.token, now_ms()).await?;
     tx.commit().await?;

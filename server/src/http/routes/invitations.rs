@@ -18,14 +18,13 @@ use super::{
 use crate::auth::sessions::SessionMode;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::http::extract::{Auth, ClientAddr};
+use crate::http::extract::{Auth, LinkJson};
 use crate::http::json::{ApiJson, B64};
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::accounts::{self, Account};
 use crate::org::invitation::{self, Offer};
 use crate::org::role::Role;
-use crate::rate_limit::address_key;
 use crate::{auth::sessions, fields, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -166,10 +165,8 @@ pub(super) struct InvitationInfo {
     responses((status = 200, body = InvitationInfo), (status = 400, body = ErrorBody)))]
 async fn lookup_invitation(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenOnly>,
+    LinkJson(body): LinkJson<TokenOnly>,
 ) -> Result<Json<InvitationInfo>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
     let invitation = invitation::valid(&mut conn, &body.token, now_ms()).await?;
     let account_exists = accounts::by_email(&mut conn, &invitation.email)
@@ -191,10 +188,8 @@ async fn lookup_invitation(
               (status = 409, body = ErrorBody)))]
 async fn register_start(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenRegistrationStart>,
+    LinkJson(body): LinkJson<TokenRegistrationStart>,
 ) -> Result<Json<RegistrationChallenge>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
     let invitation = invitation::valid(&mut conn, &body.token, now_ms()).await?;
     if accounts::by_email(&mut conn, &invitation.email)
@@ -241,10 +236,8 @@ pub(super) struct InvitationRegisterFinish {
               (status = 409, body = ErrorBody)))]
 async fn register_finish(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<InvitationRegisterFinish>,
+    LinkJson(body): LinkJson<InvitationRegisterFinish>,
 ) -> Result<Response, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let display_name = fields::name("display_name", &body.display_name, 100)?;
     let device_label = fields::device_label(body.device_label.as_deref())?;
     let record = registration_record(&body.upload)?;
@@ -302,10 +295,8 @@ async fn register_finish(
 async fn accept_invitation(
     State(state): State<AppState>,
     auth: Auth,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenOnly>,
+    LinkJson(body): LinkJson<TokenOnly>,
 ) -> Result<Json<Status>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let invitation = invitation::valid(&mut tx, &body.token, now).await?;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{registration_record, registration_response, verify_login, Status};
-use crate::auth::login::{begin_for_self, reauthenticating};
+use super::reauth::{proven, ProofStart};
+use super::{registration_record, registration_response, Status};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
@@ -75,16 +75,16 @@ async fn change_start(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<ChangeStart>,
 ) -> Result<Json<ChangeChallenge>, ApiError> {
-    let mut conn = state.store.pool().acquire().await?;
-    let account = reauthenticating(&state, &mut conn, auth.account_id, ip).await?;
-    let login = begin_for_self(&state, &mut conn, &account, &body.login_request.0).await?;
+    let proof = ProofStart::begin(&state, &auth, ip).await?;
+    let account_id = proof.account.id;
+    let login = proof.challenge(&state, &body.login_request).await?;
     Ok(Json(ChangeChallenge {
         login_id: login.login_id.to_string(),
         login_response: B64(login.response),
         registration_response: registration_response(
             &state,
             &body.registration_request,
-            account.id,
+            account_id,
         )?,
     }))
 }
@@ -102,12 +102,8 @@ async fn change_finish(
 ) -> Result<Json<Status>, ApiError> {
     let record = registration_record(&body.upload)?;
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let proven = verify_login(&mut tx, &body.login_id, &body.finalization, now).await?;
-    if proven != Some(auth.account_id) {
-        tx.commit().await?;
-        return Err(ApiError::LoginFailed);
-    }
+    let tx = state.store.begin().await?;
+    let mut tx = proven(tx, &auth, &body.login_id, &body.finalization, now).await?;
     let account = accounts::by_id(&mut tx, auth.account_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;

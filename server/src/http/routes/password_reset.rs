@@ -30,7 +30,7 @@ use crate::auth::email_token::{self, Purpose};
 use crate::auth::two_factor::{CodeUse, SecondFactorMethod};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::http::extract::ClientAddr;
+use crate::http::extract::{ClientAddr, LinkJson};
 use crate::http::json::{ApiJson, B64};
 use crate::mail::address::EmailAddress;
 use crate::rate_limit::address_key;
@@ -91,10 +91,8 @@ pub(super) struct ResetChallenge {
               (status = 429, body = ErrorBody)))]
 async fn reset_start(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenRegistrationStart>,
+    LinkJson(body): LinkJson<TokenRegistrationStart>,
 ) -> Result<Json<ResetChallenge>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let mut conn = state.store.pool().acquire().await?;
     let subject =
         email_token::peek(&mut conn, Purpose::PasswordReset, &body.token, now_ms()).await?;
@@ -118,10 +116,8 @@ async fn reset_start(
               (status = 503, body = ErrorBody)))]
 async fn reset_sms_code(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenOnly>,
+    LinkJson(body): LinkJson<TokenOnly>,
 ) -> Result<Json<Status>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let account = account_of_link(&mut tx, &body.token, now).await?;
@@ -161,9 +157,8 @@ pub(super) struct ResetFinish {
 async fn reset_finish(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<ResetFinish>,
+    LinkJson(body): LinkJson<ResetFinish>,
 ) -> Result<Json<Status>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let record = registration_record(&body.upload)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;

@@ -5,23 +5,29 @@
 //! factor and changing the e-mail address need the password proven within
 //! the last few minutes (`limits.reauthentication_window_seconds`). The
 //! login that made the session counts; later, the client runs one OPAQUE
-//! login here (the same engine as login, password change and account
-//! deletion), which marks the session as freshly re-authenticated.
+//! login here (the same engine as login), which marks the session as
+//! freshly re-authenticated. Changing the password and deleting the
+//! account prove it the same way, through the start ([`ProofStart`]) and
+//! finish ([`proven`]) kept here.
+
+use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use sqlx::pool::PoolConnection;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::login::LoginChallenge;
 use super::verify_login;
-use crate::auth::login::{begin_for_self, reauthenticating};
+use crate::auth::login::{begin_for_self, reauthenticating, Challenge};
 use crate::auth::sessions;
 use crate::clock::{ms_after, now_ms};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, ClientAddr};
 use crate::http::json::{ApiJson, B64};
+use crate::org::accounts::Account;
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -58,16 +64,53 @@ pub(super) struct Reauthenticated {
     pub fresh_until_ms: i64,
 }
 
-/// OPAQUE's last step of a password proof by the caller: the transaction
-/// back if it proved the caller's own password; otherwise the used-up
-/// attempt is committed and the answer is `401 login_failed`.
+/// A fresh proof of the caller's own password, begun: the login rate
+/// limits (per address and per account) are passed and the caller's
+/// account is at hand. Nothing is stored until [`Self::challenge`], so a
+/// route may refuse the caller first and leave no login attempt behind.
+/// Proving the password again, changing it and deleting the account all
+/// start here.
+pub(super) struct ProofStart {
+    conn: PoolConnection<sqlx::Any>,
+    /// The caller's account.
+    pub account: Account,
+}
+
+impl ProofStart {
+    pub(super) async fn begin(state: &AppState, auth: &Auth, ip: IpAddr) -> Result<Self, ApiError> {
+        let mut conn = state.store.pool().acquire().await?;
+        let account = reauthenticating(state, &mut conn, auth.account_id, ip).await?;
+        Ok(Self { conn, account })
+    }
+
+    /// The connection, for a route's own checks before the challenge.
+    pub(super) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.conn
+    }
+
+    /// Stores the OPAQUE login attempt for the client's `KE1` and returns
+    /// the server's `KE2`.
+    pub(super) async fn challenge(
+        mut self,
+        state: &AppState,
+        ke1: &B64,
+    ) -> Result<Challenge, ApiError> {
+        begin_for_self(state, &mut self.conn, &self.account, &ke1.0).await
+    }
+}
+
+/// OPAQUE's last step of a password proof by the caller (the attempt
+/// `login_id` names, its `KE3`): the transaction back if it proved the
+/// caller's own password; otherwise the used-up attempt is committed and
+/// the answer is `401 login_failed`.
 pub(super) async fn proven(
     mut tx: sqlx::Transaction<'static, sqlx::Any>,
     auth: &Auth,
-    body: &PasswordProofFinish,
+    login_id: &str,
+    finalization: &B64,
     now: i64,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, ApiError> {
-    let proven = verify_login(&mut tx, &body.login_id, &body.finalization, now).await?;
+    let proven = verify_login(&mut tx, login_id, finalization, now).await?;
     if proven != Some(auth.account_id) {
         tx.commit().await?;
         return Err(ApiError::LoginFailed);
@@ -87,10 +130,8 @@ async fn reauth_start(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<PasswordProofStart>,
 ) -> Result<Json<LoginChallenge>, ApiError> {
-    let mut conn = state.store.pool().acquire().await?;
-    let account = reauthenticating(&state, &mut conn, auth.account_id, ip).await?;
-    let challenge = begin_for_self(&state, &mut conn, &account, &body.request.0).await?;
-    Ok(Json(challenge.into()))
+    let proof = ProofStart::begin(&state, &auth, ip).await?;
+    Ok(Json(proof.challenge(&state, &body.request).await?.into()))
 }
 
 /// Verifies the password and marks the session as freshly
@@ -107,7 +148,8 @@ async fn reauth_finish(
     ApiJson(body): ApiJson<PasswordProofFinish>,
 ) -> Result<Json<Reauthenticated>, ApiError> {
     let now = now_ms();
-    let mut tx = proven(state.store.begin().await?, &auth, &body, now).await?;
+    let tx = state.store.begin().await?;
+    let mut tx = proven(tx, &auth, &body.login_id, &body.finalization, now).await?;
     sessions::mark_reauthenticated(&mut tx, auth.session_id, now).await?;
     tx.commit().await?;
     tracing::info!(account = %auth.account_id, "password proven again");

@@ -15,15 +15,14 @@ use crate::auth::token::TokenHash;
 use crate::clock::now_ms;
 use crate::config::VERIFY_LINK_LIFETIME;
 use crate::error::{ApiError, ErrorBody};
-use crate::http::extract::ClientAddr;
-use crate::http::json::{ApiJson, B64};
+use crate::http::extract::LinkJson;
+use crate::http::json::B64;
 use crate::ids::UserId;
 use crate::language::Language;
 use crate::mail::address::EmailAddress;
 use crate::org::accounts::{self, Account};
 use crate::org::role::Role;
 use crate::org::{organisations, setup};
-use crate::rate_limit::address_key;
 use crate::{auth::sessions, fields, mail::outbox, mail::templates, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -75,7 +74,7 @@ pub(super) struct SetupFinish {
 }
 
 async fn setup_account_id(state: &AppState, token: &str) -> Result<UserId, ApiError> {
-    let hash = TokenHash::of_presented(token).ok_or(ApiError::InvalidToken)?;
+    let hash = TokenHash::of_link(token)?;
     let mut conn = state.store.pool().acquire().await?;
     setup::account_id_of(&mut conn, &hash, now_ms())
         .await?
@@ -88,10 +87,8 @@ async fn setup_account_id(state: &AppState, token: &str) -> Result<UserId, ApiEr
     responses((status = 200, body = RegistrationChallenge), (status = 400, body = ErrorBody)))]
 async fn setup_start(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<TokenRegistrationStart>,
+    LinkJson(body): LinkJson<TokenRegistrationStart>,
 ) -> Result<Json<RegistrationChallenge>, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let account_id = setup_account_id(&state, &body.token).await?;
     Ok(Json(RegistrationChallenge {
         response: registration_response(&state, &body.request, account_id)?,
@@ -104,16 +101,14 @@ async fn setup_start(
     responses((status = 200, body = SessionGranted), (status = 400, body = ErrorBody)))]
 async fn setup_finish(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
-    ApiJson(body): ApiJson<SetupFinish>,
+    LinkJson(body): LinkJson<SetupFinish>,
 ) -> Result<Response, ApiError> {
-    state.limits.tokens_by_address.check(&address_key(ip))?;
     let organisation_name = fields::name("organisation_name", &body.organisation_name, 200)?;
     let display_name = fields::name("display_name", &body.display_name, 100)?;
     let email = EmailAddress::parse(&body.email)?;
     let device_label = fields::device_label(body.device_label.as_deref())?;
     let record = registration_record(&body.upload)?;
-    let hash = TokenHash::of_presented(&body.token).ok_or(ApiError::InvalidToken)?;
+    let hash = TokenHash::of_link(&body.token)?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let account_id = setup::consume(&mut tx, &hash, now)
