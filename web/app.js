@@ -3,12 +3,17 @@
 // Everything secret stays inside the module; the session is an HttpOnly
 // cookie this script cannot read.
 import init, { KluisClient } from "./pkg/kluis_sdk.js";
+import { openDevice } from "./device.js";
 
 const status = document.getElementById("status");
 
 async function start() {
   await init();
-  const client = new KluisClient(window.location.origin);
+  // The sealed device state (pins, verified peers, membership records),
+  // kept in IndexedDB across reloads: loaded whole, persisted by the SDK
+  // after every step that changes it.
+  const device = await openDevice();
+  const client = new KluisClient(window.location.origin, device);
   let session = null;
   // Steps a test (or, later, the interface) calls.
   window.kluis = {
@@ -20,9 +25,16 @@ async function start() {
       return { accountId: session.accountId, recoveryKey: done.recoveryKey };
     },
     async login(email, password) {
-      session = await client.login(email, password);
+      try {
+        session = await client.login(email, password);
+      } catch (e) {
+        // The name says what happened (`local_store_missing`, …).
+        throw new Error(`${e.name}: ${e.message}`);
+      }
       return { accountId: session.accountId };
     },
+    // The user's explicit decision after local_store_missing/unreadable.
+    startFresh: () => (client.startFresh(), true),
     async timeLogins(email, password, times) {
       const ms = [];
       for (let i = 0; i < times; i++) {
@@ -36,11 +48,21 @@ async function start() {
     relationships: () => session.relationships(),
     dialogue: (rid) => session.dialogue(rid),
     send: (rid, text) => session.sendMessage(rid, text),
+    deleteItem: (rid, item) => session.deleteItem(rid, item),
     safetyNumber: (peer) => session.safetyNumber(peer),
     verify: (peer, digits) => session.verifySafetyNumber(peer, digits),
     acceptKeyChange: (peer, digits) => session.acceptKeyChange(peer, digits),
+    deferKeyChange: (peer) => session.deferKeyChange(peer),
     keyChanges: () => session.keyChanges(),
     membership: (rid) => session.membership(rid),
+    reauthenticate: (password) => session.reauthenticate(password),
+    // What the page keeps outside the module, for the test to inspect.
+    deviceRecords: () => device.inspect(),
+    forgetDeviceState: () => device.forgetStates(),
+    webStorage: () => ({
+      local: Object.keys(localStorage),
+      session: Object.keys(sessionStorage),
+    }),
     async logout() {
       await session.logout();
       session = null;

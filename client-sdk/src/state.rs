@@ -157,6 +157,131 @@ impl StateStore for MemoryStore {
     }
 }
 
+/// One change to persist from a [`SnapshotStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreWrite {
+    /// Replace the sealed state of `user` (and remember that it had one).
+    Save {
+        /// The account.
+        user: UserId,
+        /// Its sealed state (ciphertext, §4.3).
+        sealed: Vec<u8>,
+    },
+    /// Forget the state of `user` and that it had one (account deleted).
+    Remove {
+        /// The account.
+        user: UserId,
+    },
+    /// Move the state of `user` aside, kept (a new identity, or the
+    /// user's decision to start afresh); remember that it had one.
+    SetAside {
+        /// The account.
+        user: UserId,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    sealed: BTreeMap<UserId, Vec<u8>>,
+    kept: std::collections::BTreeSet<UserId>,
+    fresh: bool,
+    writes: Vec<StoreWrite>,
+}
+
+/// A store whose contents live somewhere this code cannot reach
+/// synchronously — the browser's IndexedDB: loaded whole when the page
+/// starts, every change queued as a [`StoreWrite`] that the page persists
+/// ([`SnapshotStore::take_writes`]). Like [`FileStore`], it remembers which
+/// accounts had a state, so that a state that went missing is reported
+/// rather than silently replaced.
+#[derive(Debug, Default)]
+pub struct SnapshotStore {
+    inner: Mutex<Snapshot>,
+}
+
+impl SnapshotStore {
+    /// A store holding `sealed` states, for which `kept` lists every
+    /// account that ever had one on this device.
+    pub fn new(
+        sealed: impl IntoIterator<Item = (UserId, Vec<u8>)>,
+        kept: impl IntoIterator<Item = UserId>,
+    ) -> Self {
+        let sealed: BTreeMap<UserId, Vec<u8>> = sealed.into_iter().collect();
+        let mut kept: std::collections::BTreeSet<UserId> = kept.into_iter().collect();
+        kept.extend(sealed.keys().copied());
+        Self {
+            inner: Mutex::new(Snapshot {
+                sealed,
+                kept,
+                ..Snapshot::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Snapshot>> {
+        self.inner
+            .lock()
+            .map_err(|_| Error::LocalStore("store lock poisoned".into()))
+    }
+
+    /// The user's explicit decision to start afresh, for the next login:
+    /// a state that is there is set aside (kept), a missing one is not
+    /// reported, and every peer is pinned anew.
+    pub fn start_fresh(&self) -> Result<()> {
+        self.lock()?.fresh = true;
+        Ok(())
+    }
+
+    /// The changes since the last call, oldest first, to persist in order.
+    pub fn take_writes(&self) -> Result<Vec<StoreWrite>> {
+        Ok(std::mem::take(&mut self.lock()?.writes))
+    }
+}
+
+impl StateStore for SnapshotStore {
+    fn load(&self, user: &UserId) -> Result<Option<Vec<u8>>> {
+        if self.lock()?.fresh {
+            self.set_aside(user)?;
+            return Ok(None);
+        }
+        Ok(self.lock()?.sealed.get(user).cloned())
+    }
+
+    fn had_state(&self, user: &UserId) -> Result<bool> {
+        let snapshot = self.lock()?;
+        Ok(!snapshot.fresh && snapshot.kept.contains(user))
+    }
+
+    fn save(&self, user: &UserId, sealed: &[u8]) -> Result<()> {
+        let mut snapshot = self.lock()?;
+        // The fresh start ends with the first state written.
+        snapshot.fresh = false;
+        snapshot.sealed.insert(*user, sealed.to_vec());
+        snapshot.kept.insert(*user);
+        snapshot.writes.push(StoreWrite::Save {
+            user: *user,
+            sealed: sealed.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn remove(&self, user: &UserId) -> Result<()> {
+        let mut snapshot = self.lock()?;
+        snapshot.sealed.remove(user);
+        snapshot.kept.remove(user);
+        snapshot.writes.push(StoreWrite::Remove { user: *user });
+        Ok(())
+    }
+
+    fn set_aside(&self, user: &UserId) -> Result<()> {
+        let mut snapshot = self.lock()?;
+        if snapshot.sealed.remove(user).is_some() {
+            snapshot.writes.push(StoreWrite::SetAside { user: *user });
+        }
+        Ok(())
+    }
+}
+
 /// A store in a directory: one file per account, written atomically
 /// (temporary file, then rename) and readable by the owner only, and a
 /// marker that the account had a store here, so that a deleted store is
@@ -254,5 +379,61 @@ impl StateStore for FileStore {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(n: u8) -> UserId {
+        UserId::from_bytes([n; 16])
+    }
+
+    #[test]
+    fn a_snapshot_store_queues_its_changes_and_remembers_who_had_state() {
+        let store = SnapshotStore::new([(user(1), vec![1, 2])], [user(2)]);
+        assert_eq!(store.load(&user(1)).unwrap(), Some(vec![1, 2]));
+        // Had one, lost it: reported by the session, not silently replaced.
+        assert_eq!(store.load(&user(2)).unwrap(), None);
+        assert!(store.had_state(&user(2)).unwrap());
+        assert!(!store.had_state(&user(3)).unwrap());
+        store.save(&user(3), &[9]).unwrap();
+        assert!(store.had_state(&user(3)).unwrap());
+        store.remove(&user(1)).unwrap();
+        assert!(!store.had_state(&user(1)).unwrap());
+        assert_eq!(
+            store.take_writes().unwrap(),
+            [
+                StoreWrite::Save {
+                    user: user(3),
+                    sealed: vec![9]
+                },
+                StoreWrite::Remove { user: user(1) },
+            ]
+        );
+        assert!(store.take_writes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn starting_fresh_sets_the_old_state_aside_once() {
+        let store = SnapshotStore::new([(user(1), vec![1])], []);
+        store.start_fresh().unwrap();
+        assert_eq!(store.load(&user(1)).unwrap(), None);
+        assert!(!store.had_state(&user(1)).unwrap());
+        store.save(&user(1), &[2]).unwrap();
+        assert_eq!(
+            store.take_writes().unwrap(),
+            [
+                StoreWrite::SetAside { user: user(1) },
+                StoreWrite::Save {
+                    user: user(1),
+                    sealed: vec![2]
+                },
+            ]
+        );
+        // The decision was for one login: a state lost later is reported.
+        assert_eq!(store.load(&user(1)).unwrap(), Some(vec![2]));
+        assert!(store.had_state(&user(1)).unwrap());
     }
 }

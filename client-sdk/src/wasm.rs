@@ -5,7 +5,15 @@
 //!
 //! Methods take `&self` and lock the session inside the returned Promise,
 //! so that calls made while another is running wait instead of failing.
+//!
+//! The device state (pins, verified peers, the last verified membership
+//! records; sealed, PROTOCOL.md §4.3) persists in the page's IndexedDB:
+//! the page loads it whole before it creates the client and hands it in
+//! with a `persist` function, and after every call that may have changed
+//! it, the changes are handed to `persist` and awaited before the call's
+//! Promise settles. Nothing here touches `localStorage`.
 
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -13,8 +21,10 @@ use futures_util::lock::Mutex;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::state::MemoryStore;
-use crate::{parse_relationship_id, parse_user_id, Error, Kluis, Session, SessionMode};
+use crate::state::{SnapshotStore, StoreWrite};
+use crate::{
+    parse_item_id, parse_relationship_id, parse_user_id, Error, Kluis, Session, SessionMode,
+};
 
 fn js_error(e: Error) -> JsValue {
     let code = match &e {
@@ -25,6 +35,8 @@ fn js_error(e: Error) -> JsValue {
         Error::KeyChanged { .. } => "key_changed",
         Error::Tampered(_) => "tampered",
         Error::WeakPassword(_) => "weak_password",
+        Error::LocalStoreMissing => "local_store_missing",
+        Error::LocalStoreUnreadable => "local_store_unreadable",
         Error::Refused { .. } | Error::RateLimited { .. } => "refused",
         _ => "error",
     };
@@ -39,23 +51,128 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
+/// The device store and the page's function that persists its changes.
+#[derive(Clone, Debug)]
+struct Device {
+    store: Arc<SnapshotStore>,
+    persist: Option<js_sys::Function>,
+}
+
+impl Device {
+    fn load(device: JsValue) -> Result<Self, JsValue> {
+        if device.is_undefined() || device.is_null() {
+            return Ok(Self {
+                store: Arc::new(SnapshotStore::default()),
+                persist: None,
+            });
+        }
+        // `{ states: [{ user, sealed: Uint8Array }], kept: [user] }`:
+        // `kept` lists every account that ever had a state on this device.
+        let field = |v: &JsValue, name: &str| js_sys::Reflect::get(v, &JsValue::from_str(name));
+        let user = |v: JsValue| {
+            let id = v
+                .as_string()
+                .ok_or_else(|| JsValue::from_str("device state: an account id is not text"))?;
+            parse_user_id(&id).map_err(js_error)
+        };
+        let list = |v: JsValue| -> js_sys::Array {
+            if js_sys::Array::is_array(&v) {
+                v.unchecked_into()
+            } else {
+                js_sys::Array::new()
+            }
+        };
+        let mut states = Vec::new();
+        for entry in list(field(&device, "states")?).iter() {
+            let sealed = field(&entry, "sealed")?
+                .dyn_into::<js_sys::Uint8Array>()
+                .map_err(|_| JsValue::from_str("device state: sealed must be a Uint8Array"))?;
+            states.push((user(field(&entry, "user")?)?, sealed.to_vec()));
+        }
+        let kept = list(field(&device, "kept")?)
+            .iter()
+            .map(user)
+            .collect::<Result<Vec<_>, JsValue>>()?;
+        let persist = js_sys::Reflect::get(&device, &JsValue::from_str("persist"))?
+            .dyn_into::<js_sys::Function>()
+            .map_err(|_| JsValue::from_str("device state: persist must be a function"))?;
+        Ok(Self {
+            store: Arc::new(SnapshotStore::new(states, kept)),
+            persist: Some(persist),
+        })
+    }
+
+    /// Hands the queued changes to the page and waits until they are
+    /// stored: a Promise of the SDK settles only after its state is safe.
+    async fn flush(&self) -> Result<(), JsValue> {
+        let Some(persist) = &self.persist else {
+            return Ok(());
+        };
+        let writes = self.store.take_writes().map_err(js_error)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let list = js_sys::Array::new();
+        for write in writes {
+            let entry = js_sys::Object::new();
+            let (op, user, sealed) = match write {
+                StoreWrite::Save { user, sealed } => ("save", user, Some(sealed)),
+                StoreWrite::Remove { user } => ("remove", user, None),
+                StoreWrite::SetAside { user } => ("setAside", user, None),
+            };
+            js_sys::Reflect::set(&entry, &"op".into(), &op.into())?;
+            js_sys::Reflect::set(&entry, &"user".into(), &user.to_string().into())?;
+            if let Some(sealed) = sealed {
+                let bytes = js_sys::Uint8Array::from(sealed.as_slice());
+                js_sys::Reflect::set(&entry, &"sealed".into(), &bytes)?;
+            }
+            list.push(&entry);
+        }
+        let promise = persist.call1(&JsValue::NULL, &list)?;
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&promise))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let err = js_sys::Error::new(&format!(
+                    "the device state could not be saved: {}",
+                    e.as_string().unwrap_or_default()
+                ));
+                err.set_name("device_state_not_saved");
+                err.into()
+            })
+    }
+}
+
 /// The way in: a server (the page's own origin, usually).
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct KluisClient {
     kluis: Kluis,
+    device: Device,
 }
 
 #[wasm_bindgen]
 impl KluisClient {
-    /// A client for `server`, with browser-cookie sessions.
+    /// A client for `server`, with browser-cookie sessions. `device` is
+    /// what the page loaded from IndexedDB with its `persist(writes)`
+    /// function (see the module docs); without it, nothing survives the
+    /// page.
     #[wasm_bindgen(constructor)]
-    pub fn new(server: &str) -> Result<KluisClient, JsValue> {
-        let kluis = Kluis::new(server, Arc::new(MemoryStore::new()))
+    pub fn new(server: &str, device: JsValue) -> Result<KluisClient, JsValue> {
+        let device = Device::load(device)?;
+        let kluis = Kluis::new(server, device.store.clone())
             .map_err(js_error)?
             .with_device_label("Kluis web")
             .with_session_mode(SessionMode::Cookie);
-        Ok(Self { kluis })
+        Ok(Self { kluis, device })
+    }
+
+    /// The user's explicit decision, after `local_store_missing` or
+    /// `local_store_unreadable`, to start afresh at the next login: the old
+    /// state is set aside, every peer is pinned anew and shown unverified.
+    #[wasm_bindgen(js_name = startFresh)]
+    pub fn start_fresh(&self) -> Result<(), JsValue> {
+        self.device.store.start_fresh().map_err(js_error)
     }
 
     /// Checks a password against the rule and the strength estimate:
@@ -95,10 +212,12 @@ impl KluisClient {
             .kluis
             .sign_up(&link, &display_name, &password)
             .await
-            .map_err(js_error)?;
+            .map_err(js_error);
+        self.device.flush().await?;
+        let account = account?;
         Ok(SignedUp {
             recovery_key: account.recovery_key.to_display_string().to_string(),
-            session: Some(KluisSession::wrap(account.session)),
+            session: Some(KluisSession::wrap(account.session, self.device.clone())),
         })
     }
 
@@ -111,17 +230,19 @@ impl KluisClient {
         password: String,
         code: Option<String>,
     ) -> Result<KluisSession, JsValue> {
-        let mut login = self
-            .kluis
-            .login(&email, &password)
-            .await
-            .map_err(js_error)?;
-        if let (crate::Login::SecondFactor(pending), Some(code)) = (&login, code) {
-            let code = code.trim();
-            let method = crate::SecondFactorMethod::of_code(code, pending.methods());
-            login = pending.complete(method, code).await.map_err(js_error)?;
+        let session = async {
+            let mut login = self.kluis.login(&email, &password).await?;
+            if let (crate::Login::SecondFactor(pending), Some(code)) = (&login, code) {
+                let code = code.trim();
+                let method = crate::SecondFactorMethod::of_code(code, pending.methods());
+                login = pending.complete(method, code).await?;
+            }
+            login.ready()
         }
-        Ok(KluisSession::wrap(login.ready().map_err(js_error)?))
+        .await
+        .map_err(js_error);
+        self.device.flush().await?;
+        Ok(KluisSession::wrap(session?, self.device.clone()))
     }
 }
 
@@ -158,6 +279,7 @@ impl SignedUp {
 pub struct KluisSession {
     inner: Rc<Mutex<Session>>,
     account_id: String,
+    device: Device,
 }
 
 impl std::fmt::Debug for KluisSession {
@@ -169,11 +291,40 @@ impl std::fmt::Debug for KluisSession {
 }
 
 impl KluisSession {
-    fn wrap(session: Session) -> Self {
+    fn wrap(session: Session, device: Device) -> Self {
         Self {
             account_id: session.account_id().to_string(),
             inner: Rc::new(Mutex::new(session)),
+            device,
         }
+    }
+
+    /// Runs `call` as a Promise that settles after the device state it
+    /// changed is persisted — also when it failed, since a failure (a
+    /// violation, a key change) may be exactly what was recorded.
+    fn run<F>(&self, call: F) -> js_sys::Promise
+    where
+        F: Future<Output = Result<JsValue, JsValue>> + 'static,
+    {
+        let device = self.device.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let result = call.await;
+            device.flush().await?;
+            result
+        })
+    }
+
+    /// [`Self::run`] for a step that answers nothing: resolves to `true`.
+    fn step<F, Fut>(&self, call: F) -> js_sys::Promise
+    where
+        F: FnOnce(Rc<Mutex<Session>>) -> Fut,
+        Fut: Future<Output = crate::Result<()>> + 'static,
+    {
+        let done = call(self.inner.clone());
+        self.run(async move {
+            done.await.map_err(js_error)?;
+            Ok(JsValue::TRUE)
+        })
     }
 }
 
@@ -188,7 +339,7 @@ impl KluisSession {
     /// The account and its organisations.
     pub fn me(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let me = inner.lock().await.me().await.map_err(js_error)?;
             to_js(&me)
         })
@@ -197,7 +348,7 @@ impl KluisSession {
     /// The relationships this user is in.
     pub fn relationships(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let list = inner.lock().await.relationships().await.map_err(js_error)?;
             to_js(&list)
         })
@@ -206,7 +357,7 @@ impl KluisSession {
     /// Every verified entry of a relationship, oldest first.
     pub fn dialogue(&self, relationship: String) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let rid = parse_relationship_id(&relationship).map_err(js_error)?;
             let entries = inner.lock().await.dialogue(rid).await.map_err(js_error)?;
             to_js(&entries)
@@ -217,7 +368,7 @@ impl KluisSession {
     #[wasm_bindgen(js_name = sendMessage)]
     pub fn send_message(&self, relationship: String, text: String) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let rid = parse_relationship_id(&relationship).map_err(js_error)?;
             let id = inner
                 .lock()
@@ -234,7 +385,7 @@ impl KluisSession {
     #[wasm_bindgen(js_name = safetyNumber)]
     pub fn safety_number(&self, peer: String) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let peer = parse_user_id(&peer).map_err(js_error)?;
             let n = inner
                 .lock()
@@ -255,7 +406,7 @@ impl KluisSession {
     #[wasm_bindgen(js_name = verifySafetyNumber)]
     pub fn verify_safety_number(&self, peer: String, compared: String) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let peer = parse_user_id(&peer).map_err(js_error)?;
             inner
                 .lock()
@@ -272,7 +423,7 @@ impl KluisSession {
     #[wasm_bindgen(js_name = acceptKeyChange)]
     pub fn accept_key_change(&self, peer: String, compared: String) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let peer = parse_user_id(&peer).map_err(js_error)?;
             inner
                 .lock()
@@ -289,7 +440,7 @@ impl KluisSession {
     #[wasm_bindgen(js_name = keyChanges)]
     pub fn key_changes(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let changes: Vec<serde_json::Value> = inner
                 .lock()
                 .await
@@ -307,17 +458,60 @@ impl KluisSession {
     /// proves: `{ epoch, members, events }`.
     pub fn membership(&self, relationship: String) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let rid = parse_relationship_id(&relationship).map_err(js_error)?;
             let proven = inner.lock().await.membership(rid).await.map_err(js_error)?;
             to_js(&proven)
         })
     }
 
+    /// Sends a message anyway while a peer's key change is not yet
+    /// compared: nothing is wrapped to the new key meanwhile, and the
+    /// change stays listed in `keyChanges` (show it).
+    #[wasm_bindgen(js_name = deferKeyChange)]
+    pub fn defer_key_change(&self, peer: String) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.defer_key_change(parse_user_id(&peer)?) })
+    }
+
+    /// Proves the password again (a fresh OPAQUE login) before publishing
+    /// a new identity, turning two-factor login off or enrolling a factor.
+    pub fn reauthenticate(&self, password: String) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.reauthenticate(&password).await })
+    }
+
+    /// Confirms the new e-mail address a manager proposed.
+    #[wasm_bindgen(js_name = confirmProposedEmail)]
+    pub fn confirm_proposed_email(&self) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.confirm_proposed_email().await })
+    }
+
+    /// Refuses the new e-mail address a manager proposed.
+    #[wasm_bindgen(js_name = refuseProposedEmail)]
+    pub fn refuse_proposed_email(&self) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.refuse_proposed_email().await })
+    }
+
+    /// Cancels an account erasure that is waiting out its cooling-off
+    /// period.
+    #[wasm_bindgen(js_name = cancelAccountDeletion)]
+    pub fn cancel_account_deletion(&self) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.cancel_account_deletion().await })
+    }
+
+    /// Deletes one of this user's own items, with their signed deletion.
+    #[wasm_bindgen(js_name = deleteItem)]
+    pub fn delete_item(&self, relationship: String, item: String) -> js_sys::Promise {
+        self.step(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            let item = parse_item_id(&item)?;
+            s.lock().await.delete_item(rid, item).await
+        })
+    }
+
     /// Ends the session.
     pub fn logout(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.run(async move {
             let session = inner.lock().await;
             session.end().await.map_err(js_error)?;
             Ok(JsValue::TRUE)

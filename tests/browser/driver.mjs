@@ -33,6 +33,15 @@ for await (const line of lines) {
   if (!line.trim()) continue;
   const { step, args } = JSON.parse(line);
   if (step === "quit") break;
+  if (step === "reload") {
+    // A new page load: the module and everything in its memory are gone;
+    // only what the page stored (IndexedDB, the cookie) remains.
+    await page.reload();
+    await page.waitForFunction(() => window.kluisReady || window.kluisError, null, { timeout: 60000 });
+    const e = await page.evaluate(() => window.kluisError ?? null);
+    say(e ? { error: "load: " + e, problems } : { ok: "ready" });
+    continue;
+  }
   try {
     const ok = await page.evaluate(([s, a]) => window.kluis[s](...a), [step, args]);
     say({ ok });

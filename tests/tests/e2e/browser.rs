@@ -221,4 +221,85 @@ async fn wasm_client_in_chromium(engine: Engine) {
         "login (Argon2id 64 MiB, t=3) median of {rounds}: chromium {w:.0} ms, native {n:.0} ms, ratio {:.2}",
         w / n
     );
+
+    // The device state survives a page reload: sealed in IndexedDB, with
+    // nothing in localStorage or sessionStorage.
+    let coach_id = coach.account_id().to_string();
+    browser.step("reload", json!([]));
+    browser.step("login", json!(["kees@p.nl", PW]));
+    let after_reload = browser.step("safetyNumber", json!([coach_id]));
+    assert_eq!(
+        after_reload["verified"], true,
+        "the verified peer is remembered"
+    );
+    assert_eq!(
+        browser.step("webStorage", json!([])),
+        json!({"local": [], "session": []})
+    );
+    let records = browser.step("deviceRecords", json!([]));
+    assert_eq!(records["kept"], json!([client_id]));
+    let sealed = records["states"][0]["sealedHex"].as_str().unwrap();
+    let as_hex = |text: &str| text.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    assert!(sealed.len() > 200);
+    assert!(
+        !sealed.contains(&as_hex(&coach_id)) && !sealed.contains(&as_hex("verified")),
+        "the stored state is ciphertext"
+    );
+
+    // The coach loses their password and starts a new identity. The page,
+    // reloaded, remembers the old key: the change is shown and blocks
+    // sending until compared — not pinned silently as a fresh page would.
+    browser.step("logout", json!([]));
+    let coach_store = Arc::new(MemoryStore::new());
+    native(&coach_store)
+        .request_password_reset("coach@p.nl")
+        .await
+        .unwrap();
+    let reset = Server::link_in(&server.mail("coach@p.nl", "password_reset").await);
+    native(&coach_store)
+        .reset_password(&reset, "Nieuw-Wachtwoord-73")
+        .await
+        .unwrap();
+    let kluis_sdk::Login::NeedsRecovery(pending) = native(&coach_store)
+        .login("coach@p.nl", "Nieuw-Wachtwoord-73")
+        .await
+        .unwrap()
+    else {
+        panic!("the coach needs their recovery key or a new identity");
+    };
+    pending.new_identity().await.unwrap();
+    browser.step("reload", json!([]));
+    browser.step("login", json!(["kees@p.nl", PW]));
+    let changed = browser.step("safetyNumber", json!([coach_id]));
+    assert_eq!(changed["keyChanged"], true, "{changed}");
+    assert_eq!(changed["verified"], false);
+    let changes = browser.step("keyChanges", json!([]));
+    assert_eq!(changes[0]["user"], coach_id.as_str(), "{changes}");
+    let blocked = browser.try_step("send", json!([rid.to_string(), "Ben jij het?"]));
+    assert!(
+        blocked["error"].as_str().unwrap().contains("key"),
+        "sending waits for the comparison: {blocked}"
+    );
+    browser.step("logout", json!([]));
+
+    // A state that went missing (the records say there was one) is
+    // reported; starting afresh is the user's decision, and then the
+    // coach's key is pinned anew, unverified.
+    browser.step("forgetDeviceState", json!([]));
+    browser.step("reload", json!([]));
+    let missing = browser.try_step("login", json!(["kees@p.nl", PW]));
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .contains("local_store_missing"),
+        "{missing}"
+    );
+    browser.step("startFresh", json!([]));
+    browser.step("login", json!(["kees@p.nl", PW]));
+    let fresh = browser.step("safetyNumber", json!([coach_id]));
+    assert_eq!(
+        (fresh["verified"].as_bool(), fresh["keyChanged"].as_bool()),
+        (Some(false), Some(false))
+    );
 }
