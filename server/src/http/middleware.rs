@@ -118,10 +118,6 @@ pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<B
 }
 
 /// Unknown routes.
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::NotFound
-}
-
 /// A known route with another method.
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed

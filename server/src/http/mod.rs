@@ -6,6 +6,7 @@ pub mod extract;
 pub(crate) mod json;
 pub(crate) mod middleware;
 pub(crate) mod routes;
+pub(crate) mod web;
 
 use std::sync::Arc;
 
@@ -37,15 +38,15 @@ pub fn router(state: AppState) -> axum::Router {
 /// (one that panics, say) exactly as the real ones are wrapped.
 pub fn with_layers(routes: axum::Router<AppState>, state: AppState) -> axum::Router {
     let limits = &state.config.limits;
-    let routes = match &state.config.web_dir {
-        // The web client's files; anything else is the JSON 404.
-        Some(dir) => {
-            routes.fallback_service(tower_http::services::ServeDir::new(dir).not_found_service(
-                axum::handler::HandlerWithoutStateExt::into_service(middleware::not_found),
-            ))
-        }
-        None => routes.fallback(middleware::not_found),
+    // The web client's files at the root; anything else is the JSON 404.
+    let source = match &state.config.web_dir {
+        Some(dir) => web::Source::Dir(dir.clone()),
+        None => web::Source::Embedded,
     };
+    let routes = routes.fallback(move |method, uri, headers| {
+        let source = source.clone();
+        async move { web::serve(source, method, uri, headers).await }
+    });
     routes
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -24,3 +24,4 @@ mod takeover;
 mod tls;
 mod two_factor;
 mod vault;
+mod web;
