@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use kluis_e2e::practice::Practice;
 use kluis_e2e::proxy::Proxy;
 use kluis_e2e::Server;
 use kluis_sdk::kluis_crypto::attachment::{ATTACHMENT_HEADER_LEN, SEALED_CHUNK_SIZE};
@@ -79,51 +80,18 @@ fn b64_edit(v: &mut Value, f: impl FnOnce(&mut Vec<u8>)) {
 async fn every_tampering_is_caught(engine: Engine) {
     let server = Server::start(engine, BIN);
     let proxy = Proxy::start(&server.base).await;
-    let direct = Arc::new(MemoryStore::new());
-    let manager = kluis(&server.base, &direct)
-        .setup_organisation(&server.setup_link, "Praktijk", "m@p.nl", "Manon", PW)
-        .await
-        .unwrap()
-        .session;
-    let org = manager.me().await.unwrap().memberships[0]
-        .organisation_id
-        .clone();
+    let practice = Practice::set_up(&server).await;
+    let org = practice.org.clone();
     // Everyone but the manager talks through the proxy; each keeps their
     // pins in their own store across logins.
     let stores: Vec<Arc<MemoryStore>> = (0..4).map(|_| Arc::new(MemoryStore::new())).collect();
-    let sign_up = |email: &'static str, i: usize| {
-        let store = stores[i].clone();
-        let server = &server;
-        let proxy = &proxy;
-        async move {
-            let link = Server::link_in(&server.mail(email, "invitation").await);
-            kluis(&proxy.base, &store)
-                .sign_up(&link, email, PW)
-                .await
-                .unwrap()
-                .session
-        }
+    let join = |inviter, email, role, i: usize| {
+        practice.join(inviter, email, role, &proxy.base, stores[i].clone())
     };
-    manager
-        .invite(&org, "coach@p.nl", Role::Coach)
-        .await
-        .unwrap();
-    let mut coach = sign_up("coach@p.nl", 0).await;
-    manager
-        .invite(&org, "coach2@p.nl", Role::Coach)
-        .await
-        .unwrap();
-    let coach2 = sign_up("coach2@p.nl", 1).await;
-    coach
-        .invite(&org, "client@p.nl", Role::Client)
-        .await
-        .unwrap();
-    let mut client = sign_up("client@p.nl", 2).await;
-    coach
-        .invite(&org, "client2@p.nl", Role::Client)
-        .await
-        .unwrap();
-    let mut client2 = sign_up("client2@p.nl", 3).await;
+    let mut coach = join(None, "coach@p.nl", Role::Coach, 0).await;
+    let coach2 = join(None, "coach2@p.nl", Role::Coach, 1).await;
+    let mut client = join(Some(&coach), "client@p.nl", Role::Client, 2).await;
+    let mut client2 = join(Some(&coach), "client2@p.nl", Role::Client, 3).await;
 
     let r1 = coach
         .open_relationship(&org, client.account_id())

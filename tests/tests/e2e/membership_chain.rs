@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use kluis_e2e::practice::Practice;
 use kluis_e2e::proxy::Proxy;
 use kluis_e2e::Server;
 use kluis_sdk::kluis_crypto::identity::IdentityKeyPair;
@@ -68,46 +69,17 @@ fn texts(entries: &[kluis_sdk::Entry]) -> Vec<String> {
 async fn the_chain_refuses_every_lie(engine: Engine) {
     let server = Server::start(engine, BIN);
     let proxy = Proxy::start(&server.base).await;
-    let direct = Arc::new(MemoryStore::new());
-    let manager = Kluis::new(&server.base, direct.clone())
-        .unwrap()
-        .setup_organisation(&server.setup_link, "Praktijk", "m@p.nl", "Manon", PW)
-        .await
-        .unwrap()
-        .session;
-    let org = manager.me().await.unwrap().memberships[0]
-        .organisation_id
-        .clone();
+    let practice = Practice::set_up(&server).await;
+    let org = practice.org.clone();
+    // Everyone but the manager talks through the proxy; each keeps their
+    // pins in their own store across logins.
     let stores: Vec<Arc<MemoryStore>> = (0..3).map(|_| Arc::new(MemoryStore::new())).collect();
-    let sign_up = |email: &'static str, i: usize| {
-        let store = stores[i].clone();
-        let server = &server;
-        let proxy = &proxy;
-        async move {
-            let link = Server::link_in(&server.mail(email, "invitation").await);
-            Kluis::new(&proxy.base, store)
-                .unwrap()
-                .sign_up(&link, email, PW)
-                .await
-                .unwrap()
-                .session
-        }
+    let join = |inviter, email, role, i: usize| {
+        practice.join(inviter, email, role, &proxy.base, stores[i].clone())
     };
-    manager
-        .invite(&org, "coach@p.nl", Role::Coach)
-        .await
-        .unwrap();
-    let mut coach = sign_up("coach@p.nl", 0).await;
-    manager
-        .invite(&org, "coach2@p.nl", Role::Coach)
-        .await
-        .unwrap();
-    let mut coach2 = sign_up("coach2@p.nl", 1).await;
-    coach
-        .invite(&org, "client@p.nl", Role::Client)
-        .await
-        .unwrap();
-    let mut client = sign_up("client@p.nl", 2).await;
+    let mut coach = join(None, "coach@p.nl", Role::Coach, 0).await;
+    let mut coach2 = join(None, "coach2@p.nl", Role::Coach, 1).await;
+    let mut client = join(Some(&coach), "client@p.nl", Role::Client, 2).await;
 
     let rid = coach
         .open_relationship(&org, client.account_id())
@@ -536,5 +508,5 @@ async fn the_chain_refuses_every_lie(engine: Engine) {
         ),
         Violation::MembershipForked { epoch: 5, .. }
     ));
-    drop((manager, coach2));
+    drop((practice, coach2));
 }
