@@ -4,8 +4,11 @@
 // cookie this script cannot read.
 import init, { KluisClient } from "./pkg/kluis_sdk.js";
 import { openDevice } from "./device.js";
+import { t, missingKeys } from "./i18n.js";
+import { showSetup } from "./setup.js";
 
 const status = document.getElementById("status");
+status.textContent = t("loading");
 
 async function start() {
   await init();
@@ -59,6 +62,7 @@ async function start() {
     // What the page keeps outside the module, for the test to inspect.
     deviceRecords: () => device.inspect(),
     forgetDeviceState: () => device.forgetStates(),
+    missingKeys: () => missingKeys(),
     webStorage: () => ({
       local: Object.keys(localStorage),
       session: Object.keys(sessionStorage),
@@ -69,11 +73,21 @@ async function start() {
       return true;
     },
   };
-  status.textContent = "Klaar.";
+  // The screens: the pages links open. (More come with the web client.)
+  const route = () => {
+    if (location.pathname === "/setup") {
+      showSetup(document.getElementById("app"), client, {});
+    } else {
+      status.textContent = t("ready");
+    }
+  };
+  // A link pasted into the same page changes only the fragment.
+  window.addEventListener("hashchange", route);
+  route();
   window.kluisReady = true;
 }
 
 start().catch((e) => {
-  status.textContent = "Kluis kon niet laden: " + e;
+  status.textContent = t("load_failed");
   window.kluisError = String(e);
 });

@@ -26,6 +26,9 @@ use crate::{
     parse_item_id, parse_relationship_id, parse_user_id, Error, Kluis, Session, SessionMode,
 };
 
+/// A JS `Error` whose `name` says what happened — the server's own code
+/// for a refusal (`invalid_token`, `email_taken`, …) — and whose message is
+/// the SDK's sentence. The page turns names into the user's language.
 fn js_error(e: Error) -> JsValue {
     let code = match &e {
         Error::WrongCredentials => "wrong_credentials",
@@ -37,7 +40,8 @@ fn js_error(e: Error) -> JsValue {
         Error::WeakPassword(_) => "weak_password",
         Error::LocalStoreMissing => "local_store_missing",
         Error::LocalStoreUnreadable => "local_store_unreadable",
-        Error::Refused { .. } | Error::RateLimited { .. } => "refused",
+        Error::Refused { code, .. } => code.as_str(),
+        Error::RateLimited { .. } => "rate_limited",
         _ => "error",
     };
     let err = js_sys::Error::new(&e.to_string());
@@ -199,6 +203,25 @@ impl KluisClient {
         to_js(&info)
     }
 
+    /// Creates the organisation and its first manager from the setup link
+    /// the server printed; resolves like [`Self::sign_up`] (show the
+    /// recovery key once).
+    #[wasm_bindgen(js_name = setupOrganisation)]
+    pub async fn setup_organisation(
+        &self,
+        link: String,
+        organisation: String,
+        email: String,
+        display_name: String,
+        password: String,
+    ) -> Result<SignedUp, JsValue> {
+        let account = self
+            .kluis
+            .setup_organisation(&link, &organisation, &email, &display_name, &password)
+            .await;
+        self.new_account(account).await
+    }
+
     /// Signs up from an invitation link; resolves to `{ session,
     /// recoveryKey }` — show the recovery key once.
     #[wasm_bindgen(js_name = signUp)]
@@ -208,17 +231,8 @@ impl KluisClient {
         display_name: String,
         password: String,
     ) -> Result<SignedUp, JsValue> {
-        let account = self
-            .kluis
-            .sign_up(&link, &display_name, &password)
-            .await
-            .map_err(js_error);
-        self.device.flush().await?;
-        let account = account?;
-        Ok(SignedUp {
-            recovery_key: account.recovery_key.to_display_string().to_string(),
-            session: Some(KluisSession::wrap(account.session, self.device.clone())),
-        })
+        let account = self.kluis.sign_up(&link, &display_name, &password).await;
+        self.new_account(account).await
     }
 
     /// Logs in; resolves to a session. With two-factor login on, pass
@@ -243,6 +257,21 @@ impl KluisClient {
         .map_err(js_error);
         self.device.flush().await?;
         Ok(KluisSession::wrap(session?, self.device.clone()))
+    }
+}
+
+impl KluisClient {
+    /// A new account for the page, after its device state is persisted.
+    async fn new_account(
+        &self,
+        account: crate::Result<crate::NewAccount>,
+    ) -> Result<SignedUp, JsValue> {
+        self.device.flush().await?;
+        let account = account.map_err(js_error)?;
+        Ok(SignedUp {
+            recovery_key: account.recovery_key.to_display_string().to_string(),
+            session: Some(KluisSession::wrap(account.session, self.device.clone())),
+        })
     }
 }
 

@@ -28,6 +28,32 @@ const loadError = await page.evaluate(() => window.kluisError ?? null);
 const say = (v) => process.stdout.write(JSON.stringify(v) + "\n");
 say(loadError ? { error: "load: " + loadError, problems } : { ok: "ready" });
 
+// Steps that act on the page as a person would (the screens' tests).
+const ui = {
+  async goto(url) {
+    await page.goto(url);
+    await page.waitForFunction(() => window.kluisReady || window.kluisError, null, { timeout: 60000 });
+    return (await page.evaluate(() => window.kluisError ?? null)) ?? "ready";
+  },
+  fill: async (selector, value) => (await page.fill(selector, value), true),
+  press: async (selector, key) => (await page.press(selector, key), true),
+  click: async (selector) => (await page.click(selector), true),
+  text: async (selector) => (await page.textContent(selector)) ?? "",
+  value: (selector) => page.inputValue(selector),
+  enabled: (selector) => page.isEnabled(selector),
+  async waitForText(selector, text) {
+    await page.waitForFunction(
+      ([s, t]) => (document.querySelector(s)?.textContent ?? "").includes(t), [selector, text],
+      { timeout: 30000 });
+    return true;
+  },
+  async screenshot(path) {
+    await page.screenshot({ path, fullPage: true });
+    return path;
+  },
+  viewport: async (width, height) => (await page.setViewportSize({ width, height }), true),
+};
+
 const lines = readline.createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (!line.trim()) continue;
@@ -43,7 +69,9 @@ for await (const line of lines) {
     continue;
   }
   try {
-    const ok = await page.evaluate(([s, a]) => window.kluis[s](...a), [step, args]);
+    const ok = ui[step]
+      ? await ui[step](...args)
+      : await page.evaluate(([s, a]) => window.kluis[s](...a), [step, args]);
     say({ ok });
   } catch (e) {
     say({ error: String(e.message ?? e), problems });

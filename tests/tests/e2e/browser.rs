@@ -20,7 +20,7 @@ use kluis_sdk::{EntryContent, Kluis, Role};
 use kluis_test_support::{both_engines, Engine};
 use serde_json::{json, Value};
 
-both_engines!(wasm_client_in_chromium);
+both_engines!(wasm_client_in_chromium, setup_screen_in_chromium);
 
 const BIN: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
 const PW: &str = "Vliegende-Kiwi-42";
@@ -302,4 +302,129 @@ async fn wasm_client_in_chromium(engine: Engine) {
         (fresh["verified"].as_bool(), fresh["keyChanged"].as_bool()),
         (Some(false), Some(false))
     );
+}
+
+/// Where the screens' screenshots go (looked at, not compared).
+fn screenshot(browser: &mut Browser, name: &str) {
+    let dir = repo().join("target").join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    browser.step("screenshot", json!([path.to_str().unwrap()]));
+}
+
+/// The setup screen, as the first user meets it: the link the server
+/// printed, opened in Chromium; the form filled in as a person would; a
+/// weak password refused in a sentence with nothing lost; the recovery key
+/// shown once and confirmed by typing back its end; the link then spent.
+async fn setup_screen_in_chromium(engine: Engine) {
+    let web = repo().join("web");
+    let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
+    let mut browser = Browser::open(&server.base);
+    assert_eq!(
+        browser.step("missingKeys", json!([])),
+        json!([]),
+        "both catalogues"
+    );
+    let tag = format!("{engine:?}").to_lowercase();
+
+    // Opened without its token: a sentence saying which link to use.
+    browser.step("goto", json!([format!("{}/setup", server.base)]));
+    let said = browser.step("text", json!(["main"]));
+    assert!(
+        said.as_str().unwrap().contains("link the server shows"),
+        "{said}"
+    );
+
+    browser.step("goto", json!([server.setup_link]));
+    screenshot(&mut browser, &format!("setup-en-{tag}"));
+    browser.step("click", json!([".switch button"]));
+    assert!(browser
+        .step("text", json!(["h2"]))
+        .as_str()
+        .unwrap()
+        .contains("Je praktijk"));
+    browser.step("fill", json!(["#organisation", "Praktijk De Linde"]));
+    browser.step("fill", json!(["#name", "Manon Bakker"]));
+    browser.step("fill", json!(["#email", "manon@delinde.nl"]));
+    browser.step("fill", json!(["#password", "wachtwoord"]));
+    screenshot(&mut browser, &format!("setup-nl-{tag}"));
+    browser.step("click", json!(["button[type=submit]"]));
+    browser.step("waitForText", json!(["#setup-message", "te zwak"]));
+    // Nothing typed is lost, and the language switch keeps it too.
+    browser.step("click", json!([".switch button"]));
+    assert_eq!(
+        browser.step("value", json!(["#organisation"])),
+        "Praktijk De Linde"
+    );
+    assert_eq!(browser.step("value", json!(["#password"])), "wachtwoord");
+    browser.step("fill", json!(["#password", PW]));
+    browser.step("press", json!(["#password", "Enter"]));
+    browser.step("waitForText", json!(["h2", "recovery key"]));
+    let key = browser.step("text", json!(["#recovery-key"]));
+    let key = key.as_str().unwrap().to_owned();
+    assert!(key.len() >= 56, "{key}");
+    screenshot(&mut browser, &format!("recovery-key-en-{tag}"));
+    let tail: String = key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .split_off(52);
+    browser.step("fill", json!(["#key-tail", "XXXX"]));
+    assert_eq!(browser.step("enabled", json!(["button.primary"])), false);
+    browser.step("fill", json!(["#key-tail", tail.to_lowercase()]));
+    browser.step("click", json!(["button.primary"]));
+    browser.step("waitForText", json!(["main", "Praktijk De Linde"]));
+    screenshot(&mut browser, &format!("setup-done-en-{tag}"));
+
+    // The account is real: the manager logs in natively, sees the
+    // organisation, and the recovery key opens the identity.
+    let manager = Kluis::new(&server.base, Arc::new(MemoryStore::new()))
+        .unwrap()
+        .login("manon@delinde.nl", PW)
+        .await
+        .unwrap()
+        .ready()
+        .unwrap();
+    let me = manager.me().await.unwrap();
+    assert_eq!(me.memberships[0].organisation_name, "Praktijk De Linde");
+    let native = || Kluis::new(&server.base, Arc::new(MemoryStore::new())).unwrap();
+    native()
+        .request_password_reset("manon@delinde.nl")
+        .await
+        .unwrap();
+    let reset = Server::link_in(&server.mail("manon@delinde.nl", "password_reset").await);
+    native()
+        .reset_password(&reset, "Nieuw-Wachtwoord-73")
+        .await
+        .unwrap();
+    let kluis_sdk::Login::NeedsRecovery(pending) = native()
+        .login("manon@delinde.nl", "Nieuw-Wachtwoord-73")
+        .await
+        .unwrap()
+    else {
+        panic!("a reset asks for the recovery key");
+    };
+    let shown = kluis_sdk::kluis_crypto::recovery::RecoveryKey::parse(&key).unwrap();
+    let recovered = pending.recover(&shown).await.unwrap();
+    assert_eq!(
+        recovered.account_id(),
+        manager.account_id(),
+        "the key shown opens the identity"
+    );
+    // The link is spent: opening it again (a new page load) says so.
+    browser.step("goto", json!([format!("{}/", server.base)]));
+    browser.step("goto", json!([server.setup_link]));
+    browser.step("fill", json!(["#organisation", "Tweede"]));
+    browser.step("fill", json!(["#name", "Iemand"]));
+    browser.step("fill", json!(["#email", "iemand@delinde.nl"]));
+    browser.step("fill", json!(["#password", PW]));
+    browser.step("click", json!(["button[type=submit]"]));
+    browser.step(
+        "waitForText",
+        json!(["#setup-message", "expired or was used"]),
+    );
+    assert_eq!(browser.step("value", json!(["#organisation"])), "Tweede");
+    // The phone width, for the eye.
+    browser.step("viewport", json!([360, 740]));
+    screenshot(&mut browser, &format!("setup-used-link-phone-{tag}"));
 }
