@@ -6,6 +6,7 @@ import init, { KluisClient } from "./pkg/kluis_sdk.js";
 import { openDevice } from "./device.js";
 import { t, missingKeys } from "./i18n.js";
 import { showSetup } from "./setup.js";
+import { showInvitation } from "./invitation.js";
 
 const status = document.getElementById("status");
 status.textContent = t("loading");
@@ -75,8 +76,11 @@ async function start() {
   };
   // The screens: the pages links open. (More come with the web client.)
   const route = () => {
+    const root = document.getElementById("app");
     if (location.pathname === "/setup") {
-      showSetup(document.getElementById("app"), client, {});
+      showSetup(root, client, {});
+    } else if (location.pathname === "/invitation") {
+      showInvitation(root, client, {});
     } else {
       status.textContent = t("ready");
     }

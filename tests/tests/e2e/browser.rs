@@ -349,7 +349,7 @@ async fn setup_screen_in_chromium(engine: Engine) {
     browser.step("fill", json!(["#password", "wachtwoord"]));
     screenshot(&mut browser, &format!("setup-nl-{tag}"));
     browser.step("click", json!(["button[type=submit]"]));
-    browser.step("waitForText", json!(["#setup-message", "te zwak"]));
+    browser.step("waitForText", json!(["#form-message", "te zwak"]));
     // Nothing typed is lost, and the language switch keeps it too.
     browser.step("click", json!([".switch button"]));
     assert_eq!(
@@ -421,10 +421,66 @@ async fn setup_screen_in_chromium(engine: Engine) {
     browser.step("click", json!(["button[type=submit]"]));
     browser.step(
         "waitForText",
-        json!(["#setup-message", "expired or was used"]),
+        json!(["#form-message", "expired or was used"]),
     );
     assert_eq!(browser.step("value", json!(["#organisation"])), "Tweede");
     // The phone width, for the eye.
     browser.step("viewport", json!([360, 740]));
     screenshot(&mut browser, &format!("setup-used-link-phone-{tag}"));
+    browser.step("viewport", json!([1200, 800]));
+
+    // A coach signs up from the invitation e-mail: the page says to what
+    // and as what they are invited.
+    let org = recovered.me().await.unwrap().memberships[0]
+        .organisation_id
+        .clone();
+    recovered
+        .invite(&org, "kees@delinde.nl", Role::Coach)
+        .await
+        .unwrap();
+    let invitation = Server::link_in(&server.mail("kees@delinde.nl", "invitation").await);
+    browser.step("goto", json!([format!("{}/", server.base)]));
+    browser.step("goto", json!([invitation]));
+    browser.step("waitForText", json!(["h2", "Welcome to Praktijk De Linde"]));
+    let said = browser.step("text", json!(["main"]));
+    let said = said.as_str().unwrap();
+    assert!(
+        said.contains("invited as coach") && said.contains("kees@delinde.nl"),
+        "{said}"
+    );
+    // The promise to clients is not told to a coach.
+    assert!(!said.contains("Only you and your coach"), "{said}");
+    screenshot(&mut browser, &format!("invitation-en-{tag}"));
+    browser.step("fill", json!(["#name", "Kees de Boer"]));
+    browser.step("fill", json!(["#password", PW]));
+    browser.step("click", json!(["button[type=submit]"]));
+    browser.step("waitForText", json!(["h2", "recovery key"]));
+    let key = browser.step("text", json!(["#recovery-key"]));
+    let tail: String = key
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .split_off(52);
+    browser.step("fill", json!(["#key-tail", tail]));
+    browser.step("click", json!(["button.primary"]));
+    browser.step("waitForText", json!(["main", "Your account is ready"]));
+    let kees = native()
+        .login("kees@delinde.nl", PW)
+        .await
+        .unwrap()
+        .ready()
+        .unwrap();
+    assert_eq!(
+        kees.me().await.unwrap().memberships[0].organisation_name,
+        "Praktijk De Linde"
+    );
+    // Spent: the same link again says what to do.
+    browser.step("goto", json!([format!("{}/", server.base)]));
+    browser.step("goto", json!([invitation]));
+    browser.step(
+        "waitForText",
+        json!(["main", "Ask the person who invited you"]),
+    );
 }
