@@ -22,7 +22,8 @@ export async function showInvitation(root, client, state) {
   const header = [
     brand,
     el("h2", { text: t("invitation_title", { organisation }) }),
-    el("p", { text: t("invited_as", { role: t(`role_${info.role}`), email: info.email }) }),
+    el("p", { text: t(info.inviter_name ? "invited_by" : "invited_as",
+      { inviter: info.inviter_name, role: t(`role_${info.role}`), email: info.email }) }),
   ];
   if (info.account_exists) {
     card.append(...header, el("p", { class: "error", role: "alert", text: t("account_exists_login") }));

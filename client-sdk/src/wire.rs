@@ -337,6 +337,10 @@ pub struct InvitationInfo {
     /// Whether that address already has an account (then log in and
     /// accept instead of signing up).
     pub account_exists: bool,
+    /// Who invited them, by the name they show (none for an operator's
+    /// invitation). The server's word, like every name.
+    #[serde(default)]
+    pub inviter_name: Option<String>,
 }
 
 #[derive(Serialize)]

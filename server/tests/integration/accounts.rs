@@ -246,6 +246,8 @@ async fn invitations_roles_and_registration(engine: Engine) {
         (info["account_exists"].as_bool(), info["role"].as_str()),
         (Some(true), Some("client"))
     );
+    // Who invites whom: the page says it (the inviter's shown name).
+    assert_eq!(info["inviter_name"], "coach coach2@a.nl");
     // An existing account cannot register again from it…
     let (status, body) = s
         .register(

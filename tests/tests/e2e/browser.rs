@@ -445,7 +445,7 @@ async fn setup_screen_in_chromium(engine: Engine) {
     let said = browser.step("text", json!(["main"]));
     let said = said.as_str().unwrap();
     assert!(
-        said.contains("invited as coach") && said.contains("kees@delinde.nl"),
+        said.contains("Manon Bakker invites you as coach") && said.contains("kees@delinde.nl"),
         "{said}"
     );
     // The promise to clients is not told to a coach.

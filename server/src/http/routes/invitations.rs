@@ -157,6 +157,9 @@ pub(super) struct InvitationInfo {
     /// Whether that address already has an account (then: log in and
     /// accept, instead of registering).
     pub account_exists: bool,
+    /// The display name of who invited them (none for the operator's
+    /// invitations), so the page can say who invites whom.
+    pub inviter_name: Option<String>,
 }
 
 /// Shows what an invitation offers.
@@ -172,12 +175,19 @@ async fn lookup_invitation(
     let account_exists = accounts::by_email(&mut conn, &invitation.email)
         .await?
         .is_some();
+    let inviter_name = match invitation.invited_by {
+        Some(inviter) => accounts::by_id(&mut conn, inviter)
+            .await?
+            .map(|a| a.display_name),
+        None => None,
+    };
     Ok(Json(InvitationInfo {
         organisation_id: invitation.organisation_id.to_string(),
         organisation_name: invitation.organisation_name,
         role: invitation.role,
         email: invitation.email,
         account_exists,
+        inviter_name,
     }))
 }
 
