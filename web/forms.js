@@ -64,6 +64,25 @@ export function keep(fields, state) {
   }
 }
 
+// Submits `form` by `action()`: the button off and "one moment" while it
+// runs; on failure the sentence for the error (`spent` for a used link)
+// and the button back, with everything typed still in place.
+export function onSubmit(form, submit, message, spent, action) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    message.className = "";
+    message.textContent = t("working");
+    submit.disabled = true;
+    try {
+      await action();
+    } catch (e) {
+      message.className = "error";
+      message.textContent = explain(e, spent);
+      submit.disabled = false;
+    }
+  });
+}
+
 // The language switch: an action, not a place (the fragment holds the
 // token), so a button; `render` draws the screen again.
 export function languageSwitch(render) {

@@ -2,7 +2,7 @@
 // what, as what; your name and a password; then the recovery key shown
 // once (forms.js). Nothing typed is lost on an error.
 import { t } from "./i18n.js";
-import { el, field, explain, passwordField, keep, languageSwitch, showRecoveryKey } from "./forms.js";
+import { el, field, explain, passwordField, keep, languageSwitch, onSubmit, showRecoveryKey } from "./forms.js";
 
 export async function showInvitation(root, client, state) {
   const card = el("section", { class: "card" });
@@ -35,21 +35,11 @@ export async function showInvitation(root, client, state) {
   const submit = el("button", { type: "submit", class: "primary", text: t("create_account") });
   const form = el("form", { novalidate: true }, ...name.nodes, ...password.nodes, submit, message);
   keep({ name, password }, state);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    message.className = "";
-    message.textContent = t("working");
-    submit.disabled = true;
-    try {
-      const done = await client.signUp(location.href, name.input.value.trim(), password.input.value);
-      state.session = done.takeSession();
-      showRecoveryKey(root, done.recoveryKey, info.email,
-        t("signup_done_title"), t("signup_done_text", { organisation }));
-    } catch (e) {
-      message.className = "error";
-      message.textContent = explain(e, "invitation_used");
-      submit.disabled = false;
-    }
+  onSubmit(form, submit, message, "invitation_used", async () => {
+    const done = await client.signUp(location.href, name.input.value.trim(), password.input.value);
+    state.session = done.takeSession();
+    showRecoveryKey(root, done.recoveryKey, info.email,
+      t("signup_done_title"), t("signup_done_text", { organisation }));
   });
   // Said once, where it matters: to the client who is about to write.
   const promise = info.role === "client" ? [el("p", { class: "muted", text: t("encryption_promise") })] : [];

@@ -2,7 +2,7 @@
 // start: the organisation and its first manager, then the recovery key
 // (forms.js). Nothing typed is lost on an error.
 import { t } from "./i18n.js";
-import { el, field, explain, passwordField, keep, languageSwitch, showRecoveryKey } from "./forms.js";
+import { el, field, passwordField, keep, languageSwitch, onSubmit, showRecoveryKey } from "./forms.js";
 
 export function showSetup(root, client, state) {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -21,24 +21,14 @@ export function showSetup(root, client, state) {
   const submit = el("button", { type: "submit", class: "primary", text: t("create_organisation") });
   const form = el("form", { novalidate: true }, ...org.nodes, ...name.nodes, ...email.nodes, ...password.nodes, submit, message);
   keep({ organisation: org, name, email, password }, state);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    message.className = "";
-    message.textContent = t("working");
-    submit.disabled = true;
-    try {
-      const organisation = org.input.value.trim();
-      const done = await client.setupOrganisation(
-        location.href, organisation, email.input.value.trim(),
-        name.input.value.trim(), password.input.value);
-      state.session = done.takeSession();
-      showRecoveryKey(root, done.recoveryKey, email.input.value.trim(),
-        t("done_title"), t("done_text", { organisation }));
-    } catch (e) {
-      message.className = "error";
-      message.textContent = explain(e);
-      submit.disabled = false;
-    }
+  onSubmit(form, submit, message, "link_used", async () => {
+    const organisation = org.input.value.trim();
+    const done = await client.setupOrganisation(
+      location.href, organisation, email.input.value.trim(),
+      name.input.value.trim(), password.input.value);
+    state.session = done.takeSession();
+    showRecoveryKey(root, done.recoveryKey, email.input.value.trim(),
+      t("done_title"), t("done_text", { organisation }));
   });
   card.append(...header, el("p", { class: "muted", text: t("setup_intro") }), form,
     languageSwitch(() => showSetup(root, client, state)));

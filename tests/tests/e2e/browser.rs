@@ -348,6 +348,9 @@ async fn setup_screen_in_chromium(engine: Engine) {
     browser.step("fill", json!(["#email", "manon@delinde.nl"]));
     browser.step("fill", json!(["#password", "wachtwoord"]));
     screenshot(&mut browser, &format!("setup-nl-{tag}"));
+    browser.step("viewport", json!([360, 740]));
+    screenshot(&mut browser, &format!("setup-nl-phone-{tag}"));
+    browser.step("viewport", json!([1200, 800]));
     browser.step("click", json!(["button[type=submit]"]));
     browser.step("waitForText", json!(["#form-message", "te zwak"]));
     // Nothing typed is lost, and the language switch keeps it too.
@@ -364,6 +367,9 @@ async fn setup_screen_in_chromium(engine: Engine) {
     let key = key.as_str().unwrap().to_owned();
     assert!(key.len() >= 56, "{key}");
     screenshot(&mut browser, &format!("recovery-key-en-{tag}"));
+    browser.step("viewport", json!([360, 740]));
+    screenshot(&mut browser, &format!("recovery-key-en-phone-{tag}"));
+    browser.step("viewport", json!([1200, 800]));
     let tail: String = key
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -451,6 +457,12 @@ async fn setup_screen_in_chromium(engine: Engine) {
     // The promise to clients is not told to a coach.
     assert!(!said.contains("Only you and your coach"), "{said}");
     screenshot(&mut browser, &format!("invitation-en-{tag}"));
+    browser.step("click", json!([".switch button"]));
+    browser.step("viewport", json!([360, 740]));
+    browser.step("waitForText", json!(["h2", "Welkom bij Praktijk De Linde"]));
+    screenshot(&mut browser, &format!("invitation-nl-phone-{tag}"));
+    browser.step("viewport", json!([1200, 800]));
+    browser.step("click", json!([".switch button"]));
     browser.step("fill", json!(["#name", "Kees de Boer"]));
     browser.step("fill", json!(["#password", PW]));
     browser.step("click", json!(["button[type=submit]"]));
