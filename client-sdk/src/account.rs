@@ -569,6 +569,17 @@ impl Kluis {
         Ok(())
     }
 
+    /// Confirms the address a verification link was sent to (and makes it
+    /// the account's address, if it was a change the user asked for).
+    pub async fn verify_email(&self, link: &str) -> Result<()> {
+        let token = token_of(link)?;
+        let _: Status = self
+            .api
+            .post("/api/email/verify", &TokenOnly { token: &token })
+            .await?;
+        Ok(())
+    }
+
     /// Confirms, from the link sent to the current address, the new
     /// address a manager proposed: it becomes the account's address.
     pub async fn confirm_email_change(&self, link: &str) -> Result<()> {

@@ -26,6 +26,7 @@ mod key_change_guard;
 pub mod link;
 pub mod password;
 mod peers;
+pub mod qr;
 mod relationships;
 mod session;
 pub mod state;
@@ -45,8 +46,9 @@ pub use export::{ExportedFile, EXPORT_FORMAT};
 pub use peers::SafetyNumberView;
 pub use session::{AccountDeletion, Session};
 pub use wire::{
-    InvitationInfo, InvitationSent, Language, Me, MemberView, Membership, PrivacyNotice,
-    RelationshipView, Role, SecondFactorMethod, SessionInfo, TotpEnrolment, TwoFactorStatus,
+    InvitationInfo, InvitationSent, Language, Me, MemberUpdate, MemberView, Membership,
+    OrganisationMember, PrivacyNotice, RelationshipView, Role, SecondFactorMethod, SessionInfo,
+    TotpEnrolment, TwoFactorStatus,
 };
 
 /// Re-exported so that callers name the same types.

@@ -16,9 +16,10 @@ use crate::chain::VerifiedChain;
 use crate::error::{Error, Result};
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
-    Acknowledge, CodeProof, InvitationSent, Language, Me, NewInvitation, PhoneNumber, Preferences,
-    PrivacyNotice, RecoveryCodes, Role, SecondFactorMethod, SessionInfo, Status, TokenOnly,
-    TotpEnrolment, TwoFactorPolicy, TwoFactorStatus,
+    Acknowledge, CodeProof, InvitationSent, Language, Me, MemberUpdate, NewInvitation,
+    OrganisationMember, PhoneNumber, Preferences, PrivacyNotice, RecoveryCodes, RelationshipView,
+    Role, SecondFactorMethod, SessionInfo, Status, TokenOnly, TotpEnrolment, TwoFactorPolicy,
+    TwoFactorStatus,
 };
 
 /// What became of a request to erase the account.
@@ -168,6 +169,12 @@ impl Session {
 
     /// Ends every session of the account, this one included.
     pub async fn logout_everywhere(self) -> Result<()> {
+        self.end_everywhere().await
+    }
+
+    /// [`Self::logout_everywhere`] without consuming the session (for
+    /// holders that cannot give it up, like the web bindings).
+    pub async fn end_everywhere(&self) -> Result<()> {
         let _: Status = self.api.post("/api/logout/everywhere", &()).await?;
         Ok(())
     }
@@ -247,6 +254,14 @@ impl Session {
     /// ([`AccountDeletion::Scheduled`]; cancel with
     /// [`Self::cancel_account_deletion`]).
     pub async fn delete_account(self, password: &str) -> Result<AccountDeletion> {
+        self.request_account_deletion(password).await
+    }
+
+    /// [`Self::delete_account`] without consuming the session (for holders
+    /// that cannot give it up, like the web bindings): after
+    /// [`AccountDeletion::Deleted`] the session is gone on the server and
+    /// the holder must drop it.
+    pub async fn request_account_deletion(&self, password: &str) -> Result<AccountDeletion> {
         #[derive(serde::Deserialize)]
         struct Outcome {
             status: String,
@@ -451,15 +466,68 @@ impl Session {
         member: UserId,
         email: &str,
     ) -> Result<()> {
+        let update = MemberUpdate {
+            email: Some(email.to_owned()),
+            ..MemberUpdate::default()
+        };
+        self.update_member(organisation, member, &update).await
+    }
+
+    /// Managers: changes a member's profile (name, dates; a new e-mail
+    /// address only as a proposal the member confirms).
+    pub async fn update_member(
+        &self,
+        organisation: &str,
+        member: UserId,
+        update: &MemberUpdate,
+    ) -> Result<()> {
         let _: serde_json::Value = self
             .api
             .call(
                 reqwest::Method::PATCH,
                 &format!("/api/organisations/{organisation}/members/{member}"),
-                crate::api::Body::Json(&serde_json::json!({ "email": email })),
+                crate::api::Body::Json(update),
             )
             .await?;
         Ok(())
+    }
+
+    /// Managers: disables a member in the organisation (their sessions end
+    /// and they cannot sign in there) or enables them again.
+    pub async fn set_member_disabled(
+        &self,
+        organisation: &str,
+        member: UserId,
+        disabled: bool,
+    ) -> Result<()> {
+        let action = if disabled { "disable" } else { "enable" };
+        let _: serde_json::Value = self
+            .api
+            .post(
+                &format!("/api/organisations/{organisation}/members/{member}/{action}"),
+                &serde_json::json!({}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Managers: the organisation's relationships as metadata (members and
+    /// dates; no keys, no items).
+    pub async fn organisation_relationships(
+        &self,
+        organisation: &str,
+    ) -> Result<Vec<RelationshipView>> {
+        self.api
+            .get(&format!("/api/organisations/{organisation}/relationships"))
+            .await
+    }
+
+    /// The members of `organisation` this user may see (a coach: their
+    /// clients; a client: their coaches; a manager: everyone), by name.
+    pub async fn members(&self, organisation: &str) -> Result<Vec<OrganisationMember>> {
+        self.api
+            .get(&format!("/api/organisations/{organisation}/members"))
+            .await
     }
 
     /// Invites `email` to `organisation` as `role` (managers invite coaches

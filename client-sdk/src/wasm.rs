@@ -32,6 +32,8 @@ use crate::{
 fn js_error(e: Error) -> JsValue {
     let code = match &e {
         Error::WrongCredentials => "wrong_credentials",
+        Error::SecondFactorFailed => "second_factor_failed",
+        Error::InvalidInput(_) => "invalid_input",
         Error::SessionExpired => "session_expired",
         Error::InvalidLink => "invalid_link",
         Error::Unreachable { .. } => "unreachable",
@@ -192,6 +194,22 @@ impl KluisClient {
         }))
     }
 
+    /// A QR code of `text` for the page to draw: `{ size, dark }`, `dark`
+    /// a Uint8Array of `size * size` modules row by row (1 dark).
+    #[wasm_bindgen(js_name = qrCode)]
+    pub fn qr_code(text: &str) -> Result<JsValue, JsValue> {
+        let m = crate::qr::qr_matrix(text).map_err(js_error)?;
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"size".into(), &JsValue::from(m.size as u32))?;
+        let dark: Vec<u8> = m.dark.iter().map(|&d| u8::from(d)).collect();
+        js_sys::Reflect::set(
+            &out,
+            &"dark".into(),
+            &js_sys::Uint8Array::from(dark.as_slice()),
+        )?;
+        Ok(out.into())
+    }
+
     /// What an invitation link offers.
     #[wasm_bindgen(js_name = lookupInvitation)]
     pub async fn lookup_invitation(&self, link: String) -> Result<JsValue, JsValue> {
@@ -258,6 +276,86 @@ impl KluisClient {
         self.device.flush().await?;
         Ok(KluisSession::wrap(session?, self.device.clone()))
     }
+
+    /// Asks for a password-reset link by e-mail (the answer is the same
+    /// whether or not the address has an account).
+    #[wasm_bindgen(js_name = requestPasswordReset)]
+    pub async fn request_password_reset(&self, email: String) -> Result<(), JsValue> {
+        self.kluis
+            .request_password_reset(&email)
+            .await
+            .map_err(js_error)
+    }
+
+    /// Sets a new password from the e-mailed link. On an account with
+    /// two-factor login the link alone is refused (`second_factor_required`):
+    /// pass `method` (`totp`, `sms` after `sendResetSms`, `recovery_code`)
+    /// and its `code`. Then sign in with the new password and restore the
+    /// identity with the recovery key (`LoginStep.recover`).
+    #[wasm_bindgen(js_name = resetPassword)]
+    pub async fn reset_password(
+        &self,
+        link: String,
+        new_password: String,
+        method: Option<String>,
+        code: Option<String>,
+    ) -> Result<(), JsValue> {
+        let done = match (method, code) {
+            (Some(method), Some(code)) => {
+                let method: crate::SecondFactorMethod =
+                    serde_json::from_value(serde_json::Value::String(method)).map_err(|_| {
+                        js_error(Error::InvalidInput("unknown second factor".into()))
+                    })?;
+                self.kluis
+                    .reset_password_with_second_factor(&link, &new_password, method, &code)
+                    .await
+            }
+            _ => self.kluis.reset_password(&link, &new_password).await,
+        };
+        done.map_err(js_error)
+    }
+
+    /// Has an SMS code for a password reset sent to the account's phone.
+    #[wasm_bindgen(js_name = sendResetSms)]
+    pub async fn send_reset_sms(&self, link: String) -> Result<(), JsValue> {
+        self.kluis.send_reset_sms(&link).await.map_err(js_error)
+    }
+
+    /// Confirms the address an e-mailed verification link was sent to.
+    #[wasm_bindgen(js_name = verifyEmail)]
+    pub async fn verify_email(&self, link: String) -> Result<(), JsValue> {
+        self.kluis.verify_email(&link).await.map_err(js_error)
+    }
+
+    /// Confirms, from the link sent to the current address, the new
+    /// address a manager proposed.
+    #[wasm_bindgen(js_name = confirmEmailChange)]
+    pub async fn confirm_email_change(&self, link: String) -> Result<(), JsValue> {
+        self.kluis
+            .confirm_email_change(&link)
+            .await
+            .map_err(js_error)
+    }
+
+    /// Refuses, from the link sent to the current address, the new address
+    /// a manager proposed: nothing changes.
+    #[wasm_bindgen(js_name = refuseEmailChange)]
+    pub async fn refuse_email_change(&self, link: String) -> Result<(), JsValue> {
+        self.kluis
+            .refuse_email_change(&link)
+            .await
+            .map_err(js_error)
+    }
+
+    /// Logs in one step at a time, as a screen does: resolves to a
+    /// [`LoginStep`] that is ready, waits for a second factor, or needs the
+    /// identity restored (after a password reset).
+    #[wasm_bindgen(js_name = beginLogin)]
+    pub async fn begin_login(&self, email: String, password: String) -> Result<LoginStep, JsValue> {
+        let login = self.kluis.login(&email, &password).await.map_err(js_error);
+        self.device.flush().await?;
+        Ok(LoginStep::wrap(login?, self.device.clone()))
+    }
 }
 
 impl KluisClient {
@@ -303,6 +401,196 @@ impl SignedUp {
     }
 }
 
+/// A login in progress: `needs` says what it waits for — `"ready"` (take
+/// the session), `"second_factor"` (a code of one of `methods`), or
+/// `"recovery"` (the password was reset: restore the identity with the
+/// recovery key, or start a new one).
+#[wasm_bindgen]
+pub struct LoginStep {
+    login: Rc<Mutex<Option<crate::Login>>>,
+    needs: &'static str,
+    methods: Vec<String>,
+    can_recover: bool,
+    device: Device,
+}
+
+impl std::fmt::Debug for LoginStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginStep")
+            .field("needs", &self.needs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A step asked of a login that is not at it (the page's mistake).
+fn not_now(what: &str) -> JsValue {
+    let err = js_sys::Error::new(&format!("this login does not wait for {what}"));
+    err.set_name("wrong_step");
+    err.into()
+}
+
+impl LoginStep {
+    fn wrap(login: crate::Login, device: Device) -> Self {
+        let (needs, methods, can_recover) = match &login {
+            crate::Login::Ready(_) => ("ready", Vec::new(), false),
+            crate::Login::SecondFactor(p) => (
+                "second_factor",
+                p.methods()
+                    .iter()
+                    .map(|m| match m {
+                        crate::SecondFactorMethod::Totp => "totp".to_owned(),
+                        crate::SecondFactorMethod::RecoveryCode => "recovery_code".to_owned(),
+                        crate::SecondFactorMethod::Sms => "sms".to_owned(),
+                    })
+                    .collect(),
+                false,
+            ),
+            crate::Login::NeedsRecovery(r) => ("recovery", Vec::new(), r.has_published_identity()),
+        };
+        Self {
+            login: Rc::new(Mutex::new(Some(login))),
+            needs,
+            methods,
+            can_recover,
+            device,
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl LoginStep {
+    /// `"ready"`, `"second_factor"` or `"recovery"`.
+    #[wasm_bindgen(getter)]
+    pub fn needs(&self) -> String {
+        self.needs.to_owned()
+    }
+
+    /// The second factors the server accepts: `totp`, `recovery_code`,
+    /// `sms`.
+    #[wasm_bindgen(getter)]
+    pub fn methods(&self) -> Vec<String> {
+        self.methods.clone()
+    }
+
+    /// Whether a recovery key can restore the identity (one was
+    /// published); if not, only a new identity is possible.
+    #[wasm_bindgen(getter, js_name = canRecover)]
+    pub fn can_recover(&self) -> bool {
+        self.can_recover
+    }
+
+    /// The session of a ready login (once).
+    #[wasm_bindgen(js_name = takeSession)]
+    pub fn take_session(&self) -> Result<KluisSession, JsValue> {
+        let mut login = self
+            .login
+            .try_lock()
+            .ok_or_else(|| not_now("the session"))?;
+        match login.take() {
+            Some(crate::Login::Ready(session)) => {
+                Ok(KluisSession::wrap(*session, self.device.clone()))
+            }
+            other => {
+                *login = other;
+                Err(not_now("the session"))
+            }
+        }
+    }
+
+    /// Has a code sent by SMS (when `methods` offers `sms`).
+    #[wasm_bindgen(js_name = sendSms)]
+    pub fn send_sms(&self) -> js_sys::Promise {
+        let login = self.login.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let login = login.lock().await;
+            let Some(crate::Login::SecondFactor(pending)) = login.as_ref() else {
+                return Err(not_now("a code"));
+            };
+            pending.send_sms().await.map_err(js_error)?;
+            Ok(JsValue::TRUE)
+        })
+    }
+
+    /// Sends the typed code (six digits from the app or SMS, or a recovery
+    /// code); resolves to the next step. A wrong code rejects
+    /// (`second_factor_failed`) and this step stays for another try.
+    pub fn complete(&self, code: String) -> js_sys::Promise {
+        let login = self.login.clone();
+        let device = self.device.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let next = {
+                let login = login.lock().await;
+                let Some(crate::Login::SecondFactor(pending)) = login.as_ref() else {
+                    return Err(not_now("a code"));
+                };
+                let code = code.trim();
+                let method = crate::SecondFactorMethod::of_code(code, pending.methods());
+                pending.complete(method, code).await
+            };
+            device.flush().await?;
+            Ok(LoginStep::wrap(next.map_err(js_error)?, device).into())
+        })
+    }
+
+    /// Restores the identity with the recovery key and seals it under the
+    /// new password; resolves to the session. A malformed key rejects
+    /// (`invalid_recovery_key`) and this step stays; a key that does not
+    /// open the identity ends this login (sign in again).
+    pub fn recover(&self, recovery_key: String) -> js_sys::Promise {
+        let login = self.login.clone();
+        let device = self.device.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let key = kluis_crypto::recovery::RecoveryKey::parse(&recovery_key).map_err(|e| {
+                let err = js_sys::Error::new(&e.to_string());
+                err.set_name("invalid_recovery_key");
+                JsValue::from(err)
+            })?;
+            let pending = {
+                let mut login = login.lock().await;
+                match login.take() {
+                    Some(crate::Login::NeedsRecovery(p)) => p,
+                    other => {
+                        *login = other;
+                        return Err(not_now("a recovery key"));
+                    }
+                }
+            };
+            let session = pending.recover(&key).await.map_err(js_error);
+            device.flush().await?;
+            Ok(KluisSession::wrap(session?, device).into())
+        })
+    }
+
+    /// Starts over with a new identity (the old messages become
+    /// unreadable; every peer is told the key changed); resolves to the
+    /// account with its new recovery key, to show once.
+    #[wasm_bindgen(js_name = newIdentity)]
+    pub fn new_identity(&self) -> js_sys::Promise {
+        let login = self.login.clone();
+        let device = self.device.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let pending = {
+                let mut login = login.lock().await;
+                match login.take() {
+                    Some(crate::Login::NeedsRecovery(p)) => p,
+                    other => {
+                        *login = other;
+                        return Err(not_now("a new identity"));
+                    }
+                }
+            };
+            let account = pending.new_identity().await.map_err(js_error);
+            device.flush().await?;
+            let account = account?;
+            Ok(SignedUp {
+                recovery_key: account.recovery_key.to_display_string().to_string(),
+                session: Some(KluisSession::wrap(account.session, device)),
+            }
+            .into())
+        })
+    }
+}
+
 /// A logged-in user in the page.
 #[wasm_bindgen]
 pub struct KluisSession {
@@ -343,6 +631,18 @@ impl KluisSession {
         })
     }
 
+    /// [`Self::run`] for a step that answers a value: resolves to it as a
+    /// plain JS object.
+    fn answer<F, Fut, T>(&self, call: F) -> js_sys::Promise
+    where
+        F: FnOnce(Rc<Mutex<Session>>) -> Fut,
+        Fut: Future<Output = crate::Result<T>> + 'static,
+        T: Serialize,
+    {
+        let done = call(self.inner.clone());
+        self.run(async move { to_js(&done.await.map_err(js_error)?) })
+    }
+
     /// [`Self::run`] for a step that answers nothing: resolves to `true`.
     fn step<F, Fut>(&self, call: F) -> js_sys::Promise
     where
@@ -367,29 +667,172 @@ impl KluisSession {
 
     /// The account and its organisations.
     pub fn me(&self) -> js_sys::Promise {
-        let inner = self.inner.clone();
-        self.run(async move {
-            let me = inner.lock().await.me().await.map_err(js_error)?;
-            to_js(&me)
-        })
+        self.answer(|s| async move { s.lock().await.me().await })
     }
 
     /// The relationships this user is in.
     pub fn relationships(&self) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.relationships().await })
+    }
+
+    /// The current privacy notice in the account's language (`{ version,
+    /// language, text, acknowledged_ms }`, text in Markdown); show it when
+    /// `me().privacy_notice_pending`.
+    #[wasm_bindgen(js_name = privacyNotice)]
+    pub fn privacy_notice(&self) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.privacy_notice().await })
+    }
+
+    /// Records that the user read notice `version`.
+    #[wasm_bindgen(js_name = acknowledgePrivacyNotice)]
+    pub fn acknowledge_privacy_notice(&self, version: f64) -> js_sys::Promise {
+        self.answer(|s| async move {
+            s.lock()
+                .await
+                .acknowledge_privacy_notice(version as i64)
+                .await
+        })
+    }
+
+    /// Sets the account's language (`"nl"`, `"en"`) and, if given, whether
+    /// e-mails tell of new messages; resolves to the account.
+    #[wasm_bindgen(js_name = setPreferences)]
+    pub fn set_preferences(
+        &self,
+        language: Option<String>,
+        activity_emails: Option<bool>,
+    ) -> js_sys::Promise {
         let inner = self.inner.clone();
         self.run(async move {
-            let list = inner.lock().await.relationships().await.map_err(js_error)?;
-            to_js(&list)
+            let language = language
+                .map(|l| l.parse::<crate::Language>())
+                .transpose()
+                .map_err(js_error)?;
+            let me = inner
+                .lock()
+                .await
+                .set_preferences(language, activity_emails)
+                .await
+                .map_err(js_error)?;
+            to_js(&me)
+        })
+    }
+
+    /// The newest `limit` verified entries of a relationship, oldest
+    /// first (for following a conversation).
+    pub fn recent(&self, relationship: String, limit: u32) -> js_sys::Promise {
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            s.lock().await.recent(rid, limit).await
+        })
+    }
+
+    /// The members of an organisation this user may see: `[{ account_id,
+    /// display_name, email, role, disabled, … }]`.
+    pub fn members(&self, organisation: String) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.members(&organisation).await })
+    }
+
+    /// Invites `email` to `organisation` as `role` (`client` by a coach;
+    /// `coach` or `manager` by a manager); the server e-mails the link.
+    pub fn invite(&self, organisation: String, email: String, role: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let role: crate::Role = serde_json::from_value(serde_json::Value::String(role))
+                .map_err(|_| js_error(Error::InvalidInput("unknown role".into())))?;
+            let sent = inner
+                .lock()
+                .await
+                .invite(&organisation, &email, role)
+                .await
+                .map_err(js_error)?;
+            to_js(&sent)
+        })
+    }
+
+    /// Managers: changes a member's profile: `update` is `{ display_name?,
+    /// email?, contract_end?, trajectory_start?, trajectory_end? }` (dates
+    /// `YYYY-MM-DD`, `""` clears; a new e-mail address is a proposal).
+    #[wasm_bindgen(js_name = updateMember)]
+    pub fn update_member(
+        &self,
+        organisation: String,
+        member: String,
+        update: JsValue,
+    ) -> js_sys::Promise {
+        let parsed: Result<crate::MemberUpdate, _> = serde_wasm_bindgen::from_value(update);
+        self.step(|s| async move {
+            let member = parse_user_id(&member)?;
+            let update = parsed.map_err(|e| Error::InvalidInput(format!("member update: {e}")))?;
+            s.lock()
+                .await
+                .update_member(&organisation, member, &update)
+                .await
+        })
+    }
+
+    /// Managers: disables a member (or enables them again).
+    #[wasm_bindgen(js_name = setMemberDisabled)]
+    pub fn set_member_disabled(
+        &self,
+        organisation: String,
+        member: String,
+        disabled: bool,
+    ) -> js_sys::Promise {
+        self.step(|s| async move {
+            let member = parse_user_id(&member)?;
+            s.lock()
+                .await
+                .set_member_disabled(&organisation, member, disabled)
+                .await
+        })
+    }
+
+    /// Managers: the organisation's relationships, members and dates only.
+    #[wasm_bindgen(js_name = organisationRelationships)]
+    pub fn organisation_relationships(&self, organisation: String) -> js_sys::Promise {
+        self.answer(|s| async move {
+            s.lock()
+                .await
+                .organisation_relationships(&organisation)
+                .await
+        })
+    }
+
+    /// Managers: requires (or stops requiring) two-step sign-in of every
+    /// member of the organisation.
+    #[wasm_bindgen(js_name = requireTwoFactor)]
+    pub fn require_two_factor(&self, organisation: String, required: bool) -> js_sys::Promise {
+        self.step(|s| async move {
+            s.lock()
+                .await
+                .require_two_factor(&organisation, required)
+                .await
+        })
+    }
+
+    /// Opens a relationship with a client this coach invited; resolves to
+    /// its id.
+    #[wasm_bindgen(js_name = openRelationship)]
+    pub fn open_relationship(&self, organisation: String, client: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let client = parse_user_id(&client).map_err(js_error)?;
+            let rid = inner
+                .lock()
+                .await
+                .open_relationship(&organisation, client)
+                .await
+                .map_err(js_error)?;
+            Ok(JsValue::from_str(&rid.to_string()))
         })
     }
 
     /// Every verified entry of a relationship, oldest first.
     pub fn dialogue(&self, relationship: String) -> js_sys::Promise {
-        let inner = self.inner.clone();
-        self.run(async move {
-            let rid = parse_relationship_id(&relationship).map_err(js_error)?;
-            let entries = inner.lock().await.dialogue(rid).await.map_err(js_error)?;
-            to_js(&entries)
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            s.lock().await.dialogue(rid).await
         })
     }
 
@@ -403,6 +846,23 @@ impl KluisSession {
                 .lock()
                 .await
                 .send_message(rid, &text)
+                .await
+                .map_err(js_error)?;
+            Ok(JsValue::from_str(&id.to_string()))
+        })
+    }
+
+    /// Writes a coach-private note about the relationship (coaches; only
+    /// they ever read it); resolves to the item id.
+    #[wasm_bindgen(js_name = addNote)]
+    pub fn add_note(&self, relationship: String, text: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let rid = parse_relationship_id(&relationship).map_err(js_error)?;
+            let id = inner
+                .lock()
+                .await
+                .add_note(rid, &text)
                 .await
                 .map_err(js_error)?;
             Ok(JsValue::from_str(&id.to_string()))
@@ -486,11 +946,9 @@ impl KluisSession {
     /// The members and history a relationship's signed membership chain
     /// proves: `{ epoch, members, events }`.
     pub fn membership(&self, relationship: String) -> js_sys::Promise {
-        let inner = self.inner.clone();
-        self.run(async move {
-            let rid = parse_relationship_id(&relationship).map_err(js_error)?;
-            let proven = inner.lock().await.membership(rid).await.map_err(js_error)?;
-            to_js(&proven)
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            s.lock().await.membership(rid).await
         })
     }
 
@@ -534,6 +992,99 @@ impl KluisSession {
             let rid = parse_relationship_id(&relationship)?;
             let item = parse_item_id(&item)?;
             s.lock().await.delete_item(rid, item).await
+        })
+    }
+
+    /// The account's two-step sign-in: `{ totp, sms_phone,
+    /// recovery_codes_left, required_by_organisation }`.
+    #[wasm_bindgen(js_name = twoFactor)]
+    pub fn two_factor(&self) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.two_factor().await })
+    }
+
+    /// Starts adding an authenticator app (needs a recent
+    /// `reauthenticate`): `{ secret, otpauth_uri }` (draw the URI with
+    /// `KluisClient.qrCode`; the server's picture is not used).
+    #[wasm_bindgen(js_name = enrolTotp)]
+    pub fn enrol_totp(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let e = inner.lock().await.enrol_totp().await.map_err(js_error)?;
+            to_js(&serde_json::json!({"secret": e.secret, "otpauth_uri": e.otpauth_uri}))
+        })
+    }
+
+    /// Confirms the app with its first code; resolves to the ten recovery
+    /// codes, to show once.
+    #[wasm_bindgen(js_name = confirmTotp)]
+    pub fn confirm_totp(&self, code: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let codes = inner
+                .lock()
+                .await
+                .confirm_totp(code.trim())
+                .await
+                .map_err(js_error)?;
+            to_js(&codes)
+        })
+    }
+
+    /// Turns two-step sign-in off with a current code (`code` from the app,
+    /// or a recovery code); needs a recent `reauthenticate`.
+    #[wasm_bindgen(js_name = disableTwoFactor)]
+    pub fn disable_two_factor(&self, code: String) -> js_sys::Promise {
+        self.step(|s| async move {
+            let code = code.trim().to_owned();
+            let method =
+                crate::SecondFactorMethod::of_code(&code, &[crate::SecondFactorMethod::Totp]);
+            s.lock().await.disable_two_factor(method, &code).await
+        })
+    }
+
+    /// The account's sessions: `[{ id, device_label, created_ms,
+    /// last_seen_ms, expires_ms, current }]`.
+    pub fn sessions(&self) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.sessions().await })
+    }
+
+    /// Ends one of the account's other sessions.
+    #[wasm_bindgen(js_name = revokeSession)]
+    pub fn revoke_session(&self, id: String) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.revoke_session(&id).await })
+    }
+
+    /// Ends every session of the account, this one included.
+    #[wasm_bindgen(js_name = logoutEverywhere)]
+    pub fn logout_everywhere(&self) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.end_everywhere().await })
+    }
+
+    /// Changes the password (the old one proven); other sessions end.
+    #[wasm_bindgen(js_name = changePassword)]
+    pub fn change_password(&self, old: String, new: String) -> js_sys::Promise {
+        self.step(|s| async move { s.lock().await.change_password(&old, &new).await })
+    }
+
+    /// Deletes this account (clients), the password proven again:
+    /// resolves to `{ deleted: true }`, or `{ deleted: false,
+    /// scheduledForMs }` when the erasure waits out a cooling-off period.
+    #[wasm_bindgen(js_name = deleteAccount)]
+    pub fn delete_account(&self, password: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let outcome = inner
+                .lock()
+                .await
+                .request_account_deletion(&password)
+                .await
+                .map_err(js_error)?;
+            to_js(&match outcome {
+                crate::AccountDeletion::Deleted => serde_json::json!({"deleted": true}),
+                crate::AccountDeletion::Scheduled { at_ms } => {
+                    serde_json::json!({"deleted": false, "scheduledForMs": at_ms})
+                }
+            })
         })
     }
 

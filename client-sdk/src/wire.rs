@@ -148,6 +148,11 @@ pub struct Me {
     /// [`crate::Session::cancel_account_deletion`].
     #[serde(default)]
     pub deletion_scheduled_for_ms: Option<i64>,
+    /// A session ends after this long without a request, ms (`None` from
+    /// a server that does not say). A client that polls on its own locks
+    /// itself after this long without its user.
+    #[serde(default)]
+    pub session_idle_ms: Option<i64>,
 }
 
 /// The privacy notice: the user's rights, in their language.
@@ -415,6 +420,54 @@ pub struct MemberView {
     pub joined_epoch: i64,
     /// Epoch at which the member was removed, if so.
     pub left_epoch: Option<i64>,
+}
+
+/// A member of an organisation, as the server shows them to the caller:
+/// a manager sees everyone with their dates, a coach their clients, a
+/// client their coaches (without dates).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrganisationMember {
+    /// Account id.
+    pub account_id: String,
+    /// Name.
+    pub display_name: String,
+    /// E-mail address.
+    pub email: String,
+    /// Role in the organisation.
+    pub role: Role,
+    /// Disabled there by a manager.
+    pub disabled: bool,
+    /// Coaches: end of the contract (YYYY-MM-DD), managers only.
+    #[serde(default)]
+    pub contract_end: Option<String>,
+    /// Clients: start of the trajectory, managers only.
+    #[serde(default)]
+    pub trajectory_start: Option<String>,
+    /// Clients: end of the trajectory, managers only.
+    #[serde(default)]
+    pub trajectory_end: Option<String>,
+}
+
+/// What a manager changes of a member; `None` leaves it. A date is
+/// `YYYY-MM-DD`, or `""` to clear it. A new `email` is only proposed: the
+/// member confirms it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MemberUpdate {
+    /// New name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A new address to propose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Coaches: end of the contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_end: Option<String>,
+    /// Clients: start of the trajectory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trajectory_start: Option<String>,
+    /// Clients: end of the trajectory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trajectory_end: Option<String>,
 }
 
 /// A relationship (trajectory) as the server lists it.

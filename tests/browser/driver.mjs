@@ -22,6 +22,8 @@ const page = context.pages()[0] ?? (await context.newPage());
 const problems = [];
 page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
 page.on("pageerror", (e) => problems.push(String(e)));
+// A confirmation the page asks (deleting a message) is answered yes.
+page.on("dialog", (d) => d.accept());
 await page.goto(base + "/index.html");
 await page.waitForFunction(() => window.kluisReady || window.kluisError, null, { timeout: 60000 });
 const loadError = await page.evaluate(() => window.kluisError ?? null);
@@ -39,6 +41,34 @@ const ui = {
   press: async (selector, key) => (await page.press(selector, key), true),
   click: async (selector) => (await page.click(selector), true),
   text: async (selector) => (await page.textContent(selector)) ?? "",
+  // Types as a keyboard does, after what is already there.
+  type: async (selector, text) => (await page.locator(selector).pressSequentially(text), true),
+  count: (selector) => page.locator(selector).count(),
+  visible: (selector) => page.isVisible(selector),
+  async waitForTextLong(selector, text, ms) {
+    await page.waitForFunction(
+      ([s, t]) => (document.querySelector(s)?.textContent ?? "").includes(t), [selector, text],
+      { timeout: ms });
+    return true;
+  },
+  async waitFor(selector) {
+    await page.waitForSelector(selector, { timeout: 30000 });
+    return true;
+  },
+  async waitForGone(selector) {
+    await page.waitForSelector(selector, { state: "hidden", timeout: 30000 });
+    return true;
+  },
+  // The element that has the focus, for keyboard passes.
+  focused: () => page.evaluate(() => {
+    const a = document.activeElement;
+    return a ? `${a.tagName.toLowerCase()}${a.id ? "#" + a.id : ""}` : "";
+  }),
+  key: async (key) => (await page.keyboard.press(key), true),
+  // What the page reported as errors since the last call — script errors,
+  // refusals under the CSP — but not the browser's own note on an HTTP
+  // error status, which the screens answer in words.
+  problems: () => problems.splice(0).filter((p) => !p.startsWith("Failed to load resource")),
   value: (selector) => page.inputValue(selector),
   enabled: (selector) => page.isEnabled(selector),
   async waitForText(selector, text) {

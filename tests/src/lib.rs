@@ -171,3 +171,15 @@ pub fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
         .filter(|w| *w == needle)
         .count()
 }
+
+/// The texts of the messages among `entries`, in order (notes, files and
+/// tombstones left out).
+pub fn message_texts(entries: &[kluis_sdk::Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.content {
+            kluis_sdk::EntryContent::Message { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}

@@ -73,3 +73,23 @@ impl<'a> Practice<'a> {
             .session
     }
 }
+
+/// The member `email` forgot their password: a reset from the mailed
+/// link, then, without a recovery key, a new identity — the way a peer's
+/// key changes honestly. Returns the new session.
+pub async fn new_identity_after_reset(
+    server: &Server,
+    email: &str,
+    new_password: &str,
+    store: Arc<MemoryStore>,
+) -> Session {
+    let kluis = Kluis::new(&server.base, store).unwrap();
+    kluis.request_password_reset(email).await.unwrap();
+    let reset = Server::link_in(&server.mail(email, "password_reset").await);
+    kluis.reset_password(&reset, new_password).await.unwrap();
+    let kluis_sdk::Login::NeedsRecovery(pending) = kluis.login(email, new_password).await.unwrap()
+    else {
+        panic!("{email} needs a recovery key or a new identity");
+    };
+    pending.new_identity().await.unwrap().session
+}

@@ -17,12 +17,19 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// The bundle as built into this binary (empty if `web/` was missing).
+/// The bundle as built into this binary (empty if `web/` was missing):
+/// the page, its style, the compiled scripts (`js/`, from `src/` by tsc)
+/// and the SDK (`pkg/`). Sources, the npm packages that compile them and
+/// their settings stay out.
 #[derive(rust_embed::Embed)]
 #[folder = "../web"]
 #[allow_missing = true]
-#[exclude = "*.gitignore"]
-#[exclude = "*.md"]
+#[include = "index.html"]
+#[include = "style.css"]
+#[include = "favicon.svg"]
+#[include = "js/*.js"]
+#[include = "pkg/kluis_sdk.js"]
+#[include = "pkg/kluis_sdk_bg.wasm"]
 struct Bundle;
 
 /// The pages links open: each is the single-page client.
@@ -165,7 +172,7 @@ mod tests {
         for page in PAGES {
             assert_eq!(file_name(page).as_deref(), Some("index.html"));
         }
-        assert_eq!(file_name("/app.js").as_deref(), Some("app.js"));
+        assert_eq!(file_name("/js/app.js").as_deref(), Some("js/app.js"));
         assert_eq!(
             file_name("/pkg/kluis_sdk.js").as_deref(),
             Some("pkg/kluis_sdk.js")

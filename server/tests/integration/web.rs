@@ -36,7 +36,7 @@ async fn the_links_open_the_web_client() {
         assert_eq!(r.text().await.unwrap(), index, "{page}");
     }
     // A file, and the same file again with its ETag: not sent twice.
-    let r = s.http.get(s.url("/app.js")).send().await.unwrap();
+    let r = s.http.get(s.url("/js/app.js")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.headers()["content-type"],
@@ -46,7 +46,7 @@ async fn the_links_open_the_web_client() {
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     let again = s
         .http
-        .get(s.url("/app.js"))
+        .get(s.url("/js/app.js"))
         .header("if-none-match", &etag)
         .send()
         .await
@@ -60,6 +60,10 @@ async fn the_links_open_the_web_client() {
         "/api/nothing",
         "/pkg/",
         "/.gitignore",
+        "/src/app.ts",
+        "/package.json",
+        "/tsconfig.json",
+        "/node_modules/typescript/package.json",
     ] {
         let r = s.http.get(s.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
@@ -83,7 +87,7 @@ async fn a_web_dir_overrides_the_built_in_bundle() {
     let r = s.http.get(s.url("/invitation")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), "<!doctype html><p>eigen</p>");
-    let r = s.http.get(s.url("/app.js")).send().await.unwrap();
+    let r = s.http.get(s.url("/js/app.js")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "only the folder's files");
     s.stop().await;
 }

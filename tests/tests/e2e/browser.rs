@@ -22,22 +22,22 @@ use serde_json::{json, Value};
 
 both_engines!(wasm_client_in_chromium, setup_screen_in_chromium);
 
-const BIN: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_kluis-server-e2e");
 const PW: &str = "Vliegende-Kiwi-42";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The Node driver of Chromium, one step per line.
-struct Browser {
+pub(crate) struct Browser {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Browser {
-    fn open(base: &str) -> Self {
+    pub(crate) fn open(base: &str) -> Self {
         let dir = repo().join("tests").join("browser");
         assert!(
             repo().join("web/pkg/kluis_sdk_bg.wasm").exists()
@@ -73,17 +73,54 @@ impl Browser {
     }
 
     /// Runs a step; panics on its error.
-    fn step(&mut self, step: &str, args: Value) -> Value {
-        let answer = self.try_step(step, args);
+    pub(crate) fn step(&mut self, step: &str, args: Value) -> Value {
+        let answer = self.try_step(step, args.clone());
         match answer.get("ok") {
             Some(v) => v.clone(),
-            None => panic!("{step}: {answer}"),
+            None => {
+                // What the page showed when the step failed, to look at.
+                let dir = repo().join("target").join("screenshots");
+                let _ = std::fs::create_dir_all(&dir);
+                let shot = dir.join("failed-step.png");
+                let _ = self.try_step("screenshot", json!([shot.to_str().unwrap()]));
+                let text = self.try_step("text", json!(["body"]));
+                panic!(
+                    "{step} {args}: {answer}\npage ({}): {}",
+                    shot.display(),
+                    text["ok"].as_str().unwrap_or_default()
+                )
+            }
         }
     }
 
-    fn try_step(&mut self, step: &str, args: Value) -> Value {
+    pub(crate) fn try_step(&mut self, step: &str, args: Value) -> Value {
         writeln!(self.stdin, "{}", json!({"step": step, "args": args})).unwrap();
         self.answer()
+    }
+}
+
+impl Browser {
+    /// On the recovery-key screen: reads the key shown, types back its
+    /// last four characters as the screen asks, and goes on. Returns it.
+    pub(crate) fn keep_recovery_key(&mut self) -> String {
+        self.step("waitFor", json!(["#recovery-key"]));
+        let key = self.step("text", json!(["#recovery-key"]));
+        let key = key.as_str().unwrap().to_owned();
+        let tail: String = key
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .split_off(52);
+        self.step("fill", json!(["#key-tail", tail]));
+        self.step("click", json!(["button.primary"]));
+        key
+    }
+
+    /// The privacy notice at a first sign-in, in the account's language
+    /// (`says`: a phrase of it), acknowledged.
+    pub(crate) fn acknowledge_privacy_notice(&mut self, says: &str) {
+        self.step("waitForText", json!(["main", says]));
+        self.step("click", json!(["button.primary"]));
     }
 }
 
@@ -250,24 +287,13 @@ async fn wasm_client_in_chromium(engine: Engine) {
     // reloaded, remembers the old key: the change is shown and blocks
     // sending until compared — not pinned silently as a fresh page would.
     browser.step("logout", json!([]));
-    let coach_store = Arc::new(MemoryStore::new());
-    native(&coach_store)
-        .request_password_reset("coach@p.nl")
-        .await
-        .unwrap();
-    let reset = Server::link_in(&server.mail("coach@p.nl", "password_reset").await);
-    native(&coach_store)
-        .reset_password(&reset, "Nieuw-Wachtwoord-73")
-        .await
-        .unwrap();
-    let kluis_sdk::Login::NeedsRecovery(pending) = native(&coach_store)
-        .login("coach@p.nl", "Nieuw-Wachtwoord-73")
-        .await
-        .unwrap()
-    else {
-        panic!("the coach needs their recovery key or a new identity");
-    };
-    pending.new_identity().await.unwrap();
+    kluis_e2e::practice::new_identity_after_reset(
+        &server,
+        "coach@p.nl",
+        "Nieuw-Wachtwoord-73",
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
     browser.step("reload", json!([]));
     browser.step("login", json!(["kees@p.nl", PW]));
     let changed = browser.step("safetyNumber", json!([coach_id]));
@@ -305,7 +331,7 @@ async fn wasm_client_in_chromium(engine: Engine) {
 }
 
 /// Where the screens' screenshots go (looked at, not compared).
-fn screenshot(browser: &mut Browser, name: &str) {
+pub(crate) fn screenshot(browser: &mut Browser, name: &str) {
     let dir = repo().join("target").join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.png"));
@@ -352,7 +378,10 @@ async fn setup_screen_in_chromium(engine: Engine) {
     screenshot(&mut browser, &format!("setup-nl-phone-{tag}"));
     browser.step("viewport", json!([1200, 800]));
     browser.step("click", json!(["button[type=submit]"]));
-    browser.step("waitForText", json!(["#form-message", "te zwak"]));
+    browser.step(
+        "waitForText",
+        json!(["#form-message", "te makkelijk te raden"]),
+    );
     // Nothing typed is lost, and the language switch keeps it too.
     browser.step("click", json!([".switch button"]));
     assert_eq!(
@@ -379,7 +408,15 @@ async fn setup_screen_in_chromium(engine: Engine) {
     assert_eq!(browser.step("enabled", json!(["button.primary"])), false);
     browser.step("fill", json!(["#key-tail", tail.to_lowercase()]));
     browser.step("click", json!(["button.primary"]));
-    browser.step("waitForText", json!(["main", "Praktijk De Linde"]));
+    // Then the privacy notice, once; then the client, signed in.
+    browser.step("waitForText", json!(["main", "Right to lodge a complaint"]));
+    screenshot(&mut browser, &format!("privacy-notice-en-{tag}"));
+    browser.step("click", json!(["button.primary"]));
+    browser.step("waitForText", json!([".topbar", "Praktijk De Linde"]));
+    browser.step(
+        "waitForText",
+        json!([".manager-line", "You manage profiles"]),
+    );
     screenshot(&mut browser, &format!("setup-done-en-{tag}"));
 
     // The account is real: the manager logs in natively, sees the
@@ -467,17 +504,10 @@ async fn setup_screen_in_chromium(engine: Engine) {
     browser.step("fill", json!(["#password", PW]));
     browser.step("click", json!(["button[type=submit]"]));
     browser.step("waitForText", json!(["h2", "recovery key"]));
-    let key = browser.step("text", json!(["#recovery-key"]));
-    let tail: String = key
-        .as_str()
-        .unwrap()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .split_off(52);
-    browser.step("fill", json!(["#key-tail", tail]));
-    browser.step("click", json!(["button.primary"]));
-    browser.step("waitForText", json!(["main", "Your account is ready"]));
+    browser.keep_recovery_key();
+    browser.acknowledge_privacy_notice("Right to lodge a complaint");
+    browser.step("waitForText", json!([".list", "No conversations yet"]));
+    screenshot(&mut browser, &format!("coach-home-empty-en-{tag}"));
     let kees = native()
         .login("kees@delinde.nl", PW)
         .await

@@ -20,3 +20,4 @@ mod recovery;
 mod signed_deletion;
 mod takeover;
 mod two_factor;
+mod web_client;

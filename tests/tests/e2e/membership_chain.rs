@@ -18,7 +18,7 @@ use kluis_sdk::kluis_crypto::ids::{Epoch, UserId};
 use kluis_sdk::kluis_crypto::membership::{Member, MembershipRecord};
 use kluis_sdk::kluis_crypto::relationship::RelationshipKey;
 use kluis_sdk::state::MemoryStore;
-use kluis_sdk::{EntryContent, Error, Kluis, MemberRole, Role, Violation};
+use kluis_sdk::{Error, Kluis, MemberRole, Role, Violation};
 use kluis_test_support::{both_engines, Engine};
 use serde_json::{json, Value};
 
@@ -56,15 +56,7 @@ fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
-fn texts(entries: &[kluis_sdk::Entry]) -> Vec<String> {
-    entries
-        .iter()
-        .filter_map(|e| match &e.content {
-            EntryContent::Message { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use kluis_e2e::message_texts as texts;
 
 async fn the_chain_refuses_every_lie(engine: Engine) {
     let server = Server::start(engine, BIN);

@@ -64,6 +64,11 @@ pub(super) struct Me {
     /// My account's erasure is scheduled for then (Unix ms); cancel it with
     /// `POST /api/account/delete/cancel`.
     pub deletion_scheduled_for_ms: Option<i64>,
+    /// A session ends after this long without a request (ms,
+    /// `session_idle_minutes`). A client that asks on its own — a web page
+    /// fetching new messages — locks itself after this long without its
+    /// user, so that the limit still means "nobody was there".
+    pub session_idle_ms: i64,
 }
 
 /// What to change of my preferences; absent fields stay.
@@ -116,6 +121,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiEr
         memberships,
         language: account.language,
         activity_emails: account.notify_activity,
+        session_idle_ms: i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX),
     }))
 }
 

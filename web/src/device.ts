@@ -10,14 +10,20 @@
 
 const NAME = "kluis-device";
 
-function request(r) {
+interface Write {
+  op: "save" | "remove" | "setAside";
+  user: string;
+  sealed?: Uint8Array;
+}
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
     r.onerror = () => reject(r.error);
   });
 }
 
-function done(tx) {
+function done(tx: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onerror = () => reject(tx.error);
@@ -25,7 +31,7 @@ function done(tx) {
   });
 }
 
-function openDb() {
+function openDb(): Promise<IDBDatabase> {
   const r = indexedDB.open(NAME, 1);
   r.onupgradeneeded = () => {
     const db = r.result;
@@ -45,10 +51,10 @@ export async function openDevice() {
     request(tx.objectStore("states").getAll()),
     request(tx.objectStore("kept").getAllKeys()),
   ]);
-  const states = users.map((user, i) => ({ user, sealed: new Uint8Array(sealed[i]) }));
+  const states = users.map((user, i) => ({ user: String(user), sealed: new Uint8Array(sealed[i] as ArrayBuffer) }));
 
   // Applies the SDK's writes in order, in one transaction: all or nothing.
-  async function persist(writes) {
+  async function persist(writes: Write[]): Promise<void> {
     const tx = db.transaction(["states", "kept", "set-aside"], "readwrite");
     const st = tx.objectStore("states");
     const kp = tx.objectStore("kept");
@@ -82,11 +88,11 @@ export async function openDevice() {
         request(tx.objectStore("kept").getAllKeys()),
         request(tx.objectStore("set-aside").getAll()),
       ]);
-      const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+      const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
       return {
-        states: u.map((user, i) => ({ user, sealedHex: hex(s[i]) })),
+        states: u.map((user, i) => ({ user: String(user), sealedHex: hex(s[i] as ArrayBuffer) })),
         kept: k,
-        setAside: a.map((x) => x.user),
+        setAside: a.map((x) => (x as { user: string }).user),
       };
     },
     // For tests: the states lost (as a browser that dropped them), the

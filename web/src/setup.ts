@@ -1,16 +1,16 @@
 // The setup screen, opened from the link the server prints at its first
 // start: the organisation and its first manager, then the recovery key
-// (forms.js). Nothing typed is lost on an error.
+// (forms.ts). Nothing typed is lost on an error.
 import { t } from "./i18n.js";
-import { el, field, passwordField, keep, languageSwitch, onSubmit, showRecoveryKey } from "./forms.js";
+import { el, card } from "./dom.js";
+import { field, passwordField, keep, languageSwitch, onSubmit, showRecoveryKey } from "./forms.js";
+import type { App } from "./types.js";
 
-export function showSetup(root, client, state) {
+export function showSetup(app: App, state: Record<string, unknown>): void {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
-  const card = el("section", { class: "card" });
-  root.replaceChildren(card);
-  const header = [el("h1", { class: "brand", text: "Kluis" }), el("h2", { text: t("setup_title") })];
+  const title = el("h2", { text: t("setup_title") });
   if (!token) {
-    card.append(...header, el("p", { class: "error", role: "alert", text: t("no_token") }));
+    card(app.root, title, el("p", { class: "error", role: "alert", text: t("no_token") }));
     return;
   }
   const org = field("organisation", t("organisation_name"), "text", "organization");
@@ -22,15 +22,16 @@ export function showSetup(root, client, state) {
   const form = el("form", { novalidate: true }, ...org.nodes, ...name.nodes, ...email.nodes, ...password.nodes, submit, message);
   keep({ organisation: org, name, email, password }, state);
   onSubmit(form, submit, message, "link_used", async () => {
-    const organisation = org.input.value.trim();
-    const done = await client.setupOrganisation(
-      location.href, organisation, email.input.value.trim(),
+    const done = await app.client.setupOrganisation(
+      location.href, org.input.value.trim(), email.input.value.trim(),
       name.input.value.trim(), password.input.value);
-    state.session = done.takeSession();
-    showRecoveryKey(root, done.recoveryKey, email.input.value.trim(),
-      t("done_title"), t("done_text", { organisation }));
+    const session = done.takeSession();
+    history.replaceState(null, "", "/");
+    showRecoveryKey(app.root, done.recoveryKey, email.input.value.trim(), () => {
+      if (session) void app.signedIn(session, true);
+    });
   });
-  card.append(...header, el("p", { class: "muted", text: t("setup_intro") }), form,
-    languageSwitch(() => showSetup(root, client, state)));
+  card(app.root, title, el("p", { class: "muted", text: t("setup_intro") }), form,
+    languageSwitch(() => showSetup(app, state)));
   org.input.focus();
 }

@@ -1,0 +1,477 @@
+//! The web client as people use it, in real Chromium against the real
+//! server, through its screens only (no calls into the page): a client
+//! signs up from the coach's invitation, reads the privacy notice, signs
+//! out and in again (a wrong password first), opens the conversation the
+//! coach (native SDK) started, compares the safety number with the
+//! coach's, answers with Enter and Shift+Enter, sees the coach's next
+//! message arrive without a reload, deletes their own message; then the
+//! coach's key changes and the page blocks sending, keeping the draft,
+//! until the new number is compared; two-step sign-in with an `oathtool`
+//! code; and the manager's screen shows no conversation at all. Screens
+//! are saved in both languages and at phone width
+//! (`target/screenshots/web-*.png`).
+
+use std::sync::Arc;
+
+use kluis_e2e::practice::{new_identity_after_reset, Practice, PASSWORD};
+use kluis_e2e::Server;
+use kluis_sdk::state::MemoryStore;
+use kluis_sdk::{EntryContent, Kluis, Role, Session};
+use kluis_test_support::{both_engines, oathtool, Engine};
+use serde_json::{json, Value};
+
+use crate::browser::{repo, screenshot, Browser, BIN};
+
+both_engines!(web_client_in_chromium);
+
+use kluis_e2e::message_texts as texts;
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The safety number the open dialog shows, digits only.
+fn shown_number(b: &mut Browser) -> String {
+    b.step("waitFor", json!(["dialog .safety-digits"]));
+    digits(
+        b.step("text", json!(["dialog .safety-digits"]))
+            .as_str()
+            .unwrap(),
+    )
+}
+
+/// No script error and no refusal under the CSP since the last look.
+fn no_problems(b: &mut Browser, when: &str) {
+    assert_eq!(b.step("problems", json!([])), json!([]), "{when}");
+}
+
+fn sign_in(b: &mut Browser, email: &str, password: &str) {
+    b.step("waitFor", json!(["#email"]));
+    b.step("fill", json!(["#email", email]));
+    b.step("fill", json!(["#password", password]));
+    b.step("press", json!(["#password", "Enter"]));
+}
+
+async fn web_client_in_chromium(engine: Engine) {
+    let web = repo().join("web");
+    let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
+    let practice = Practice::set_up(&server).await;
+    let org = practice.org.clone();
+    let native = |store: &Arc<MemoryStore>| Kluis::new(&server.base, store.clone()).unwrap();
+    practice
+        .manager
+        .invite(&org, "carla@p.nl", Role::Coach)
+        .await
+        .unwrap();
+    let link = Server::link_in(&server.mail("carla@p.nl", "invitation").await);
+    let mut coach: Session = native(&Arc::new(MemoryStore::new()))
+        .sign_up(&link, "Carla de Vries", PASSWORD)
+        .await
+        .unwrap()
+        .session;
+    coach.invite(&org, "kees@p.nl", Role::Client).await.unwrap();
+    let invitation = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+    let tag = format!("{engine:?}").to_lowercase();
+    let shot = |b: &mut Browser, name: &str| screenshot(b, &format!("web-{name}-{tag}"));
+
+    // Sign-up from the invitation, the recovery key, the privacy notice.
+    let mut b = Browser::open(&server.base);
+    b.step("viewport", json!([1200, 800]));
+    b.step("goto", json!([invitation]));
+    b.step(
+        "waitForText",
+        json!(["main", "Carla de Vries invites you as client"]),
+    );
+    b.step("fill", json!(["#name", "Kees de Boer"]));
+    b.step("fill", json!(["#password", PASSWORD]));
+    b.step("press", json!(["#password", "Enter"]));
+    b.keep_recovery_key();
+    b.acknowledge_privacy_notice("Right to lodge a complaint");
+    b.step(
+        "waitForText",
+        json!([".list", "When your coach starts a conversation"]),
+    );
+    shot(&mut b, "client-empty-en");
+    no_problems(&mut b, "sign-up");
+
+    // Signed out, then in again: a wrong password is a sentence, and the
+    // address typed stays.
+    b.step("click", json!([".topbar .actions button:last-child"]));
+    b.step("waitForText", json!([".notice", "You are signed out"]));
+    sign_in(&mut b, "kees@p.nl", "Verkeerd-Wachtwoord-1");
+    b.step("waitForText", json!(["#form-message", "is not right"]));
+    assert_eq!(b.step("value", json!(["#email"])), "kees@p.nl");
+    shot(&mut b, "login-wrong-password-en");
+    b.step("click", json!([".switch button[lang]"]));
+    b.step("waitForText", json!(["h2", "Inloggen"]));
+    assert_eq!(b.step("value", json!(["#email"])), "kees@p.nl");
+    shot(&mut b, "login-nl");
+    b.step("click", json!([".switch button[lang]"]));
+
+    // The coach (native) starts the conversation.
+    let kees = coach
+        .members(&org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email == "kees@p.nl")
+        .unwrap();
+    let kees_id = kluis_sdk::parse_user_id(&kees.account_id).unwrap();
+    let rid = coach.open_relationship(&org, kees_id).await.unwrap();
+    coach
+        .send_message(rid, "Hallo Kees, welkom. Hoe gaat het?")
+        .await
+        .unwrap();
+
+    sign_in(&mut b, "kees@p.nl", PASSWORD);
+    b.step("waitForText", json!([".relationships", "Carla de Vries"]));
+    b.step("click", json!(["button.relationship"]));
+    b.step("waitForText", json!([".messages", "Hallo Kees, welkom."]));
+    let author = b.step("text", json!([".bubble.theirs .author"]));
+    assert_eq!(author, "Carla de Vries", "names, not ids");
+    assert_eq!(b.step("count", json!([".shield.unverified"])), 1);
+
+    // The safety number the page shows is the coach's, digit for digit;
+    // "they match" marks Carla verified.
+    b.step("click", json!([".person button"]));
+    let shown = shown_number(&mut b);
+    let theirs = digits(&coach.safety_number(kees_id).await.unwrap().digits);
+    assert_eq!(shown, theirs);
+    shot(&mut b, "safety-number-en");
+    b.step("click", json!(["dialog button.primary"]));
+    b.step("waitFor", json!([".shield.verified"]));
+
+    // Enter sends; Shift+Enter is a new line.
+    b.step("fill", json!(["#composer", "Dank je, Carla. Goed!"]));
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".bubble.mine", "Dank je, Carla."]));
+    assert_eq!(b.step("value", json!(["#composer"])), "");
+    b.step("type", json!(["#composer", "Regel een"]));
+    b.step("press", json!(["#composer", "Shift+Enter"]));
+    b.step("type", json!(["#composer", "Regel twee"]));
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".messages", "Regel twee"]));
+    let seen = texts(&coach.dialogue(rid).await.unwrap());
+    assert!(
+        seen.contains(&"Dank je, Carla. Goed!".to_owned()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"Regel een\nRegel twee".to_owned()),
+        "{seen:?}"
+    );
+
+    // The coach answers; it appears without a reload.
+    coach.send_message(rid, "Tot dinsdag!").await.unwrap();
+    b.step("waitForText", json!([".messages", "Tot dinsdag!"]));
+    shot(&mut b, "conversation-en");
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step("waitForText", json!([".messages", "Tot dinsdag!"]));
+    b.step("waitForText", json!([".list h2", "Gesprekken"]));
+    shot(&mut b, "conversation-nl");
+    b.step("viewport", json!([360, 740]));
+    shot(&mut b, "conversation-nl-phone");
+    b.step("click", json!([".conversation-head .back"]));
+    b.step("waitFor", json!(["button.relationship"]));
+    shot(&mut b, "list-nl-phone");
+    b.step("click", json!(["button.relationship"]));
+    b.step("viewport", json!([1200, 800]));
+    b.step("click", json!([".topbar button[lang]"]));
+
+    // Deleting my own message: gone for the coach too, as my signed act.
+    b.step("waitForText", json!([".bubble.mine", "Dank je, Carla."]));
+    b.step("click", json!([".bubble.mine .delete"]));
+    b.step("waitForText", json!([".messages", "Deleted by its author"]));
+    let entries = coach.dialogue(rid).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| matches!(e.content, EntryContent::DeletedByAuthor { .. })),
+        "{entries:?}"
+    );
+    no_problems(&mut b, "the conversation");
+
+    // The coach loses their password and starts a new identity. Sending
+    // is refused, the banner says why and what to do, the draft stays;
+    // after comparing the new number, the message goes.
+    let mut coach = new_identity_after_reset(
+        &server,
+        "carla@p.nl",
+        "Nieuw-Wachtwoord-73",
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    b.step("fill", json!(["#composer", "Ben jij het echt?"]));
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step(
+        "waitForText",
+        json!([".banner", "security key has changed"]),
+    );
+    assert_eq!(b.step("enabled", json!(["button.send"])), false);
+    assert_eq!(b.step("value", json!(["#composer"])), "Ben jij het echt?");
+    assert_eq!(b.step("count", json!([".shield.changed"])), 1);
+    shot(&mut b, "key-changed-en");
+    b.step("click", json!([".banner button"]));
+    let shown = shown_number(&mut b);
+    let new_number = digits(&coach.safety_number(kees_id).await.unwrap().digits);
+    assert_eq!(shown, new_number, "the number of the new key");
+    assert_ne!(shown, theirs);
+    b.step("click", json!(["dialog button.primary"]));
+    b.step("waitForGone", json!([".banner"]));
+    assert_eq!(b.step("enabled", json!(["button.send"])), true);
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".messages", "Ben jij het echt?"]));
+    no_problems(&mut b, "the key change");
+
+    // Two-step sign-in, turned on in the account screen: the password
+    // again, the app's QR code drawn by the page (its key readable too),
+    // the first code from `oathtool`, the ten recovery codes shown once.
+    b.step("click", json!([".account-button"]));
+    b.step(
+        "waitForText",
+        json!(["#two-step-title", "Two-step sign-in"]),
+    );
+    b.step("waitForText", json!([".devices", "this device"]));
+    b.step("fill", json!(["#two-step-password", PASSWORD]));
+    b.step(
+        "click",
+        json!([".account-section:nth-of-type(2) button.secondary"]),
+    );
+    b.step("waitFor", json!(["#totp-secret"]));
+    assert_eq!(b.step("count", json!(["svg.qr path"])), 1);
+    let secret = b.step("text", json!(["#totp-secret"]));
+    let secret = secret.as_str().unwrap().to_owned();
+    shot(&mut b, "two-step-enrol-en");
+    b.step("fill", json!(["#totp-code", "123456"]));
+    b.step(
+        "click",
+        json!([".account-section:nth-of-type(2) button.primary"]),
+    );
+    b.step(
+        "waitForText",
+        json!([".account-section:nth-of-type(2) .error", "code"]),
+    );
+    b.step("fill", json!(["#totp-code", oathtool(&secret, 0)]));
+    b.step(
+        "click",
+        json!([".account-section:nth-of-type(2) button.primary"]),
+    );
+    b.step("waitFor", json!(["#recovery-codes"]));
+    assert_eq!(b.step("count", json!(["#recovery-codes li"])), 10);
+    shot(&mut b, "recovery-codes-en");
+    b.step(
+        "click",
+        json!([".account-section:nth-of-type(2) button.primary"]),
+    );
+    b.step(
+        "waitForText",
+        json!([
+            ".account-section:nth-of-type(2)",
+            "You have 10 recovery codes left"
+        ]),
+    );
+    no_problems(&mut b, "the account screen");
+    let enrolment_secret = secret;
+    b.step("click", json!([".topbar .actions button:last-child"]));
+    sign_in(&mut b, "kees@p.nl", PASSWORD);
+    b.step("waitForText", json!(["h2", "Two-step sign-in"]));
+    b.step("fill", json!(["#code", "000000"]));
+    b.step("press", json!(["#code", "Enter"]));
+    b.step("waitForText", json!(["#form-message", "code is wrong"]));
+    shot(&mut b, "second-factor-en");
+    b.step("fill", json!(["#code", oathtool(&enrolment_secret, 30)]));
+    b.step("press", json!(["#code", "Enter"]));
+    b.step("waitForText", json!([".relationships", "Carla de Vries"]));
+
+    // The manager signs in: profiles, a plain line saying they read
+    // nothing, and no conversation anywhere on the page.
+    b.step("click", json!([".topbar .actions button:last-child"]));
+    // Her account speaks Dutch (the default): the page follows it.
+    sign_in(&mut b, "m@p.nl", PASSWORD);
+    b.step(
+        "waitForText",
+        json!(["main", "Recht op het indienen van een klacht"]),
+    );
+    b.step("click", json!(["button.primary"]));
+    b.step(
+        "waitForText",
+        json!([".manager-line", "kun jij niet lezen"]),
+    );
+    let page: Value = b.step("text", json!(["body"]));
+    let page = page.as_str().unwrap();
+    for said in ["Hallo Kees", "Tot dinsdag", "Regel een", "Ben jij het"] {
+        assert!(!page.contains(said), "{said} on the manager's screen");
+    }
+    // Her console: the members, searchable; the trajectories as who and
+    // when only; a client's trajectory end set; a coach invited; a member
+    // disabled and enabled again.
+    b.step("waitForText", json!(["table.members", "Kees de Boer"]));
+    b.step("waitForText", json!(["table.members", "carla@p.nl"]));
+    b.step("fill", json!(["#member-search", "kees"]));
+    assert_eq!(
+        b.step("count", json!(["table.members tbody tr[data-member]"])),
+        1
+    );
+    b.step("fill", json!(["#member-search", ""]));
+    b.step("waitForText", json!([".console", "Trajecten"]));
+    b.step("waitForText", json!([".console", "Carla de Vries"]));
+    b.step(
+        "click",
+        json!([&format!("tr[data-member=\"{kees_id}\"] button")]),
+    );
+    b.step("waitFor", json!(["dialog #member-trajectory_end"]));
+    b.step("fill", json!(["#member-trajectory_end", "2027-06-30"]));
+    b.step("click", json!(["dialog button.primary"]));
+    b.step(
+        "waitForText",
+        json!([&format!("tr[data-member=\"{kees_id}\"]"), "2027"]),
+    );
+    let listed = practice.manager.members(&org).await.unwrap();
+    let kees_now = listed.iter().find(|m| m.email == "kees@p.nl").unwrap();
+    assert_eq!(kees_now.trajectory_end.as_deref(), Some("2027-06-30"));
+    b.step("fill", json!(["#invite-member-email", "nina@p.nl"]));
+    b.step("click", json!(["#invite-member button[type=submit]"]));
+    b.step("waitForText", json!(["#invite-member", "nina@p.nl"]));
+    assert!(server
+        .mail("nina@p.nl", "invitation")
+        .await
+        .contains("invitation"));
+    let carla_id = coach.account_id();
+    b.step(
+        "click",
+        json!([&format!("tr[data-member=\"{carla_id}\"] button")]),
+    );
+    b.step("click", json!(["dialog button.danger-text"]));
+    b.step("waitForText", json!([".console-message", "uitgeschakeld"]));
+    assert!(
+        coach.me().await.is_err(),
+        "a disabled member's sessions end"
+    );
+    let carla = |list: Vec<kluis_sdk::OrganisationMember>| {
+        list.into_iter().find(|m| m.email == "carla@p.nl").unwrap()
+    };
+    assert!(carla(practice.manager.members(&org).await.unwrap()).disabled);
+    b.step(
+        "click",
+        json!([&format!("tr[data-member=\"{carla_id}\"] button")]),
+    );
+    b.step("click", json!(["dialog p button.secondary:first-child"]));
+    b.step("waitForText", json!([".console-message", "weer inloggen"]));
+    assert!(!carla(practice.manager.members(&org).await.unwrap()).disabled);
+    shot(&mut b, "manager-nl");
+    b.step("viewport", json!([360, 740]));
+    shot(&mut b, "manager-nl-phone");
+    b.step("viewport", json!([1200, 800]));
+    let page: Value = b.step("text", json!(["body"]));
+    let page = page.as_str().unwrap();
+    for said in ["Hallo Kees", "Tot dinsdag", "Regel een", "Ben jij het"] {
+        assert!(!page.contains(said), "{said} on the manager's console");
+    }
+    no_problems(&mut b, "the manager");
+}
+
+/// A coach in the page, in Dutch (the language of her account): she
+/// invites her client, starts the conversation with him once he signed
+/// up, keeps a private note he never reads. Then the idle lock: with the
+/// server's idle limit at one minute, a page left
+/// alone on an open conversation — which keeps asking the server for new
+/// messages — signs itself out after that minute, says why, and after
+/// signing in again returns to the same conversation. The server's
+/// setting is in minutes, so this test waits one (the idle page is the
+/// point); it runs on one engine only: the lock is the page's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_lock_in_chromium() {
+    let web = repo().join("web");
+    let server = Server::start_with(
+        Engine::Sqlite,
+        BIN,
+        &[
+            ("KLUIS_WEB_DIR", web.to_str().unwrap()),
+            ("KLUIS_SESSION_IDLE_MINUTES", "1"),
+        ],
+    );
+    let practice = Practice::set_up(&server).await;
+    practice
+        .join(
+            None,
+            "carla@p.nl",
+            Role::Coach,
+            &server.base,
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+    let mut b = Browser::open(&server.base);
+    b.step("viewport", json!([1200, 800]));
+    b.step("goto", json!([format!("{}/", server.base)]));
+    sign_in(&mut b, "carla@p.nl", PASSWORD);
+    b.step(
+        "waitForText",
+        json!(["main", "Recht op het indienen van een klacht"]),
+    );
+    b.step("click", json!(["button.primary"]));
+    b.step("waitForText", json!([".list", "Nog geen gesprekken"]));
+    // She invites her client from the page; he signs up from the mail.
+    b.step("fill", json!(["#invite-client-email", "kees@p.nl"]));
+    b.step("press", json!(["#invite-client-email", "Enter"]));
+    b.step("waitForText", json!(["#invite-client", "kees@p.nl"]));
+    let link = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+    let client = Kluis::new(&server.base, Arc::new(MemoryStore::new()))
+        .unwrap()
+        .sign_up(&link, "Kees de Boer", PASSWORD)
+        .await
+        .unwrap()
+        .session;
+    // Signing in again, she finds him among her clients and starts the
+    // conversation; her first message reaches him.
+    b.step("click", json!([".topbar .actions button:last-child"]));
+    sign_in(&mut b, "carla@p.nl", PASSWORD);
+    b.step("waitForText", json!([".clients", "Kees de Boer"]));
+    screenshot(&mut b, "web-coach-home-nl");
+    b.step("click", json!([".clients button"]));
+    b.step("waitFor", json!(["#composer"]));
+    b.step("fill", json!(["#composer", "Eerste bericht"]));
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".messages", "Eerste bericht"]));
+    let mut client = client;
+    let rid = client.relationships().await.unwrap()[0].id().unwrap();
+    assert_eq!(
+        texts(&client.dialogue(rid).await.unwrap()),
+        ["Eerste bericht"]
+    );
+    // The coach's private notes: their own tab, marked, never the
+    // client's to read.
+    b.step("click", json!([".tab.notes"]));
+    b.step(
+        "waitForText",
+        json!([".private-line", "Alleen jij leest deze notities"]),
+    );
+    b.step(
+        "fill",
+        json!(["#composer", "Kees slaapt slecht sinds mei."]),
+    );
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".bubble.note", "Kees slaapt slecht"]));
+    screenshot(&mut b, "web-notes-nl");
+    b.step("click", json!([".tab.dialogue"]));
+    b.step("waitForText", json!([".messages", "Eerste bericht"]));
+    let page = b.step("text", json!([".messages"]));
+    assert!(!page.as_str().unwrap().contains("slaapt"), "{page}");
+    let seen = client.dialogue(rid).await.unwrap();
+    assert_eq!(texts(&seen), ["Eerste bericht"], "the client reads no note");
+    assert!(!seen
+        .iter()
+        .any(|e| matches!(e.content, EntryContent::Note { .. })));
+    b.step(
+        "waitForTextLong",
+        json!([".notice", "zonder activiteit", 90000]),
+    );
+    assert_eq!(
+        b.step("count", json!([".messages"])),
+        0,
+        "the dialogue is gone"
+    );
+    screenshot(&mut b, "web-idle-locked-nl");
+    sign_in(&mut b, "carla@p.nl", PASSWORD);
+    b.step("waitForText", json!([".messages", "Eerste bericht"]));
+    no_problems(&mut b, "the idle lock");
+}

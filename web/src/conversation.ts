@@ -1,0 +1,304 @@
+// One relationship's dialogue: the people in it with their trust shields,
+// a banner that blocks sending while someone's key changed and was not yet
+// compared, the messages (mine right, theirs left; author and time), and
+// the composer (Enter sends, Shift+Enter a new line). New messages appear
+// without a reload: the dialogue is fetched again every few seconds while
+// the page is visible. Drafts survive a re-render and a failed send.
+// A coach has a second tab, "Notes (only you)": their private notes on the
+// relationship, visibly marked, never shown to the client.
+import type { KluisSession } from "../pkg/kluis_sdk.js";
+import { t, language } from "./i18n.js";
+import { el, every, when } from "./dom.js";
+import { errorName, explain } from "./forms.js";
+import { compareDialog, shield, trustOf, type TrustState } from "./trust.js";
+import type { Entry, Me, MemberView, RelationshipView, SafetyNumber } from "./types.js";
+
+const POLL_MS = 4000;
+
+// Drafts per relationship and tab, for as long as the page lives (never
+// stored).
+const drafts = new Map<string, string>();
+
+type Tab = "dialogue" | "notes";
+
+export interface ConversationContext {
+  session: KluisSession;
+  me: Me;
+  relationship: RelationshipView;
+  // The session ended (expired, revoked): back to sign-in.
+  expired(): void;
+  // Back to the list (phones).
+  back(): void;
+}
+
+export function peersOf(r: RelationshipView, me: string): MemberView[] {
+  return r.members.filter((m) => m.left_epoch === null && m.account_id !== me);
+}
+
+export class Conversation {
+  readonly node: HTMLElement;
+  private readonly list: HTMLOListElement;
+  private readonly banner: HTMLElement;
+  private readonly people: HTMLElement;
+  private readonly composer: HTMLTextAreaElement;
+  private readonly send: HTMLButtonElement;
+  private readonly status: HTMLElement;
+  private readonly names = new Map<string, string>();
+  private trust = new Map<string, { state: TrustState; number: SafetyNumber }>();
+  private lastSeq = -1;
+  private entries: Entry[] = [];
+  private tab: Tab = "dialogue";
+  private readonly privateLine: HTMLElement;
+  private readonly tabs: HTMLButtonElement[] = [];
+  private stopPolling: () => void = () => undefined;
+  private stopped = false;
+
+  constructor(private readonly ctx: ConversationContext) {
+    const r = ctx.relationship;
+    for (const m of r.members) this.names.set(m.account_id, m.display_name);
+    const back = el("button", { type: "button", class: "link back", text: t("back_to_list") });
+    back.addEventListener("click", () => ctx.back());
+    this.people = el("div", { class: "people" });
+    this.banner = el("div", { class: "banner", role: "alert", hidden: true });
+    this.list = el("ol", { class: "messages", "aria-live": "polite", "aria-label": t("messages") });
+    this.status = el("p", { class: "hint composer-status", role: "status" });
+    this.composer = el("textarea", { id: "composer", rows: "2", "aria-label": t("message_label"), placeholder: t("message_placeholder") });
+    this.composer.value = drafts.get(this.draftKey) ?? "";
+    this.composer.addEventListener("input", () => drafts.set(this.draftKey, this.composer.value));
+    this.composer.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        void this.sendDraft();
+      }
+    });
+    this.send = el("button", { type: "submit", class: "primary send", text: t("send") });
+    const form = el("form", { class: "composer", novalidate: true },
+      el("label", { for: "composer", class: "visually-hidden", text: t("message_label") }), this.composer, this.send);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void this.sendDraft();
+    });
+    this.privateLine = el("p", { class: "private-line", hidden: true, text: t("notes_private") });
+    const isCoach = r.members.some((m) => m.account_id === ctx.me.account_id && m.role === "coach" && m.left_epoch === null);
+    const tabBar = el("div", { class: "tabs", role: "tablist", "aria-label": t("views") });
+    if (isCoach) {
+      for (const [tab, label] of [["dialogue", t("tab_dialogue")], ["notes", t("tab_notes")]] as [Tab, string][]) {
+        const b = el("button", { type: "button", role: "tab", class: `tab ${tab}`, "aria-selected": String(tab === this.tab), text: label });
+        b.addEventListener("click", () => this.show(tab));
+        this.tabs.push(b);
+        tabBar.append(b);
+      }
+    }
+    const title = el("h2", { class: "conversation-title", text: peersOf(r, ctx.me.account_id).map((m) => m.display_name).join(", ") || t("only_you") });
+    this.node = el("section", { class: "conversation", "aria-labelledby": "conversation-title" },
+      el("header", { class: "conversation-head" }, back, title, this.people),
+      ...(isCoach ? [tabBar] : []),
+      this.banner,
+      this.privateLine,
+      this.list,
+      form, this.status);
+    title.id = "conversation-title";
+  }
+
+  private get draftKey(): string {
+    return `${this.ctx.relationship.relationship_id}/${this.tab}`;
+  }
+
+  // Switches between the dialogue and the coach's private notes.
+  private show(tab: Tab): void {
+    if (tab === this.tab) return;
+    drafts.set(this.draftKey, this.composer.value);
+    this.tab = tab;
+    for (const b of this.tabs) b.setAttribute("aria-selected", String(b.classList.contains(tab)));
+    this.node.classList.toggle("notes-open", tab === "notes");
+    this.privateLine.hidden = tab !== "notes";
+    this.composer.value = drafts.get(this.draftKey) ?? "";
+    this.composer.placeholder = tab === "notes" ? t("note_placeholder") : t("message_placeholder");
+    this.composer.setAttribute("aria-label", tab === "notes" ? t("note_label") : t("message_label"));
+    this.send.textContent = tab === "notes" ? t("save_note") : t("send");
+    this.setBlocked(this.blocked);
+    this.draw(true);
+    this.composer.focus();
+  }
+
+  // Loads trust and messages, then follows the conversation.
+  async start(): Promise<void> {
+    await this.checkTrust();
+    await this.refresh();
+    if (!this.stopped) this.stopPolling = every(POLL_MS, () => this.refresh());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopPolling();
+  }
+
+  focus(): void {
+    this.composer.focus();
+  }
+
+  private fail(e: unknown): void {
+    if (errorName(e) === "session_expired" || errorName(e) === "unauthorized") {
+      this.stop();
+      this.ctx.expired();
+      return;
+    }
+    this.status.className = "error composer-status";
+    this.status.textContent = explain(e);
+  }
+
+  // The safety number of each person: the shields, and the banner when a
+  // key changed.
+  private async checkTrust(): Promise<void> {
+    const peers = peersOf(this.ctx.relationship, this.ctx.me.account_id);
+    const trust = new Map<string, { state: TrustState; number: SafetyNumber }>();
+    for (const p of peers) {
+      try {
+        const n = (await this.ctx.session.safetyNumber(p.account_id)) as SafetyNumber;
+        trust.set(p.account_id, { state: trustOf(n), number: n });
+      } catch (e) {
+        this.fail(e);
+      }
+    }
+    this.trust = trust;
+    this.people.replaceChildren(...peers.map((p) => {
+      const tr = trust.get(p.account_id);
+      const compare = el("button", { type: "button", class: "link", text: tr?.state === "verified" ? t("show_safety_number") : t("compare_safety_number") });
+      compare.addEventListener("click", () => void this.compare(p));
+      return el("span", { class: "person" }, tr ? shield(tr.state) : "", el("span", { text: p.display_name }), compare);
+    }));
+    const changed = peers.filter((p) => trust.get(p.account_id)?.state === "changed");
+    this.banner.hidden = changed.length === 0;
+    this.setBlocked(changed.length > 0);
+    if (changed.length > 0) {
+      const p = changed[0]!;
+      const look = el("button", { type: "button", class: "secondary", text: t("compare_now") });
+      look.addEventListener("click", () => void this.compare(p));
+      this.banner.replaceChildren(el("p", { text: t("key_changed_banner", { name: p.display_name }) }), look);
+    }
+  }
+
+  private blocked = false;
+
+  // A changed key blocks sending to the dialogue (not a note to oneself).
+  private setBlocked(blocked: boolean): void {
+    this.blocked = blocked;
+    this.send.disabled = blocked && this.tab === "dialogue";
+    this.composer.setAttribute("aria-describedby", blocked ? "blocked-hint" : "");
+    if (blocked) {
+      this.status.id = "blocked-hint";
+      this.status.className = "hint composer-status";
+      this.status.textContent = t("send_blocked");
+    } else if (this.status.id === "blocked-hint") {
+      this.status.textContent = "";
+    }
+  }
+
+  private async compare(p: MemberView): Promise<void> {
+    const tr = this.trust.get(p.account_id);
+    if (!tr) return;
+    const done = await compareDialog(this.ctx.session, p.account_id, p.display_name, tr.number);
+    if (done) await this.checkTrust();
+  }
+
+  async refresh(): Promise<void> {
+    let entries: Entry[];
+    try {
+      entries = (await this.ctx.session.dialogue(this.ctx.relationship.relationship_id)) as Entry[];
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    const last = entries.length ? entries[entries.length - 1]!.seq : -1;
+    const deleted = entries.filter((e) => e.content.type.startsWith("deleted")).length;
+    const key = last * 1000 + deleted;
+    if (key === this.lastSeq) return;
+    this.lastSeq = key;
+    this.entries = entries;
+    this.draw(false);
+  }
+
+  // The entries of the open tab: the dialogue's messages, or the notes.
+  private draw(jump: boolean): void {
+    const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+    const notes = this.tab === "notes";
+    const shown = this.entries.filter((e) => (e.content.type === "note") === notes);
+    this.list.replaceChildren(...shown.map((e) => this.bubble(e)));
+    if (shown.length === 0) this.list.append(el("li", { class: "empty", text: notes ? t("no_notes_yet") : t("no_messages_yet") }));
+    if (jump || atBottom || this.list.dataset.loaded !== "yes") this.list.scrollTop = this.list.scrollHeight;
+    this.list.dataset.loaded = "yes";
+  }
+
+  private bubble(e: Entry): HTMLElement {
+    const mine = e.author === this.ctx.me.account_id;
+    const author = mine ? t("you") : this.names.get(e.author) ?? t("someone");
+    const time = el("time", { datetime: new Date(e.sent_ms ?? e.received_ms).toISOString(), text: when(e.sent_ms ?? e.received_ms, language()) });
+    const meta = el("p", { class: "meta" }, el("span", { class: "author", text: author }), " · ", time);
+    const li = el("li", { class: `bubble ${mine ? "mine" : "theirs"}`, "data-item": e.item_id });
+    switch (e.content.type) {
+      case "message":
+        li.append(meta, el("p", { class: "text", text: e.content.text }));
+        break;
+      case "note":
+        li.classList.add("note");
+        li.append(meta, el("p", { class: "text", text: e.content.text }));
+        break;
+      case "document":
+        li.append(meta, el("p", { class: "text", text: t("document_shared", { name: e.content.name }) }));
+        break;
+      case "deleted_by_author":
+        li.classList.add("gone");
+        li.append(meta, el("p", { class: "text", text: t("deleted_by_author", { when: when(e.content.deleted_ms, language()) }) }));
+        return li;
+      case "deleted":
+        li.classList.add("gone");
+        li.append(meta, el("p", { class: "text", text: t("deleted_by_server") }));
+        return li;
+      default:
+        li.classList.add("gone");
+        li.append(meta, el("p", { class: "text", text: t("unreadable") }));
+        return li;
+    }
+    if (mine) {
+      const del = el("button", { type: "button", class: "link delete", text: t("delete"), "aria-label": t("delete_message") });
+      del.addEventListener("click", async () => {
+        if (!window.confirm(t("delete_confirm"))) return;
+        try {
+          await this.ctx.session.deleteItem(this.ctx.relationship.relationship_id, e.item_id);
+          await this.refresh();
+        } catch (err) {
+          this.fail(err);
+        }
+      });
+      meta.append(" · ", del);
+    }
+    return li;
+  }
+
+  private async sendDraft(): Promise<void> {
+    const text = this.composer.value;
+    if (text.trim() === "" || this.send.disabled) return;
+    const rid = this.ctx.relationship.relationship_id;
+    const key = this.draftKey;
+    const note = this.tab === "notes";
+    this.send.disabled = true;
+    this.status.className = "hint composer-status";
+    this.status.textContent = t("sending");
+    try {
+      if (note) await this.ctx.session.addNote(rid, text);
+      else await this.ctx.session.sendMessage(rid, text);
+      // Only now is the draft gone: a failed send keeps every word.
+      if (this.composer.value === text) this.composer.value = "";
+      drafts.delete(key);
+      this.status.textContent = "";
+      this.setBlocked(this.blocked);
+      await this.refresh();
+      this.list.scrollTop = this.list.scrollHeight;
+    } catch (e) {
+      this.setBlocked(this.blocked);
+      if (errorName(e) === "key_changed") await this.checkTrust();
+      this.fail(e);
+    }
+    this.composer.focus();
+  }
+}

@@ -1,0 +1,65 @@
+// Building elements without markup strings: no text a user or the server
+// gave ever becomes HTML.
+
+export type Attrs = Record<string, string | boolean | undefined>;
+export type Child = Node | string;
+
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = String(v);
+    else if (v === true) node.setAttribute(k, "");
+    else if (v !== false && v !== undefined) node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+// The signed-out card: the Kluis name, then the step.
+export function card(root: HTMLElement, ...children: Child[]): HTMLElement {
+  const section = el("section", { class: "card" }, el("h1", { class: "brand", text: "Kluis" }), ...children);
+  root.replaceChildren(el("main", { class: "centred" }, section));
+  return section;
+}
+
+// A date and time in the user's language.
+export function when(ms: number, lang: string): string {
+  return new Intl.DateTimeFormat(lang === "nl" ? "nl-NL" : "en-GB", {
+    dateStyle: "medium",
+    timeStyle: "short",
+  }).format(new Date(ms));
+}
+
+// A size in bytes as people read it.
+export function size(bytes: number, lang: string): string {
+  const units = ["B", "kB", "MB", "GB"];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1000 && u < units.length - 1) {
+    n /= 1000;
+    u++;
+  }
+  const fmt = new Intl.NumberFormat(lang === "nl" ? "nl-NL" : "en-GB", { maximumFractionDigits: u === 0 ? 0 : 1 });
+  return `${fmt.format(n)} ${units[u]}`;
+}
+
+// Runs `step` every `ms` while the page is visible, one run at a time,
+// until the returned function is called.
+export function every(ms: number, step: () => Promise<void>): () => void {
+  let stopped = false;
+  let timer: number | undefined;
+  const tick = async () => {
+    if (stopped) return;
+    if (document.visibilityState === "visible") await step().catch(() => undefined);
+    if (!stopped) timer = window.setTimeout(tick, ms);
+  };
+  timer = window.setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    if (timer !== undefined) window.clearTimeout(timer);
+  };
+}
