@@ -162,6 +162,13 @@ pub enum Violation {
         /// The generation.
         generation: u32,
     },
+    /// The web client a server serves is not the bundle built from source
+    /// (`kluis verify-web`): these files differ or are missing.
+    #[error("the served web client differs from the bundle built from source: {}", files.join(", "))]
+    BundleDiffers {
+        /// The files, by path in the bundle.
+        files: Vec<String>,
+    },
     /// An answer is not what the API documents.
     #[error("unexpected answer from the server: {0}")]
     Malformed(String),

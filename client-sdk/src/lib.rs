@@ -15,6 +15,7 @@
 mod account;
 mod api;
 mod attachments;
+pub mod bundle;
 mod chain;
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod cli;

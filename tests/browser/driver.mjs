@@ -37,6 +37,18 @@ const ui = {
     await page.waitForFunction(() => window.kluisReady || window.kluisError, null, { timeout: 60000 });
     return (await page.evaluate(() => window.kluisError ?? null)) ?? "ready";
   },
+  // Loads `url` and waits up to `ms` for the client to come up; answers
+  // whether it did, what it reported, and the page's errors (a module or
+  // a wasm refused under Subresource Integrity shows there).
+  async load(url, ms) {
+    problems.splice(0);
+    await page.goto(url);
+    const ready = await page
+      .waitForFunction(() => window.kluisReady || window.kluisError, null, { timeout: ms })
+      .then(() => true, () => false);
+    const state = await page.evaluate(() => ({ ready: window.kluisReady === true, error: window.kluisError ?? null }));
+    return { came_up: ready && state.ready, error: state.error, problems: problems.splice(0) };
+  },
   fill: async (selector, value) => (await page.fill(selector, value), true),
   press: async (selector, key) => (await page.press(selector, key), true),
   click: async (selector) => (await page.click(selector), true),

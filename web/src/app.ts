@@ -4,6 +4,7 @@
 // cannot read. The TypeScript only renders and calls the SDK.
 import init, { KluisClient, type KluisSession } from "../pkg/kluis_sdk.js";
 import { openDevice } from "./device.js";
+import { WASM_INTEGRITY } from "./integrity.js";
 import { t, language, setLanguage, missingKeys } from "./i18n.js";
 import { card, el } from "./dom.js";
 import { showSetup } from "./setup.js";
@@ -28,7 +29,13 @@ declare global {
 }
 
 async function start(): Promise<void> {
-  await init();
+  // The wasm is fetched with its SRI hash (the bundle's): a server that
+  // alters it gets a refusal, not a running module.
+  await init({
+    module_or_path: WASM_INTEGRITY
+      ? new Request("/pkg/kluis_sdk_bg.wasm", { integrity: WASM_INTEGRITY })
+      : undefined,
+  });
   // The sealed device state (pins, verified peers, membership records),
   // kept in IndexedDB across reloads: loaded whole, persisted by the SDK
   // after every step that changes it.

@@ -195,6 +195,17 @@ pub(crate) enum Command {
         #[arg(long)]
         accept_change: bool,
     },
+    /// Check that a server's web client is the bundle built from source:
+    /// every file of the local manifest is fetched and its SHA-256
+    /// compared (exit 7 when one differs). Build the manifest with
+    /// ./scripts/build-web from the source you trust.
+    VerifyWeb {
+        /// The server's address (its root, where the web client is).
+        url: String,
+        /// The manifest built from source.
+        #[arg(long, default_value = "web/dist/bundle-manifest.json")]
+        manifest: PathBuf,
+    },
     /// Write everything you can read, decrypted, into a new directory
     /// (JSON, the files, and a manifest with their SHA-256).
     Export {

@@ -1,13 +1,16 @@
 //! The web client's files, served at the server's root by the one binary.
 //!
-//! A release build carries the bundle (`web/`, with the WebAssembly SDK
-//! that `scripts/build-web` puts in `web/pkg`) inside the executable, so a
-//! deployment is one file; a debug build reads the same folder from disk,
+//! A release build carries the bundle (`web/dist`, which `scripts/build-web`
+//! assembles: the page, its scripts with Subresource Integrity, the
+//! WebAssembly SDK, the manifest) inside the executable, so a deployment
+//! is one file; a debug build reads the same folder from disk,
 //! so a change shows on reload. `KLUIS_WEB_DIR` serves another folder
 //! instead (development). Every page a printed or e-mailed link opens
 //! (`/setup`, `/invitation`, `/reset`, `/verify`, `/email-change`, with the
 //! token in the fragment, which the browser never sends) is the client's
-//! `index.html`; anything else that is not a file is the JSON 404.
+//! `index.html`; the bundle's manifest is also at
+//! `/.well-known/kluis-bundle.json`; anything else that is not a file is
+//! the JSON 404.
 
 use std::path::{Path, PathBuf};
 
@@ -17,20 +20,19 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// The bundle as built into this binary (empty if `web/` was missing):
-/// the page, its style, the compiled scripts (`js/`, from `src/` by tsc)
-/// and the SDK (`pkg/`). Sources, the npm packages that compile them and
-/// their settings stay out.
+/// The bundle as built into this binary (empty if `web/dist` was
+/// missing): what `scripts/build-web` assembled — the page with
+/// Subresource Integrity on every script, its style, the compiled
+/// scripts, the SDK and the bundle's manifest.
 #[derive(rust_embed::Embed)]
-#[folder = "../web"]
+#[folder = "../web/dist"]
 #[allow_missing = true]
-#[include = "index.html"]
-#[include = "style.css"]
-#[include = "favicon.svg"]
-#[include = "js/*.js"]
-#[include = "pkg/kluis_sdk.js"]
-#[include = "pkg/kluis_sdk_bg.wasm"]
 struct Bundle;
+
+/// The bundle's manifest (SHA-256 of every file), also at the well-known
+/// address a verifier asks first.
+pub(crate) const MANIFEST: &str = "bundle-manifest.json";
+pub(crate) const WELL_KNOWN_MANIFEST: &str = "/.well-known/kluis-bundle.json";
 
 /// The pages links open: each is the single-page client.
 pub(crate) const PAGES: &[&str] = &[
@@ -56,6 +58,9 @@ pub(crate) enum Source {
 fn file_name(path: &str) -> Option<String> {
     if PAGES.contains(&path) {
         return Some("index.html".into());
+    }
+    if path == WELL_KNOWN_MANIFEST {
+        return Some(MANIFEST.into());
     }
     let name = path.strip_prefix('/')?;
     let plain = name
@@ -173,6 +178,10 @@ mod tests {
             assert_eq!(file_name(page).as_deref(), Some("index.html"));
         }
         assert_eq!(file_name("/js/app.js").as_deref(), Some("js/app.js"));
+        assert_eq!(
+            file_name(WELL_KNOWN_MANIFEST).as_deref(),
+            Some("bundle-manifest.json")
+        );
         assert_eq!(
             file_name("/pkg/kluis_sdk.js").as_deref(),
             Some("pkg/kluis_sdk.js")

@@ -12,7 +12,7 @@ use crate::common::TestServer;
 async fn the_links_open_the_web_client() {
     let s = TestServer::start(Engine::Sqlite).await;
     let index = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/index.html"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist/index.html"),
     )
     .unwrap();
     for page in [
@@ -53,6 +53,38 @@ async fn the_links_open_the_web_client() {
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert!(again.bytes().await.unwrap().is_empty());
+    // The page carries Subresource Integrity for its scripts; the
+    // manifest is served at its well-known address too, and names every
+    // file with its SHA-256.
+    assert!(index.contains("<script type=\"module\" src=\"/js/app.js\" integrity=\"sha384-"));
+    assert!(index.contains("rel=\"modulepreload\" href=\"/pkg/kluis_sdk.js\" integrity=\"sha384-"));
+    let manifest: serde_json::Value = s
+        .http
+        .get(s.url("/.well-known/kluis-bundle.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let files = manifest["files"].as_object().unwrap();
+    for name in ["index.html", "js/app.js", "pkg/kluis_sdk_bg.wasm"] {
+        let bytes = s
+            .http
+            .get(s.url(&format!("/{name}")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        use sha2::Digest as _;
+        let hex: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(files[name], hex.as_str(), "{name}");
+    }
     // Anything else is the JSON 404, under /api/ too; writes name no file.
     for path in [
         "/nothing.js",

