@@ -9,12 +9,18 @@
 //   `script-src 'self'`);
 // - js/integrity.js carries the wasm's SRI hash, which app.js hands to the
 //   fetch of /pkg/kluis_sdk_bg.wasm;
+// - every script and the wasm get a Brotli (.br) and a gzip (.gz) copy,
+//   which the server sends to a browser that accepts them: only files
+//   under SRI, which checks the decoded bytes, so a copy cannot smuggle in
+//   other code (the page itself is sent as it is, the bytes verify-web
+//   compares);
 // - bundle-manifest.json lists the SHA-256 of every file (served also at
 //   /.well-known/kluis-bundle.json); `kluis verify-web` compares what a
 //   server serves with a manifest built from source.
 //
 // Deterministic: sorted file lists, no timestamps, no absolute paths.
 import { createHash } from "node:crypto";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -61,5 +67,14 @@ const walk = (dir) => {
   }
 };
 walk("");
+
+// The compressed copies (not in the manifest: they are the same files).
+for (const path of Object.keys(files).filter((p) => /\.(js|wasm)$/.test(p))) {
+  const bytes = readFileSync(`${dist}${path}`);
+  writeFileSync(`${dist}${path}.br`, brotliCompressSync(bytes, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
+  }));
+  writeFileSync(`${dist}${path}.gz`, gzipSync(bytes, { level: 9 }));
+}
 writeFileSync(`${dist}bundle-manifest.json`, `${JSON.stringify({ format: "kluis-web-bundle/1", files }, null, 2)}\n`);
 console.log(`web/dist: ${Object.keys(files).length} files, manifest bundle-manifest.json`);

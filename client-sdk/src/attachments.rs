@@ -9,6 +9,7 @@
 
 use std::io::{Read, Write};
 
+use futures_util::io::{AllowStdIo, AsyncRead, AsyncReadExt as _};
 use futures_util::StreamExt as _;
 use kluis_crypto::attachment::{
     AttachmentHeader, AttachmentKey, ChunkOpener, ChunkSealer, DocumentDescription,
@@ -51,12 +52,27 @@ pub struct SharedFile {
     pub size: u64,
 }
 
+/// The largest file, in plaintext bytes, whose encrypted stream (header,
+/// chunks and their tags, PROTOCOL.md §9) fits in `stream_limit` bytes —
+/// the limit a server sets on attachments, said to the user before an
+/// upload starts.
+pub fn max_file_size(stream_limit: u64) -> u64 {
+    let (chunk, sealed) = (CHUNK_SIZE as u64, SEALED_CHUNK_SIZE as u64);
+    let Some(body) = stream_limit.checked_sub(ATTACHMENT_HEADER_LEN as u64) else {
+        return 0;
+    };
+    (body / sealed) * chunk + (body % sealed).saturating_sub(sealed - chunk)
+}
+
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn read_block<R: Read>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_block<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = buf.get_mut(filled..).unwrap_or_default();
-        match reader.read(rest) {
+        match reader.read(rest).await {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -70,6 +86,22 @@ impl Session {
     /// Encrypts what `reader` yields and shares it in the relationship as
     /// `name` (`media_type`), calling `progress` as it goes.
     pub async fn send_file<R: Read>(
+        &mut self,
+        rid: RelationshipId,
+        reader: R,
+        name: &str,
+        media_type: &str,
+        total: Option<u64>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SharedFile> {
+        let reader = AllowStdIo::new(reader);
+        self.send_stream(rid, reader, name, media_type, total, progress)
+            .await
+    }
+
+    /// [`Self::send_file`] from an asynchronous source (a file a browser
+    /// hands out in slices).
+    pub async fn send_stream<R: AsyncRead + Unpin>(
         &mut self,
         rid: RelationshipId,
         mut reader: R,
@@ -112,10 +144,10 @@ impl Session {
         let mut done: u64 = 0;
         let mut current = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
         let mut next = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
-        let mut current_len = read_block(&mut reader, &mut current)?;
+        let mut current_len = read_block(&mut reader, &mut current).await?;
         loop {
             let next_len = if current_len == CHUNK_SIZE {
-                read_block(&mut reader, &mut next)?
+                read_block(&mut reader, &mut next).await?
             } else {
                 0
             };
@@ -312,5 +344,32 @@ impl Session {
             media_type: description.media_type.clone(),
             size: description.size,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_file_fills_the_stream_limit_exactly() {
+        let (h, c, sc) = (
+            ATTACHMENT_HEADER_LEN as u64,
+            CHUNK_SIZE as u64,
+            SEALED_CHUNK_SIZE as u64,
+        );
+        let tag = sc - c;
+        assert_eq!(max_file_size(0), 0);
+        assert_eq!(max_file_size(h), 0);
+        assert_eq!(max_file_size(h + tag), 0, "only the empty file");
+        assert_eq!(max_file_size(h + tag + 5), 5);
+        assert_eq!(max_file_size(h + sc), c);
+        assert_eq!(max_file_size(h + sc + tag), c, "a tag alone adds nothing");
+        assert_eq!(max_file_size(h + 3 * sc + tag + 1), 3 * c + 1);
+        // The server's default, 1025 MiB of stream: just under 1025 MiB of
+        // file (a tag per 64 KiB).
+        let limit = 1025 * 1024 * 1024;
+        let max = max_file_size(limit);
+        assert!(max < limit && max > 1024 * 1024 * 1024, "{max}");
     }
 }

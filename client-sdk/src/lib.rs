@@ -36,7 +36,7 @@ pub mod wasm;
 mod wire;
 
 pub use account::{Kluis, Login, NewAccount, PendingRecovery, PendingSecondFactor, SessionMode};
-pub use attachments::{Progress, SharedFile, SEGMENT_BYTES};
+pub use attachments::{max_file_size, Progress, SharedFile, SEGMENT_BYTES};
 pub use chain::{MembershipEvent, ProvenMember, ProvenMembership};
 pub use dialogue::{
     parse_item_id, parse_relationship_id, parse_user_id, DocumentInfo, Entry, EntryContent,

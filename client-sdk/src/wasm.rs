@@ -149,6 +149,123 @@ impl Device {
     }
 }
 
+/// A browser `File` or `Blob` read in slices, as the upload asks for
+/// them: memory stays at one slice whatever the file's size.
+struct BlobReader {
+    blob: JsValue,
+    size: f64,
+    position: f64,
+    pending: Option<wasm_bindgen_futures::JsFuture>,
+    buffer: Vec<u8>,
+    offset: usize,
+}
+
+/// How much of a file is read from the browser at once.
+const BLOB_SLICE_BYTES: f64 = 1024.0 * 1024.0;
+
+impl BlobReader {
+    fn new(blob: JsValue) -> Result<Self, Error> {
+        let size = js_sys::Reflect::get(&blob, &"size".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| Error::InvalidInput("not a file".into()))?;
+        Ok(Self {
+            blob,
+            size,
+            position: 0.0,
+            pending: None,
+            buffer: Vec::new(),
+            offset: 0,
+        })
+    }
+
+    /// `blob.slice(start, end).arrayBuffer()`.
+    fn read_slice(&self, start: f64, end: f64) -> Result<js_sys::Promise, JsValue> {
+        let slice: js_sys::Function =
+            js_sys::Reflect::get(&self.blob, &"slice".into())?.dyn_into()?;
+        let part = slice.call2(&self.blob, &start.into(), &end.into())?;
+        let read: js_sys::Function =
+            js_sys::Reflect::get(&part, &"arrayBuffer".into())?.dyn_into()?;
+        read.call0(&part)?.dyn_into()
+    }
+}
+
+impl futures_util::io::AsyncRead for BlobReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        loop {
+            let left = this.buffer.get(this.offset..).unwrap_or_default();
+            if !left.is_empty() {
+                let n = left.len().min(out.len());
+                if let (Some(dst), Some(src)) = (out.get_mut(..n), left.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                this.offset += n;
+                return Poll::Ready(Ok(n));
+            }
+            if this.pending.is_none() {
+                if this.position >= this.size {
+                    return Poll::Ready(Ok(0));
+                }
+                let end = (this.position + BLOB_SLICE_BYTES).min(this.size);
+                let promise = this
+                    .read_slice(this.position, end)
+                    .map_err(|_| std::io::Error::other("the browser did not hand out the file"))?;
+                this.pending = Some(wasm_bindgen_futures::JsFuture::from(promise));
+                this.position = end;
+            }
+            let Some(pending) = this.pending.as_mut() else {
+                continue;
+            };
+            match std::pin::Pin::new(pending).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(read) => {
+                    this.pending = None;
+                    let bytes = read.map_err(|_| {
+                        std::io::Error::other(
+                            "the file could not be read (was it moved or changed?)",
+                        )
+                    })?;
+                    this.buffer = js_sys::Uint8Array::new(&bytes).to_vec();
+                    this.offset = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Hands each decrypted chunk of a download to the page (`onChunk`).
+struct PageWriter(js_sys::Function);
+
+impl std::io::Write for PageWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let chunk = js_sys::Uint8Array::from(buf);
+        self.0
+            .call1(&JsValue::NULL, &chunk)
+            .map_err(|_| std::io::Error::other("the page refused a chunk"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A progress callback for the page: `(done, total)` in bytes.
+fn progress_to(page: Option<js_sys::Function>) -> impl FnMut(crate::Progress) {
+    move |p| {
+        if let Some(f) = &page {
+            let total = p.total.map_or(JsValue::NULL, |t| JsValue::from(t as f64));
+            let _ = f.call2(&JsValue::NULL, &JsValue::from(p.done as f64), &total);
+        }
+    }
+}
+
 /// The way in: a server (the page's own origin, usually).
 #[wasm_bindgen]
 #[derive(Debug)]
@@ -192,6 +309,13 @@ impl KluisClient {
             "score": check.score,
             "feedback": check.feedback,
         }))
+    }
+
+    /// The largest file (bytes) a server whose attachment limit is
+    /// `stream_limit` (`me().max_attachment_bytes`) accepts.
+    #[wasm_bindgen(js_name = maxFileSize)]
+    pub fn max_file_size(stream_limit: f64) -> f64 {
+        crate::max_file_size(stream_limit as u64) as f64
     }
 
     /// A QR code of `text` for the page to draw: `{ size, dark }`, `dark`
@@ -866,6 +990,63 @@ impl KluisSession {
                 .await
                 .map_err(js_error)?;
             Ok(JsValue::from_str(&id.to_string()))
+        })
+    }
+
+    /// Encrypts a browser `File` (or `Blob`) and shares it in the
+    /// relationship as `name` (`mediaType`), read in slices; `onProgress`
+    /// is called with `(done, total)` bytes. Resolves to `{ item_id,
+    /// attachment_id, size }`. A broken connection is retried segment by
+    /// segment; past that the Promise rejects (`unreachable`).
+    #[wasm_bindgen(js_name = sendFile)]
+    pub fn send_file(
+        &self,
+        relationship: String,
+        file: JsValue,
+        name: String,
+        media_type: String,
+        on_progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            let reader = BlobReader::new(file)?;
+            let total = reader.size as u64;
+            let mut progress = progress_to(on_progress);
+            let shared = s
+                .lock()
+                .await
+                .send_stream(rid, reader, &name, &media_type, Some(total), &mut progress)
+                .await?;
+            Ok(serde_json::json!({
+                "item_id": shared.item_id.to_string(),
+                "attachment_id": shared.attachment_id.to_string(),
+                "size": shared.size,
+            }))
+        })
+    }
+
+    /// Downloads and decrypts the file of document item `item`, handing
+    /// each plaintext chunk to `onChunk(Uint8Array)` as it is opened, and
+    /// `(done, total)` to `onProgress`. Resolves to the file's `{ name,
+    /// media_type, size }` only after every check passed (the last chunk,
+    /// the stream's digest, the size): on a rejection, throw away what
+    /// `onChunk` received.
+    #[wasm_bindgen(js_name = downloadFile)]
+    pub fn download_file(
+        &self,
+        relationship: String,
+        item: String,
+        on_chunk: js_sys::Function,
+        on_progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            let item = parse_item_id(&item)?;
+            let mut progress = progress_to(on_progress);
+            s.lock()
+                .await
+                .download_file(rid, item, PageWriter(on_chunk), &mut progress)
+                .await
         })
     }
 

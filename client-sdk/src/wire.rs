@@ -153,6 +153,10 @@ pub struct Me {
     /// itself after this long without its user.
     #[serde(default)]
     pub session_idle_ms: Option<i64>,
+    /// The largest attachment stream the server accepts, bytes
+    /// ([`crate::max_file_size`] says how large a file that is).
+    #[serde(default)]
+    pub max_attachment_bytes: Option<u64>,
 }
 
 /// The privacy notice: the user's rights, in their language.

@@ -50,6 +50,15 @@ const ui = {
     return { came_up: ready && state.ready, error: state.error, problems: problems.splice(0) };
   },
   fill: async (selector, value) => (await page.fill(selector, value), true),
+  // A file chosen in the file picker `selector`, as a person would.
+  upload: async (selector, path) => (await page.setInputFiles(selector, path), true),
+  // Clicks `selector` and saves the download it starts at `path`;
+  // answers the file name the page gave it.
+  async download(selector, path) {
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click(selector)]);
+    await download.saveAs(path);
+    return download.suggestedFilename();
+  },
   press: async (selector, key) => (await page.press(selector, key), true),
   click: async (selector) => (await page.click(selector), true),
   text: async (selector) => (await page.textContent(selector)) ?? "",

@@ -8,9 +8,10 @@
 // relationship, visibly marked, never shown to the client.
 import type { KluisSession } from "../pkg/kluis_sdk.js";
 import { t, language } from "./i18n.js";
-import { el, every, when } from "./dom.js";
+import { clipIcon, el, every, when } from "./dom.js";
 import { errorName, explain } from "./forms.js";
 import { compareDialog, shield, trustOf, type TrustState } from "./trust.js";
+import { documentCard, upload, type FileContext } from "./files.js";
 import type { Entry, Me, MemberView, RelationshipView, SafetyNumber } from "./types.js";
 
 const POLL_MS = 4000;
@@ -44,6 +45,8 @@ export class Conversation {
   private readonly send: HTMLButtonElement;
   private readonly status: HTMLElement;
   private readonly names = new Map<string, string>();
+  private readonly uploads: HTMLElement;
+  private readonly picker: HTMLInputElement;
   private trust = new Map<string, { state: TrustState; number: SafetyNumber }>();
   private lastSeq = -1;
   private entries: Entry[] = [];
@@ -72,8 +75,17 @@ export class Conversation {
       }
     });
     this.send = el("button", { type: "submit", class: "primary send", text: t("send") });
+    // A file: the paper-clip (a labelled file input) or a drop.
+    this.uploads = el("div", { class: "uploads", "aria-live": "polite" });
+    this.picker = el("input", { id: "attach", type: "file", class: "visually-hidden" });
+    this.picker.addEventListener("change", () => {
+      for (const f of Array.from(this.picker.files ?? [])) void upload(this.files, this.uploads, f);
+      this.picker.value = "";
+    });
+    const clip = el("label", { for: "attach", class: "attach", title: t("attach_file") },
+      el("span", { class: "visually-hidden", text: t("attach_file") }), clipIcon());
     const form = el("form", { class: "composer", novalidate: true },
-      el("label", { for: "composer", class: "visually-hidden", text: t("message_label") }), this.composer, this.send);
+      el("label", { for: "composer", class: "visually-hidden", text: t("message_label") }), this.picker, clip, this.composer, this.send);
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       void this.sendDraft();
@@ -96,8 +108,29 @@ export class Conversation {
       this.banner,
       this.privateLine,
       this.list,
-      form, this.status);
+      this.uploads, form, this.status);
+    this.node.addEventListener("dragover", (ev) => {
+      if (this.tab !== "dialogue" || this.blocked) return;
+      ev.preventDefault();
+      this.node.classList.add("dropping");
+    });
+    this.node.addEventListener("dragleave", () => this.node.classList.remove("dropping"));
+    this.node.addEventListener("drop", (ev) => {
+      this.node.classList.remove("dropping");
+      if (this.tab !== "dialogue" || this.blocked) return;
+      ev.preventDefault();
+      for (const f of Array.from(ev.dataTransfer?.files ?? [])) void upload(this.files, this.uploads, f);
+    });
     title.id = "conversation-title";
+  }
+
+  private get files(): FileContext {
+    return {
+      session: this.ctx.session,
+      relationship: this.ctx.relationship.relationship_id,
+      streamLimit: this.ctx.me.max_attachment_bytes,
+      uploaded: () => this.refresh(),
+    };
   }
 
   private get draftKey(): string {
@@ -184,6 +217,7 @@ export class Conversation {
   private setBlocked(blocked: boolean): void {
     this.blocked = blocked;
     this.send.disabled = blocked && this.tab === "dialogue";
+    this.picker.disabled = blocked || this.tab !== "dialogue";
     this.composer.setAttribute("aria-describedby", blocked ? "blocked-hint" : "");
     if (blocked) {
       this.status.id = "blocked-hint";
@@ -244,7 +278,7 @@ export class Conversation {
         li.append(meta, el("p", { class: "text", text: e.content.text }));
         break;
       case "document":
-        li.append(meta, el("p", { class: "text", text: t("document_shared", { name: e.content.name }) }));
+        li.append(meta, documentCard(this.ctx.session, this.ctx.relationship.relationship_id, e.item_id, e.content));
         break;
       case "deleted_by_author":
         li.classList.add("gone");

@@ -63,3 +63,17 @@ export function every(ms: number, step: () => Promise<void>): () => void {
     if (timer !== undefined) window.clearTimeout(timer);
   };
 }
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// A paper-clip, drawn as one stroked path (no icon font, no image).
+export function clipIcon(): SVGSVGElement {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", "M9 7v9a3 3 0 0 0 6 0V6a4.5 4.5 0 0 0-9 0v10.5a6 6 0 0 0 12 0V8");
+  svg.append(path);
+  return svg;
+}

@@ -24,6 +24,7 @@ export interface Me {
   proposed_email: string | null;
   deletion_scheduled_for_ms: number | null;
   session_idle_ms: number | null;
+  max_attachment_bytes: number | null;
 }
 
 export interface MemberView {

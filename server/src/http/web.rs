@@ -136,7 +136,32 @@ pub(crate) async fn serve(
     let Some(name) = file_name(path) else {
         return ApiError::NotFound.into_response();
     };
-    let Some((bytes, tag)) = read(&source, &name).await else {
+    // The bundle's Brotli or gzip copy of the file when the browser takes
+    // it (a few files: scripts, the wasm, the page, its style).
+    let accepts = |coding: &str| {
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|c| c.split(';').next().is_some_and(|c| c.trim() == coding))
+            })
+    };
+    let mut coding = None;
+    let mut found = None;
+    for (c, ext) in [("br", "br"), ("gzip", "gz")] {
+        if accepts(c) {
+            if let Some(f) = read(&source, &format!("{name}.{ext}")).await {
+                coding = Some(c);
+                found = Some(f);
+                break;
+            }
+        }
+    }
+    if found.is_none() {
+        found = read(&source, &name).await;
+    }
+    let Some((bytes, tag)) = found else {
         if name == "index.html" {
             return missing_bundle();
         }
@@ -164,6 +189,10 @@ pub(crate) async fn serve(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(c) = coding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(c));
     }
     response
 }

