@@ -3,6 +3,7 @@
 // reads as JSON lines on stdin — {"step": "signUp", "args": [...]} — and
 // answers each with one JSON line on stdout: {"ok": value} or {"error": …}.
 import { chromium } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,11 +81,16 @@ const ui = {
     await page.waitForSelector(selector, { state: "hidden", timeout: 30000 });
     return true;
   },
-  // The element that has the focus, for keyboard passes.
+  // The element that has the focus, for keyboard passes: its tag, id and
+  // the start of its text.
   focused: () => page.evaluate(() => {
     const a = document.activeElement;
-    return a ? `${a.tagName.toLowerCase()}${a.id ? "#" + a.id : ""}` : "";
+    if (!a) return "";
+    const text = (a.textContent ?? "").trim().slice(0, 40);
+    return `${a.tagName.toLowerCase()}${a.id ? "#" + a.id : ""}${text ? " " + text : ""}`;
   }),
+  // Types on the keyboard into whatever has the focus.
+  typeKeys: async (text) => (await page.keyboard.type(text), true),
   key: async (key) => (await page.keyboard.press(key), true),
   // What the page reported as errors since the last call — script errors,
   // refusals under the CSP — but not the browser's own note on an HTTP
@@ -103,6 +109,16 @@ const ui = {
     return path;
   },
   viewport: async (width, height) => (await page.setViewportSize({ width, height }), true),
+  // axe-core's scan of the page as it is (WCAG 2.0–2.2 A and AA rules):
+  // the serious and critical violations, each with the elements it found.
+  async axe() {
+    const result = await new AxeBuilder({ page })
+      .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
+      .analyze();
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
+  },
 };
 
 const lines = readline.createInterface({ input: process.stdin });

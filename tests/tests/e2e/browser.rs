@@ -330,12 +330,16 @@ async fn wasm_client_in_chromium(engine: Engine) {
     );
 }
 
-/// Where the screens' screenshots go (looked at, not compared).
+/// Where the screens' screenshots go (looked at, not compared). Every
+/// screen shot is also scanned by axe-core (WCAG 2.0–2.2 A and AA, and
+/// best practice): no serious or critical violation.
 pub(crate) fn screenshot(browser: &mut Browser, name: &str) {
     let dir = repo().join("target").join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.png"));
     browser.step("screenshot", json!([path.to_str().unwrap()]));
+    let violations = browser.step("axe", json!([]));
+    assert_eq!(violations, json!([]), "axe-core on {name}");
 }
 
 /// The setup screen, as the first user meets it: the link the server

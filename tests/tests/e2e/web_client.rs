@@ -655,3 +655,110 @@ async fn a_tampered_bundle_is_refused() {
         assert!(said.contains(file), "{said}");
     }
 }
+
+/// Presses Tab until the focus is on an element whose description
+/// (`tag#id text`) contains `target`; panics after `most` presses.
+fn tab_to(b: &mut Browser, target: &str, most: usize) {
+    for _ in 0..most {
+        b.step("key", json!(["Tab"]));
+        let at = b.step("focused", json!([]));
+        if at.as_str().unwrap().contains(target) {
+            return;
+        }
+    }
+    panic!("{target} not reached by Tab in {most} presses");
+}
+
+/// Signing up and sending a message with the keyboard alone: every step
+/// reachable by Tab, Enter and typing, the focus where the next step is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_in_chromium() {
+    let web = repo().join("web/dist");
+    let server = Server::start_with(
+        Engine::Sqlite,
+        BIN,
+        &[("KLUIS_WEB_DIR", web.to_str().unwrap())],
+    );
+    let practice = Practice::set_up(&server).await;
+    let mut coach = practice
+        .join(
+            None,
+            "carla@p.nl",
+            Role::Coach,
+            &server.base,
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+    coach
+        .invite(&practice.org, "kees@p.nl", Role::Client)
+        .await
+        .unwrap();
+    let invitation = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+    let mut b = Browser::open(&server.base);
+    b.step("viewport", json!([1200, 800]));
+    b.step("goto", json!([invitation]));
+    b.step("waitFor", json!(["#name"]));
+    assert_eq!(
+        b.step("focused", json!([])),
+        "input#name",
+        "the first field"
+    );
+    b.step("typeKeys", json!(["Kees de Boer"]));
+    b.step("key", json!(["Tab"]));
+    assert_eq!(b.step("focused", json!([])), "input#password");
+    b.step("typeKeys", json!([PASSWORD]));
+    b.step("key", json!(["Enter"]));
+    b.step("waitFor", json!(["#recovery-key"]));
+    let key = b.step("text", json!(["#recovery-key"]));
+    let tail: String = key
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .split_off(52);
+    // The account exists now: the coach starts the conversation.
+    let kees = coach
+        .members(&practice.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email == "kees@p.nl")
+        .unwrap();
+    let rid = coach
+        .open_relationship(
+            &practice.org,
+            kluis_sdk::parse_user_id(&kees.account_id).unwrap(),
+        )
+        .await
+        .unwrap();
+    coach.send_message(rid, "Welkom!").await.unwrap();
+    tab_to(&mut b, "input#key-tail", 4);
+    b.step("typeKeys", json!([tail]));
+    b.step("key", json!(["Tab"]));
+    b.step("key", json!(["Enter"]));
+    b.step("waitForText", json!(["main", "Right to lodge a complaint"]));
+    assert!(b
+        .step("focused", json!([]))
+        .as_str()
+        .unwrap()
+        .starts_with("button"));
+    b.step("key", json!(["Enter"]));
+    b.step("waitFor", json!(["button.relationship"]));
+    tab_to(&mut b, "carla@p.nl", 10);
+    b.step("key", json!(["Enter"]));
+    b.step("waitForText", json!([".messages", "Welkom!"]));
+    assert_eq!(
+        b.step("focused", json!([])),
+        "textarea#composer",
+        "the conversation opens at the composer"
+    );
+    b.step("typeKeys", json!(["Met het toetsenbord verstuurd."]));
+    b.step("key", json!(["Enter"]));
+    b.step("waitForText", json!([".messages", "Met het toetsenbord"]));
+    assert_eq!(
+        texts(&coach.dialogue(rid).await.unwrap()),
+        ["Welkom!", "Met het toetsenbord verstuurd."]
+    );
+    no_problems(&mut b, "the keyboard pass");
+}
