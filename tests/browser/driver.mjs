@@ -89,6 +89,8 @@ const ui = {
     const text = (a.textContent ?? "").trim().slice(0, 40);
     return `${a.tagName.toLowerCase()}${a.id ? "#" + a.id : ""}${text ? " " + text : ""}`;
   }),
+  // When the page's client was ready, ms after navigation began.
+  readyMs: () => page.evaluate(() => window.kluisReadyMs),
   // Types on the keyboard into whatever has the focus.
   typeKeys: async (text) => (await page.keyboard.type(text), true),
   key: async (key) => (await page.keyboard.press(key), true),

@@ -24,6 +24,7 @@ declare global {
   interface Window {
     kluis: Record<string, unknown>;
     kluisReady: boolean;
+    kluisReadyMs: number;
     kluisError: string;
   }
 }
@@ -168,6 +169,7 @@ async function start(): Promise<void> {
     if (location.pathname !== "/") route();
   });
   route();
+  window.kluisReadyMs = performance.now();
   window.kluisReady = true;
 }
 
