@@ -154,6 +154,13 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("press", json!(["#composer", "Enter"]));
     b.step("waitForText", json!([".bubble.mine", "Dank je, Carla."]));
     assert_eq!(b.step("value", json!(["#composer"])), "");
+    let typed_canary = format!("CANARY{:016x}", rand::random::<u64>());
+    b.step(
+        "fill",
+        json!(["#composer", format!("Alleen voor jou: {typed_canary}")]),
+    );
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".messages", typed_canary.as_str()]));
     b.step("type", json!(["#composer", "Regel een"]));
     b.step("press", json!(["#composer", "Shift+Enter"]));
     b.step("type", json!(["#composer", "Regel twee"]));
@@ -194,6 +201,9 @@ async fn web_client_in_chromium(engine: Engine) {
     let up: Vec<u8> = (0..5 * 1024 * 1024 + 123u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
+    let file_canary = format!("CANARY{:016x}", rand::random::<u64>());
+    let mut up = up;
+    up[..file_canary.len()].copy_from_slice(file_canary.as_bytes());
     let up_path = files.path().join("verslag.pdf");
     std::fs::write(&up_path, &up).unwrap();
     b.step("upload", json!(["#attach", up_path.to_str().unwrap()]));
@@ -340,6 +350,8 @@ async fn web_client_in_chromium(engine: Engine) {
     );
     b.step("waitFor", json!(["#recovery-codes"]));
     assert_eq!(b.step("count", json!(["#recovery-codes li"])), 10);
+    let recovery_code = b.step("text", json!(["#recovery-codes li"]));
+    let recovery_code = recovery_code.as_str().unwrap().to_owned();
     shot(&mut b, "recovery-codes-en");
     b.step(
         "click",
@@ -450,6 +462,69 @@ async fn web_client_in_chromium(engine: Engine) {
         assert!(!page.contains(said), "{said} on the manager's console");
     }
     no_problems(&mut b, "the manager");
+
+    // Kees comes back with a recovery code (his phone is elsewhere) and
+    // deletes his account, the password again: he is signed out, saying
+    // so, and the manager finds the trajectory gone.
+    b.step("click", json!([".topbar .actions button:last-child"]));
+    b.step("click", json!([".switch button[lang]"]));
+    sign_in(&mut b, "kees@p.nl", PASSWORD);
+    b.step("waitForText", json!(["h2", "Two-step sign-in"]));
+    b.step(
+        "click",
+        json!([".switch button.link:has-text(\"recovery code\")"]),
+    );
+    b.step("waitForText", json!(["label[for=code]", "recovery codes"]));
+    b.step("fill", json!(["#code", recovery_code]));
+    b.step("press", json!(["#code", "Enter"]));
+    b.step("waitForText", json!([".relationships", "Carla de Vries"]));
+    b.step("click", json!([".account-button"]));
+    b.step("waitFor", json!(["#delete-password"]));
+    shot(&mut b, "account-en");
+    b.step("fill", json!(["#delete-password", "Verkeerd-Wachtwoord-1"]));
+    b.step(
+        "click",
+        json!(["#delete-title + p + label + input + button"]),
+    );
+    b.step(
+        "waitForText",
+        json!(["#delete-title ~ p[role=status]", "not right"]),
+    );
+    b.step("fill", json!(["#delete-password", PASSWORD]));
+    b.step(
+        "click",
+        json!(["#delete-title + p + label + input + button"]),
+    );
+    b.step(
+        "waitForText",
+        json!([".notice", "Your account was deleted"]),
+    );
+    let left = practice
+        .manager
+        .organisation_relationships(&org)
+        .await
+        .unwrap();
+    assert!(
+        left.iter().all(|r| r.relationship_id != rid.to_string()),
+        "the trajectory went with the client"
+    );
+    no_problems(&mut b, "the deletion");
+
+    // Nothing anyone typed or chose in the page is in what the server
+    // wrote: its database (or dump), its log, its mail.
+    drop(b);
+    drop(practice);
+    let mut server = server;
+    server.stop();
+    for (name, bytes) in &server.everything_written() {
+        for needle in [&typed_canary, &file_canary] {
+            assert_eq!(
+                kluis_e2e::occurrences(bytes, needle.as_bytes()),
+                0,
+                "{needle} found in {name}"
+            );
+        }
+    }
 }
 
 /// A coach in the page, in Dutch (the language of her account): she
