@@ -21,7 +21,6 @@ mod chain;
 pub mod cli;
 mod dialogue;
 mod error;
-#[cfg(not(target_arch = "wasm32"))]
 mod export;
 mod key_change_guard;
 pub mod link;
@@ -43,7 +42,8 @@ pub use dialogue::{
 };
 pub use error::{Error, Result, Violation};
 #[cfg(not(target_arch = "wasm32"))]
-pub use export::{ExportedFile, EXPORT_FORMAT};
+pub use export::DirSink;
+pub use export::{ExportSink, ExportedFile, ZipSink, EXPORT_FORMAT};
 pub use peers::SafetyNumberView;
 pub use session::{AccountDeletion, Session};
 pub use wire::{

@@ -1050,6 +1050,27 @@ impl KluisSession {
         })
     }
 
+    /// Exports everything this user can read, decrypted, as one ZIP
+    /// archive (the same files as `kluis export`: JSON, the shared files,
+    /// manifest.json with every file's SHA-256), handed to
+    /// `onChunk(Uint8Array)` as it is written; `onProgress(done)` counts
+    /// file bytes. Resolves to the manifest's file list once the archive
+    /// is complete; on a rejection, throw away what `onChunk` received.
+    #[wasm_bindgen(js_name = exportZip)]
+    pub fn export_zip(
+        &self,
+        on_chunk: js_sys::Function,
+        on_progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
+        self.answer(|s| async move {
+            let mut sink = crate::ZipSink::new(PageWriter(on_chunk));
+            let mut progress = progress_to(on_progress);
+            let files = s.lock().await.export_into(&mut sink, &mut progress).await?;
+            sink.finish()?;
+            Ok::<_, Error>(files)
+        })
+    }
+
     /// The safety number with a peer: `{ digits, qrPayloadHex, verified,
     /// keyChanged }`.
     #[wasm_bindgen(js_name = safetyNumber)]

@@ -5,7 +5,7 @@
 // password again. Every change says in a sentence what happened.
 import type { KluisSession } from "../pkg/kluis_sdk.js";
 import { t, language, setLanguage, type Language } from "./i18n.js";
-import { el, when, type Child } from "./dom.js";
+import { el, size, when, type Child } from "./dom.js";
 import { explain, field, passwordField } from "./forms.js";
 import { qrSvg } from "./qr.js";
 import type { Me } from "./types.js";
@@ -65,7 +65,7 @@ export function accountView(ctx: AccountContext): HTMLElement {
   view.append(el("header", { class: "conversation-head" }, back, el("h2", { id: "account-title", text: t("account") })));
   const body = el("div", { class: "account-body" });
   view.append(body);
-  body.append(profile(ctx), twoStep(ctx), devices(ctx), password(ctx));
+  body.append(profile(ctx), twoStep(ctx), devices(ctx), password(ctx), myData(ctx));
   if (ctx.me.memberships.some((m) => m.role === "client")) body.append(deletion(ctx));
   return view;
 }
@@ -245,6 +245,40 @@ function password(ctx: AccountContext): HTMLElement {
   });
   return section(t("password"), "password-title", el("p", { class: "hint", text: t("password_change_hint") }),
     ...old.nodes, ...fresh.nodes, change, message);
+}
+
+// Everything this user can read, decrypted, as one ZIP file (the right to
+// data portability): JSON, the files, a manifest with their SHA-256.
+function myData(ctx: AccountContext): HTMLElement {
+  const message = el("p", { role: "status" });
+  const button = el("button", { type: "button", class: "secondary", id: "export", text: t("export_everything") });
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    message.className = "";
+    message.textContent = t("exporting");
+    // Kept here until the SDK says the archive is complete and checked.
+    let parts: Uint8Array[] = [];
+    try {
+      const files = (await ctx.session.exportZip((chunk: Uint8Array) => parts.push(chunk),
+        (done: number) => { message.textContent = t("exporting_progress", { done: size(done, language()) }); })) as unknown[];
+      const url = URL.createObjectURL(new Blob(parts as BlobPart[], { type: "application/zip" }));
+      parts = [];
+      const day = new Date().toISOString().slice(0, 10);
+      const a = el("a", { href: url, download: `kluis-export-${day}.zip` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      message.className = "ok";
+      message.textContent = t("exported", { files: files.length });
+    } catch (e) {
+      parts = [];
+      message.className = "error";
+      message.textContent = explain(e);
+    }
+    button.disabled = false;
+  });
+  return section(t("my_data"), "data-title", el("p", { class: "hint", text: t("export_hint") }), button, message);
 }
 
 function deletion(ctx: AccountContext): HTMLElement {

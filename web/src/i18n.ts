@@ -249,6 +249,12 @@ const nl = {
   downloading: "{name} wordt opgehaald en ontsleuteld…",
   downloaded: "{name} is gedownload.",
   unknown_type: "onbekend type",
+  my_data: "Mijn gegevens",
+  export_everything: "Alles exporteren",
+  export_hint: "Alles wat jij kunt lezen, ontsleuteld, in één zip-bestand: je gesprekken en notities als JSON, de gedeelde bestanden zoals ze waren, en een lijst met van elk bestand de SHA-256.",
+  exporting: "Je export wordt gemaakt…",
+  exporting_progress: "Je export wordt gemaakt… {done} aan bestanden",
+  exported: "Je export is gedownload: {files} bestanden.",
 };
 
 // The same keys as `nl`: a key missing here, or one only here, does not
@@ -500,6 +506,12 @@ const en: Record<Key, string> = {
   downloading: "Fetching and decrypting {name}…",
   downloaded: "{name} was downloaded.",
   unknown_type: "unknown type",
+  my_data: "My data",
+  export_everything: "Export everything",
+  export_hint: "Everything you can read, decrypted, in one zip file: your conversations and notes as JSON, the shared files as they were, and a list with every file's SHA-256.",
+  exporting: "Making your export…",
+  exporting_progress: "Making your export… {done} of files",
+  exported: "Your export was downloaded: {files} files.",
 };
 
 export type Key = keyof typeof nl;

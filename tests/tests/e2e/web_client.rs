@@ -481,6 +481,48 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("click", json!([".account-button"]));
     b.step("waitFor", json!(["#delete-password"]));
     shot(&mut b, "account-en");
+    // First his data: one zip, every file as the manifest lists it, his
+    // words and his file among them.
+    let zip_path = files.path().join("export.zip");
+    let name = b.step("download", json!(["#export", zip_path.to_str().unwrap()]));
+    assert!(
+        name.as_str().unwrap().starts_with("kluis-export-"),
+        "{name}"
+    );
+    b.step(
+        "waitForText",
+        json!(["#data-title ~ p[role=status]", "downloaded"]),
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let read = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut archive.by_name(name).unwrap(), &mut bytes).unwrap();
+        bytes
+    };
+    let manifest: Value = serde_json::from_slice(&read(&mut archive, "manifest.json")).unwrap();
+    assert_eq!(manifest["format"], "kluis-export/1");
+    let listed = manifest["files"].as_array().unwrap();
+    assert_eq!(
+        listed.len() + 1,
+        archive.len(),
+        "every file listed, and the manifest"
+    );
+    let mut all = Vec::new();
+    for f in listed {
+        let bytes = read(&mut archive, f["path"].as_str().unwrap());
+        use sha2::Digest as _;
+        let hex: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(f["sha256"], hex.as_str(), "{}", f["path"]);
+        assert_eq!(f["size"], bytes.len() as u64);
+        all.push(bytes);
+    }
+    assert!(all
+        .iter()
+        .any(|b| kluis_e2e::occurrences(b, typed_canary.as_bytes()) > 0));
+    assert!(all.iter().any(|b| b == &up), "his file, byte for byte");
     b.step("fill", json!(["#delete-password", "Verkeerd-Wachtwoord-1"]));
     b.step(
         "click",
