@@ -5,7 +5,7 @@
 // password again. Every change says in a sentence what happened.
 import type { KluisSession } from "../pkg/kluis_sdk.js";
 import { t, language, setLanguage, type Language } from "./i18n.js";
-import { el, size, when, type Child } from "./dom.js";
+import { el, save, size, when, type Child } from "./dom.js";
 import { explain, field, passwordField } from "./forms.js";
 import { qrSvg } from "./qr.js";
 import type { Me } from "./types.js";
@@ -168,12 +168,8 @@ function twoStep(ctx: AccountContext): HTMLElement {
   };
   const showCodes = (codes: string[]) => {
     const download = el("button", { type: "button", class: "secondary", text: t("download") });
-    download.addEventListener("click", () => {
-      const blob = new Blob([t("recovery_codes_file", { email: ctx.me.email, codes: codes.join("\n") })], { type: "text/plain" });
-      const a = el("a", { href: URL.createObjectURL(blob), download: t("recovery_codes_file_name") });
-      a.click();
-      URL.revokeObjectURL(a.href);
-    });
+    download.addEventListener("click", () =>
+      save([t("recovery_codes_file", { email: ctx.me.email, codes: codes.join("\n") })], t("recovery_codes_file_name"), "text/plain"));
     const done = el("button", { type: "button", class: "primary", text: t("saved") });
     done.addEventListener("click", () => void draw());
     content.replaceChildren(
@@ -261,14 +257,8 @@ function myData(ctx: AccountContext): HTMLElement {
     try {
       const files = (await ctx.session.exportZip((chunk: Uint8Array) => parts.push(chunk),
         (done: number) => { message.textContent = t("exporting_progress", { done: size(done, language()) }); })) as unknown[];
-      const url = URL.createObjectURL(new Blob(parts as BlobPart[], { type: "application/zip" }));
+      save(parts as BlobPart[], `kluis-export-${new Date().toISOString().slice(0, 10)}.zip`, "application/zip");
       parts = [];
-      const day = new Date().toISOString().slice(0, 10);
-      const a = el("a", { href: url, download: `kluis-export-${day}.zip` });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60000);
       message.className = "ok";
       message.textContent = t("exported", { files: files.length });
     } catch (e) {

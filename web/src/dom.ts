@@ -77,3 +77,14 @@ export function clipIcon(): SVGSVGElement {
   svg.append(path);
   return svg;
 }
+
+// Hands `data` to the browser as a download named `name`.
+export function save(data: BlobPart[], name: string, type: string): void {
+  const url = URL.createObjectURL(new Blob(data, { type }));
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // Long enough for the browser to have taken it.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

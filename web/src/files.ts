@@ -7,7 +7,7 @@
 import type { KluisSession } from "../pkg/kluis_sdk.js";
 import { KluisClient } from "../pkg/kluis_sdk.js";
 import { t, language } from "./i18n.js";
-import { el, size } from "./dom.js";
+import { el, save, size } from "./dom.js";
 import { explain } from "./forms.js";
 
 export interface FileContext {
@@ -82,13 +82,8 @@ export function documentCard(session: KluisSession, relationship: string, item: 
     try {
       await session.downloadFile(relationship, item, (chunk: Uint8Array) => parts.push(chunk),
         (done: number) => { bar.value = done; });
-      const url = URL.createObjectURL(new Blob(parts as BlobPart[], { type: doc.media_type || "application/octet-stream" }));
+      save(parts as BlobPart[], doc.name, doc.media_type || "application/octet-stream");
       parts = [];
-      const a = el("a", { href: url, download: doc.name });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60000);
       status.textContent = t("downloaded", { name: doc.name });
     } catch (e) {
       parts = [];

@@ -3,7 +3,7 @@
 // language, the language switch, and the recovery key shown once.
 import { KluisClient } from "../pkg/kluis_sdk.js";
 import { t, language, setLanguage, type Key } from "./i18n.js";
-import { el, card, type Child } from "./dom.js";
+import { el, card, save, type Child } from "./dom.js";
 
 export interface Field {
   input: HTMLInputElement;
@@ -131,12 +131,8 @@ export function languageSwitch(render: () => void, onChange?: (lang: "nl" | "en"
 // four characters before going on. `next` continues (into the client).
 export function showRecoveryKey(root: HTMLElement, key: string, email: string, next: () => void): void {
   const download = el("button", { type: "button", class: "secondary", text: t("download") });
-  download.addEventListener("click", () => {
-    const blob = new Blob([t("recovery_file", { email, key })], { type: "text/plain" });
-    const a = el("a", { href: URL.createObjectURL(blob), download: t("recovery_file_name") });
-    a.click();
-    URL.revokeObjectURL(a.href);
-  });
+  download.addEventListener("click", () =>
+    save([t("recovery_file", { email, key })], t("recovery_file_name"), "text/plain"));
   const print = el("button", { type: "button", class: "secondary", text: t("print") });
   print.addEventListener("click", () => window.print());
   const typed = el("input", { id: "key-tail", autocomplete: "off", spellcheck: "false", maxlength: "4" });
