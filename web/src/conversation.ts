@@ -15,6 +15,8 @@ import { documentCard, upload, type FileContext } from "./files.js";
 import type { Entry, Me, MemberView, RelationshipView, SafetyNumber } from "./types.js";
 
 const POLL_MS = 4000;
+// How many of the newest entries one look while following fetches.
+const FOLLOW_LIMIT = 20;
 
 // Drafts per relationship and tab, for as long as the page lives (never
 // stored).
@@ -235,18 +237,36 @@ export class Conversation {
     if (done) await this.checkTrust();
   }
 
+  // The whole dialogue once, every entry checked by the SDK; then, while
+  // following, only the newest few (the SDK checks those the same way),
+  // merged in by their place. When more arrived than one look fetches,
+  // the whole dialogue again: nothing in between is skipped.
   async refresh(): Promise<void> {
+    const rid = this.ctx.relationship.relationship_id;
     let entries: Entry[];
     try {
-      entries = (await this.ctx.session.dialogue(this.ctx.relationship.relationship_id)) as Entry[];
+      if (this.entries.length === 0 || this.lastSeq < 0) {
+        entries = (await this.ctx.session.dialogue(rid)) as Entry[];
+      } else {
+        const newest = (await this.ctx.session.recent(rid, FOLLOW_LIMIT)) as Entry[];
+        const known = new Map(this.entries.map((e) => [e.seq, e]));
+        const maxKnown = this.entries[this.entries.length - 1]!.seq;
+        const gap = newest.length === FOLLOW_LIMIT && newest[0]!.seq > maxKnown;
+        if (gap) {
+          entries = (await this.ctx.session.dialogue(rid)) as Entry[];
+        } else {
+          for (const e of newest) known.set(e.seq, e);
+          entries = [...known.values()].sort((a, b) => a.seq - b.seq);
+        }
+      }
     } catch (e) {
       this.fail(e);
       return;
     }
-    const last = entries.length ? entries[entries.length - 1]!.seq : -1;
+    const last = entries.length ? entries[entries.length - 1]!.seq : 0;
     const deleted = entries.filter((e) => e.content.type.startsWith("deleted")).length;
     const key = last * 1000 + deleted;
-    if (key === this.lastSeq) return;
+    if (key === this.lastSeq && entries.length === this.entries.length) return;
     this.lastSeq = key;
     this.entries = entries;
     this.draw(false);
@@ -299,6 +319,8 @@ export class Conversation {
         if (!window.confirm(t("delete_confirm"))) return;
         try {
           await this.ctx.session.deleteItem(this.ctx.relationship.relationship_id, e.item_id);
+          // The item may be older than what following looks at: all again.
+          this.lastSeq = -1;
           await this.refresh();
         } catch (err) {
           this.fail(err);

@@ -179,6 +179,21 @@ async fn web_client_in_chromium(engine: Engine) {
     // The coach answers; it appears without a reload.
     coach.send_message(rid, "Tot dinsdag!").await.unwrap();
     b.step("waitForText", json!([".messages", "Tot dinsdag!"]));
+    // More than one look while following fetches (20): none is skipped.
+    let before = b.step("count", json!([".bubble"])).as_u64().unwrap();
+    for i in 1..=25 {
+        coach
+            .send_message(rid, &format!("Oefening {i} van 25"))
+            .await
+            .unwrap();
+    }
+    b.step("waitForText", json!([".messages", "Oefening 25 van 25"]));
+    assert_eq!(
+        b.step("count", json!([".bubble"])).as_u64().unwrap(),
+        before + 25,
+        "every one of them"
+    );
+    b.step("waitForText", json!([".messages", "Oefening 1 van 25"]));
     shot(&mut b, "conversation-en");
     b.step("click", json!([".topbar button[lang]"]));
     b.step("waitForText", json!([".messages", "Tot dinsdag!"]));
