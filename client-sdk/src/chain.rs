@@ -92,6 +92,9 @@ pub struct ProvenMembership {
     pub members: Vec<ProvenMember>,
     /// Every change, oldest first.
     pub events: Vec<MembershipEvent>,
+    /// The epoch up to which this device's user acknowledged who joined
+    /// ([`Session::acknowledge_joins`]); joins in later epochs are news.
+    pub acknowledged_epoch: u32,
 }
 
 pub(crate) fn role_name(role: MemberRole) -> &'static str {
@@ -160,6 +163,7 @@ fn membership_of(chain: &VerifiedChain) -> ProvenMembership {
         epoch: head.epoch().0,
         members,
         events,
+        acknowledged_epoch: 0,
     }
 }
 
@@ -170,7 +174,26 @@ impl Session {
         let view = self.relationship(rid).await?;
         let epoch =
             u32::try_from(view.current_epoch).map_err(|_| Violation::Malformed("epoch".into()))?;
-        Ok(membership_of(self.verified_chain(rid, epoch).await?))
+        let mut proven = membership_of(self.verified_chain(rid, epoch).await?);
+        proven.acknowledged_epoch = self
+            .state
+            .acknowledged_joins
+            .get(&rid.to_string())
+            .copied()
+            .unwrap_or(0);
+        Ok(proven)
+    }
+
+    /// Records that the user saw who joined `rid` up to `epoch` (kept in
+    /// the sealed device state, so the news is told once per device).
+    pub fn acknowledge_joins(&mut self, rid: RelationshipId, epoch: u32) -> Result<()> {
+        let seen = self
+            .state
+            .acknowledged_joins
+            .entry(rid.to_string())
+            .or_insert(0);
+        *seen = (*seen).max(epoch);
+        self.save_state()
     }
 
     /// The relationship's chain, verified up to at least `epoch` (fetched

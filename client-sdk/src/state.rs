@@ -73,6 +73,10 @@ pub struct LocalState {
     /// meanwhile (`key_change_guard.rs`).
     #[serde(default)]
     pub deferred_key_changes: BTreeMap<String, String>,
+    /// By relationship id: the epoch up to which the user has seen who
+    /// joined (a page shows later joins until they are acknowledged).
+    #[serde(default)]
+    pub acknowledged_joins: BTreeMap<String, u32>,
 }
 
 impl LocalState {

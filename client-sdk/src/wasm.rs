@@ -1154,6 +1154,16 @@ impl KluisSession {
         })
     }
 
+    /// Records that the user saw who joined the relationship up to
+    /// `epoch` (`membership().acknowledged_epoch` afterwards).
+    #[wasm_bindgen(js_name = acknowledgeJoins)]
+    pub fn acknowledge_joins(&self, relationship: String, epoch: u32) -> js_sys::Promise {
+        self.step(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            s.lock().await.acknowledge_joins(rid, epoch)
+        })
+    }
+
     /// Sends a message anyway while a peer's key change is not yet
     /// compared: nothing is wrapped to the new key meanwhile, and the
     /// change stays listed in `keyChanges` (show it).

@@ -12,7 +12,7 @@ import { clipIcon, el, every, when } from "./dom.js";
 import { errorName, explain } from "./forms.js";
 import { compareDialog, shield, trustOf, type TrustState } from "./trust.js";
 import { documentCard, upload, type FileContext } from "./files.js";
-import type { Entry, Me, MemberView, RelationshipView, SafetyNumber } from "./types.js";
+import type { Entry, Me, MemberView, MembershipEvent, ProvenMembership, RelationshipView, SafetyNumber } from "./types.js";
 
 const POLL_MS = 4000;
 // How many of the newest entries one look while following fetches.
@@ -51,6 +51,8 @@ export class Conversation {
   private readonly picker: HTMLInputElement;
   private trust = new Map<string, { state: TrustState; number: SafetyNumber }>();
   private lastSeq = -1;
+  private history: MembershipEvent[] = [];
+  private readonly joinBanner: HTMLElement;
   private entries: Entry[] = [];
   private tab: Tab = "dialogue";
   private readonly privateLine: HTMLElement;
@@ -65,6 +67,7 @@ export class Conversation {
     back.addEventListener("click", () => ctx.back());
     this.people = el("div", { class: "people" });
     this.banner = el("div", { class: "banner", role: "alert", hidden: true });
+    this.joinBanner = el("div", { class: "banner", id: "join-banner", role: "alert", hidden: true });
     this.list = el("ol", { class: "messages", "aria-live": "polite", "aria-label": t("messages") });
     this.status = el("p", { class: "hint composer-status", role: "status" });
     this.composer = el("textarea", { id: "composer", rows: "2", "aria-label": t("message_label"), placeholder: t("message_placeholder") });
@@ -108,6 +111,7 @@ export class Conversation {
       el("header", { class: "conversation-head" }, back, title, this.people),
       ...(isCoach ? [tabBar] : []),
       this.banner,
+      this.joinBanner,
       this.privateLine,
       this.list,
       this.uploads, form, this.status);
@@ -159,6 +163,7 @@ export class Conversation {
   // Loads trust and messages, then follows the conversation.
   async start(): Promise<void> {
     await this.checkTrust();
+    await this.checkMembers();
     await this.refresh();
     if (!this.stopped) this.stopPolling = every(POLL_MS, () => this.refresh());
   }
@@ -214,17 +219,92 @@ export class Conversation {
   }
 
   private blocked = false;
+  private joinsUnseen = false;
+
+  // Who joined and left, as the signed membership chain proves it: lines
+  // in the dialogue, and a banner — blocking sending until looked at —
+  // for joins this device has not acknowledged.
+  private async checkMembers(): Promise<void> {
+    const rid = this.ctx.relationship.relationship_id;
+    let proven: ProvenMembership;
+    try {
+      proven = (await this.ctx.session.membership(rid)) as ProvenMembership;
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    const changed = proven.events.length !== this.history.length;
+    this.history = proven.events;
+    const me = this.ctx.me.account_id;
+    // Someone new: their name from the relationship as it is now.
+    const unknown = proven.events.some((ev) => ev.added.some(([who]) => !this.names.has(who)));
+    if (unknown) {
+      try {
+        const all = (await this.ctx.session.relationships()) as RelationshipView[];
+        const now = all.find((r) => r.relationship_id === rid);
+        if (now) {
+          for (const m of now.members) this.names.set(m.account_id, m.display_name);
+          // The people in the header, with their shields and numbers.
+          this.ctx.relationship = now;
+          await this.checkTrust();
+        }
+      } catch {
+        // The names stay "someone"; the ids are proven either way.
+      }
+    }
+    if (changed && this.list.dataset.loaded === "yes") this.draw(false);
+    const news = proven.events.filter((ev) => !ev.opened && ev.epoch > proven.acknowledged_epoch
+      && ev.added.some(([who]) => who !== me));
+    this.joinsUnseen = news.length > 0;
+    this.joinBanner.hidden = !this.joinsUnseen;
+    if (this.joinsUnseen) {
+      const lines = news.flatMap((ev) => ev.added.filter(([who]) => who !== me).map(([who, role]) =>
+        el("p", { text: t("joined_banner", { name: this.name(who), role: t(`role_${role}`), when: when(ev.at_ms, language()) }) })));
+      const ok = el("button", { type: "button", class: "secondary", text: t("understood") });
+      ok.addEventListener("click", async () => {
+        ok.disabled = true;
+        try {
+          await this.ctx.session.acknowledgeJoins(rid, proven.epoch);
+          this.joinsUnseen = false;
+          this.joinBanner.hidden = true;
+          this.setBlocked(this.blocked);
+          this.composer.focus();
+        } catch (e) {
+          ok.disabled = false;
+          this.fail(e);
+        }
+      });
+      this.joinBanner.replaceChildren(el("div", {}, ...lines, el("p", { class: "hint", text: t("joined_explain") })), ok);
+    }
+    this.setBlocked(this.blocked);
+  }
+
+  private name(account: string): string {
+    return account === this.ctx.me.account_id ? t("you") : this.names.get(account) ?? t("someone");
+  }
+
+  // One line of the membership history, for the dialogue.
+  private historyLine(ev: MembershipEvent): HTMLElement {
+    const at = when(ev.at_ms, language());
+    const parts: string[] = [];
+    if (ev.opened) parts.push(t("history_opened", { name: this.name(ev.by), when: at }));
+    for (const [who, role] of ev.opened ? [] : ev.added) parts.push(t("history_joined", { name: this.name(who), role: t(`role_${role}`), when: at }));
+    for (const who of ev.removed) parts.push(t("history_left", { name: this.name(who), when: at }));
+    for (const who of ev.key_changed) parts.push(t("history_key", { name: this.name(who), when: at }));
+    return el("li", { class: "history", text: parts.join(" ") });
+  }
 
   // A changed key blocks sending to the dialogue (not a note to oneself).
   private setBlocked(blocked: boolean): void {
     this.blocked = blocked;
-    this.send.disabled = blocked && this.tab === "dialogue";
-    this.picker.disabled = blocked || this.tab !== "dialogue";
-    this.composer.setAttribute("aria-describedby", blocked ? "blocked-hint" : "");
-    if (blocked) {
+    const stop = (blocked || this.joinsUnseen) && this.tab === "dialogue";
+    this.send.disabled = stop;
+    this.picker.disabled = stop || this.tab !== "dialogue";
+    this.composer.setAttribute("aria-describedby", stop ? "blocked-hint" : "");
+    if (stop) {
       this.status.id = "blocked-hint";
       this.status.className = "hint composer-status";
-      this.status.textContent = t("send_blocked");
+      this.status.textContent = blocked ? t("send_blocked") : t("send_after_joined");
     } else if (this.status.id === "blocked-hint") {
       this.status.textContent = "";
     }
@@ -277,7 +357,16 @@ export class Conversation {
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     const notes = this.tab === "notes";
     const shown = this.entries.filter((e) => (e.content.type === "note") === notes);
-    this.list.replaceChildren(...shown.map((e) => this.bubble(e)));
+    const rows: [number, HTMLElement][] = shown.map((e) => [e.sent_ms ?? e.received_ms, this.bubble(e)]);
+    if (!notes) {
+      // The membership changes that make the history worth telling: who
+      // joined, left or changed key after the start.
+      for (const ev of this.history) {
+        if (ev.opened || ev.added.length || ev.removed.length || ev.key_changed.length) rows.push([ev.at_ms, this.historyLine(ev)]);
+      }
+    }
+    rows.sort((a, b) => a[0] - b[0]);
+    this.list.replaceChildren(...rows.map(([, node]) => node));
     if (shown.length === 0) this.list.append(el("li", { class: "empty", text: notes ? t("no_notes_yet") : t("no_messages_yet") }));
     if (jump || atBottom || this.list.dataset.loaded !== "yes") this.list.scrollTop = this.list.scrollHeight;
     this.list.dataset.loaded = "yes";
@@ -337,6 +426,12 @@ export class Conversation {
     const rid = this.ctx.relationship.relationship_id;
     const key = this.draftKey;
     const note = this.tab === "notes";
+    // Who reads along is decided by the signed membership: look again
+    // before a message goes, so that nobody added since is a surprise.
+    if (!note) {
+      await this.checkMembers();
+      if (this.joinsUnseen) return;
+    }
     this.send.disabled = true;
     this.status.className = "hint composer-status";
     this.status.textContent = t("sending");

@@ -255,6 +255,14 @@ const nl = {
   exporting: "Je export wordt gemaakt…",
   exporting_progress: "Je export wordt gemaakt… {done} aan bestanden",
   exported: "Je export is gedownload: {files} bestanden.",
+  joined_banner: "{name} ({role}) is op {when} aan dit gesprek toegevoegd.",
+  joined_explain: "Vanaf dat moment leest die mee met wat hier geschreven wordt. Klopt dat niet, vraag dan je coach of je beheerder wat er gebeurd is voordat je iets stuurt.",
+  understood: "Begrepen",
+  history_opened: "{name} begon dit gesprek op {when}.",
+  history_joined: "{name} ({role}) kwam erbij op {when}.",
+  history_left: "{name} is op {when} uit het gesprek gegaan.",
+  history_key: "De sleutel van {name} veranderde op {when}.",
+  send_after_joined: "Versturen kan weer als je hebt gezien wie er bij het gesprek kwam.",
 };
 
 // The same keys as `nl`: a key missing here, or one only here, does not
@@ -512,6 +520,14 @@ const en: Record<Key, string> = {
   exporting: "Making your export…",
   exporting_progress: "Making your export… {done} of files",
   exported: "Your export was downloaded: {files} files.",
+  joined_banner: "{name} ({role}) was added to this conversation on {when}.",
+  joined_explain: "From then on they read what is written here. If that is not right, ask your coach or your manager what happened before you send anything.",
+  understood: "Understood",
+  history_opened: "{name} started this conversation on {when}.",
+  history_joined: "{name} ({role}) joined on {when}.",
+  history_left: "{name} left the conversation on {when}.",
+  history_key: "{name}'s key changed on {when}.",
+  send_after_joined: "You can send again once you have seen who joined the conversation.",
 };
 
 export type Key = keyof typeof nl;

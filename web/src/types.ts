@@ -114,3 +114,20 @@ export interface OrganisationMember {
   trajectory_start: string | null;
   trajectory_end: string | null;
 }
+
+export interface MembershipEvent {
+  epoch: number;
+  by: string;
+  at_ms: number;
+  opened: boolean;
+  added: [string, "coach" | "client"][];
+  removed: string[];
+  key_changed: string[];
+}
+
+export interface ProvenMembership {
+  epoch: number;
+  members: { account_id: string; role: string; key_fingerprint: string; since_epoch: number }[];
+  events: MembershipEvent[];
+  acknowledged_epoch: number;
+}

@@ -298,6 +298,51 @@ async fn web_client_in_chromium(engine: Engine) {
     );
     no_problems(&mut b, "the conversation");
 
+    // The coach adds a second coach. Before Kees's next message goes, the
+    // page looks at the signed membership: a banner says who joined and
+    // when, sending waits (the draft kept) until he says he saw it; the
+    // history shows it; once acknowledged, it is not news again.
+    let bram = practice
+        .join(
+            None,
+            "bram@p.nl",
+            Role::Coach,
+            &server.base,
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+    coach
+        .add_member(rid, bram.account_id(), kluis_sdk::MemberRole::Coach)
+        .await
+        .unwrap();
+    b.step("fill", json!(["#composer", "Wie leest er mee?"]));
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step(
+        "waitForText",
+        json!(["#join-banner", "was added to this conversation"]),
+    );
+    assert_eq!(b.step("enabled", json!(["button.send"])), false);
+    assert_eq!(b.step("value", json!(["#composer"])), "Wie leest er mee?");
+    shot(&mut b, "member-joined-en");
+    b.step("click", json!(["#join-banner button"]));
+    b.step("waitForGone", json!(["#join-banner"]));
+    b.step("waitForText", json!([".messages", "(coach) joined on"]));
+    b.step("press", json!(["#composer", "Enter"]));
+    b.step("waitForText", json!([".messages", "Wie leest er mee?"]));
+    let mut bram = bram;
+    assert!(
+        texts(&bram.dialogue(rid).await.unwrap()).contains(&"Wie leest er mee?".to_owned()),
+        "the new coach reads what was written after he joined"
+    );
+    b.step("click", json!([".conversation-head .back, .relationship"]));
+    b.step("click", json!(["button.relationship"]));
+    b.step("waitForText", json!([".messages", "Wie leest er mee?"]));
+    assert_eq!(
+        b.step("visible", json!(["#join-banner"])),
+        false,
+        "acknowledged once, on this device"
+    );
+
     // The coach loses their password and starts a new identity. Sending
     // is refused, the banner says why and what to do, the draft stays;
     // after comparing the new number, the message goes.
