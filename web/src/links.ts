@@ -18,7 +18,7 @@ export async function showVerify(app: App): Promise<void> {
     await app.client.verifyEmail(location.href);
   } catch (e) {
     card(app.root, el("h2", { text: t("verify_title") }),
-      el("p", { class: "error", role: "alert", text: explain(e, "verify_link_used") }));
+      el("p", { class: "error", role: "alert", text: explain(e, "verify_link_used") }), toSignIn(app, ""));
     return;
   }
   history.replaceState(null, "", "/");

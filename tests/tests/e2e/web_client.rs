@@ -939,3 +939,138 @@ async fn keyboard_only_in_chromium() {
     );
     no_problems(&mut b, "the keyboard pass");
 }
+
+/// The links Kluis mails, opened in the page: "forgot password" asks for
+/// the reset link; the reset page sets a new password; signing in with
+/// it asks for the recovery key, which brings the conversation back
+/// (its old messages readable). A new address a manager proposed is
+/// confirmed from the link sent to the old one, and the new address is
+/// proven from the link sent to it. A used link says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailed_links_in_chromium() {
+    let web = repo().join("web/dist");
+    let server = Server::start_with(
+        Engine::Sqlite,
+        BIN,
+        &[("KLUIS_WEB_DIR", web.to_str().unwrap())],
+    );
+    let practice = Practice::set_up(&server).await;
+    let mut coach = practice
+        .join(
+            None,
+            "carla@p.nl",
+            Role::Coach,
+            &server.base,
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+    coach
+        .invite(&practice.org, "kees@p.nl", Role::Client)
+        .await
+        .unwrap();
+    let invitation = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+    let mut b = Browser::open(&server.base);
+    b.step("viewport", json!([1200, 800]));
+    b.step("goto", json!([invitation]));
+    b.step("waitFor", json!(["#name"]));
+    b.step("fill", json!(["#name", "Kees de Boer"]));
+    b.step("fill", json!(["#password", PASSWORD]));
+    b.step("press", json!(["#password", "Enter"]));
+    let recovery_key = b.keep_recovery_key();
+    b.acknowledge_privacy_notice("Right to lodge a complaint");
+    let kees = coach
+        .members(&practice.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email == "kees@p.nl")
+        .unwrap();
+    let kees_id = kluis_sdk::parse_user_id(&kees.account_id).unwrap();
+    let rid = coach
+        .open_relationship(&practice.org, kees_id)
+        .await
+        .unwrap();
+    coach.send_message(rid, "Voor je vergeet").await.unwrap();
+
+    // Forgot the password: the link, a new password, the recovery key.
+    b.step("click", json!([".topbar .actions button:last-child"]));
+    b.step("click", json!([".switch button.link:has-text(\"Forgot\")"]));
+    b.step("fill", json!(["#email", "kees@p.nl"]));
+    b.step("press", json!(["#email", "Enter"]));
+    b.step(
+        "waitForText",
+        json!(["main", "a link is now in that mailbox"]),
+    );
+    let reset = Server::link_in(&server.mail("kees@p.nl", "password_reset").await);
+    b.step("goto", json!([format!("{}/", server.base)]));
+    b.step("goto", json!([reset.clone()]));
+    b.step("waitForText", json!(["h2", "New password"]));
+    b.step("fill", json!(["#password", "Nieuw-Wachtwoord-73"]));
+    b.step("press", json!(["#password", "Enter"]));
+    b.step(
+        "waitForText",
+        json!([".notice", "Your password was changed"]),
+    );
+    sign_in(&mut b, "kees@p.nl", "Nieuw-Wachtwoord-73");
+    b.step("waitForText", json!(["h2", "Get your conversations back"]));
+    screenshot(&mut b, "web-restore-en");
+    b.step("fill", json!(["#recovery", "AAAA"]));
+    b.step("press", json!(["#recovery", "Enter"]));
+    b.step(
+        "waitForText",
+        json!(["#form-message", "does not look like a recovery key"]),
+    );
+    b.step("fill", json!(["#recovery", recovery_key]));
+    b.step("press", json!(["#recovery", "Enter"]));
+    b.step("waitFor", json!(["button.relationship"]));
+    b.step("click", json!(["button.relationship"]));
+    b.step("waitForText", json!([".messages", "Voor je vergeet"]));
+    assert_eq!(
+        b.step("count", json!([".shield.changed"])),
+        0,
+        "the same identity: the coach sees no change, nor does Kees"
+    );
+    // The reset link works once.
+    b.step("goto", json!([format!("{}/", server.base)]));
+    b.step("goto", json!([reset]));
+    b.step("fill", json!(["#password", "Nog-Een-Wachtwoord-9"]));
+    b.step("press", json!(["#password", "Enter"]));
+    b.step(
+        "waitForText",
+        json!(["#form-message", "expired or was used"]),
+    );
+
+    // A new address, proposed by the manager: confirmed from the old
+    // mailbox's link, then proven from the new one's.
+    practice
+        .manager
+        .propose_member_email(&practice.org, kees_id, "kees@nieuw.nl")
+        .await
+        .unwrap();
+    let proposal = Server::link_in(&server.mail("kees@p.nl", "email_change_proposed").await);
+    b.step("goto", json!([format!("{}/", server.base)]));
+    b.step("goto", json!([proposal.clone()]));
+    b.step("waitForText", json!(["h2", "A new email address"]));
+    screenshot(&mut b, "web-email-change-en");
+    b.step("click", json!(["main button.primary"]));
+    b.step(
+        "waitForText",
+        json!(["main", "From now on you sign in with the new address"]),
+    );
+    let verify = Server::link_in(&server.mail("kees@nieuw.nl", "verify_email").await);
+    b.step("goto", json!([format!("{}/", server.base)]));
+    b.step("goto", json!([verify.clone()]));
+    b.step(
+        "waitForText",
+        json!(["main", "Your email address is confirmed"]),
+    );
+    b.step("goto", json!([format!("{}/", server.base)]));
+    b.step("goto", json!([verify]));
+    b.step("waitForText", json!(["main", "expired or was used"]));
+    b.step("click", json!(["main button.primary"]));
+    let listed = practice.manager.members(&practice.org).await.unwrap();
+    assert!(listed.iter().any(|m| m.email == "kees@nieuw.nl"));
+    sign_in(&mut b, "kees@nieuw.nl", "Nieuw-Wachtwoord-73");
+    b.step("waitFor", json!(["button.relationship"]));
+    no_problems(&mut b, "the mailed links");
+}
