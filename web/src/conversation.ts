@@ -205,7 +205,10 @@ export class Conversation {
       const tr = trust.get(p.account_id);
       const compare = el("button", { type: "button", class: "link", text: tr?.state === "verified" ? t("show_safety_number") : t("compare_safety_number") });
       compare.addEventListener("click", () => void this.compare(p));
-      return el("span", { class: "person" }, tr ? shield(tr.state) : "", el("span", { text: p.display_name }), compare);
+      // With one other person the title names them already.
+      const name = peers.length > 1 ? [el("span", { text: p.display_name })] : [];
+      compare.setAttribute("aria-label", `${compare.textContent}: ${p.display_name}`);
+      return el("span", { class: "person" }, tr ? shield(tr.state) : "", ...name, compare);
     }));
     const changed = peers.filter((p) => trust.get(p.account_id)?.state === "changed");
     this.banner.hidden = changed.length === 0;

@@ -101,6 +101,18 @@ async fn read(source: &Source, name: &str) -> Option<(Vec<u8>, String)> {
     }
 }
 
+/// Whether one element of an Accept-Encoding list (`br;q=0.8`) takes
+/// `coding`: named, and not weighted zero (RFC 9110 §12.5.3).
+fn accepted(element: &str, coding: &str) -> bool {
+    let mut parts = element.split(';').map(str::trim);
+    if parts.next() != Some(coding) {
+        return false;
+    }
+    parts
+        .filter_map(|p| p.strip_prefix("q="))
+        .all(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0))
+}
+
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -137,15 +149,12 @@ pub(crate) async fn serve(
         return ApiError::NotFound.into_response();
     };
     // The bundle's Brotli or gzip copy of the file when the browser takes
-    // it (a few files: scripts, the wasm, the page, its style).
+    // it (the scripts and the wasm: files under SRI).
     let accepts = |coding: &str| {
         headers
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|c| c.split(';').next().is_some_and(|c| c.trim() == coding))
-            })
+            .is_some_and(|v| v.split(',').any(|c| accepted(c, coding)))
     };
     let mut coding = None;
     let mut found = None;
@@ -200,6 +209,16 @@ pub(crate) async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoding_weighted_zero_is_refused() {
+        assert!(accepted("br", "br"));
+        assert!(accepted(" br;q=0.5", "br"));
+        assert!(!accepted("br;q=0", "br"));
+        assert!(!accepted("br;q=0.0", "br"));
+        assert!(!accepted("gzip", "br"));
+        assert!(!accepted("br;q=x", "br"));
+    }
 
     #[test]
     fn links_open_the_client_and_odd_paths_name_no_file() {
