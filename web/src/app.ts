@@ -76,7 +76,19 @@ async function start(): Promise<void> {
       idle = null;
       home?.stop();
       home = null;
+      // The identity and epoch keys leave the module's memory with the
+      // session (a Promise still running keeps its own hold until done).
+      const ended = session;
       session = null;
+      if (ended) {
+        setTimeout(() => {
+          try {
+            ended.free();
+          } catch {
+            // Freed already.
+          }
+        }, 0);
+      }
       if (!keepPlace || location.pathname !== "/") history.replaceState(null, "", "/");
       login.reason = reason;
       login.password = "";
