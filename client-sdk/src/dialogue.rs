@@ -75,6 +75,16 @@ pub enum EntryContent {
     Unreadable,
 }
 
+/// A page of the dialogue, oldest first, and the cursor of the page
+/// before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DialoguePage {
+    /// The entries, oldest first, each checked.
+    pub entries: Vec<Entry>,
+    /// The cursor for the entries before these, if there are any.
+    pub older: Option<String>,
+}
+
 /// One verified entry of a relationship.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
@@ -275,14 +285,43 @@ impl Session {
 
     /// The newest `limit` entries (for following a conversation).
     pub async fn recent(&mut self, rid: RelationshipId, limit: u32) -> Result<Vec<Entry>> {
+        Ok(self.dialogue_page(rid, None, limit).await?.entries)
+    }
+
+    /// One page of the dialogue, for reading it from the newest back:
+    /// the newest `limit` entries, or with `older` (a page's
+    /// [`DialoguePage::older`]) the `limit` before it. Each page is checked
+    /// as [`Self::dialogue`] checks the whole; `before_seq` (the oldest
+    /// place already shown) makes the server's pages join: an entry at or
+    /// after it is [`Violation::OutOfOrder`].
+    pub async fn dialogue_page(
+        &mut self,
+        rid: RelationshipId,
+        older: Option<(&str, i64)>,
+        limit: u32,
+    ) -> Result<DialoguePage> {
         let view = self.relationship(rid).await?;
-        let page: ItemPage = self
-            .api
-            .get(&format!("/api/relationships/{rid}/items?limit={limit}"))
-            .await?;
+        let path = match older {
+            Some((cursor, _)) => {
+                format!("/api/relationships/{rid}/items?limit={limit}&before={cursor}")
+            }
+            None => format!("/api/relationships/{rid}/items?limit={limit}"),
+        };
+        let page: ItemPage = self.api.get(&path).await?;
         let mut raw = page.items;
+        if let Some((_, before_seq)) = older {
+            if let Some(item) = raw.iter().find(|i| i.seq >= before_seq) {
+                return Err(Violation::OutOfOrder {
+                    item: item.item_id.clone(),
+                }
+                .into());
+            }
+        }
         raw.reverse();
-        self.check_and_open(&view, raw).await
+        Ok(DialoguePage {
+            entries: self.check_and_open(&view, raw).await?,
+            older: page.next,
+        })
     }
 
     async fn check_and_open(

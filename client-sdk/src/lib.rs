@@ -38,7 +38,8 @@ pub use account::{Kluis, Login, NewAccount, PendingRecovery, PendingSecondFactor
 pub use attachments::{max_file_size, Progress, SharedFile, SEGMENT_BYTES};
 pub use chain::{MembershipEvent, ProvenMember, ProvenMembership};
 pub use dialogue::{
-    parse_item_id, parse_relationship_id, parse_user_id, DocumentInfo, Entry, EntryContent,
+    parse_item_id, parse_relationship_id, parse_user_id, DialoguePage, DocumentInfo, Entry,
+    EntryContent,
 };
 pub use error::{Error, Result, Violation};
 #[cfg(not(target_arch = "wasm32"))]

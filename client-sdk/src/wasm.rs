@@ -842,6 +842,31 @@ impl KluisSession {
         })
     }
 
+    /// One page of the dialogue from the newest back: `{ entries, older }`
+    /// (entries oldest first, `older` the cursor of the page before). With
+    /// `older` and `beforeSeq` (the oldest place already shown) the page
+    /// before that one; an entry at or after `beforeSeq` is refused.
+    #[wasm_bindgen(js_name = dialoguePage)]
+    pub fn dialogue_page(
+        &self,
+        relationship: String,
+        older: Option<String>,
+        before_seq: Option<f64>,
+        limit: u32,
+    ) -> js_sys::Promise {
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            let older = match (older.as_deref(), before_seq) {
+                (Some(c), Some(seq)) => Some((c, seq as i64)),
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(Error::InvalidInput("an older page needs beforeSeq".into()))
+                }
+            };
+            s.lock().await.dialogue_page(rid, older, limit).await
+        })
+    }
+
     /// The newest `limit` verified entries of a relationship, oldest
     /// first (for following a conversation).
     pub fn recent(&self, relationship: String, limit: u32) -> js_sys::Promise {

@@ -17,6 +17,8 @@ import type { Entry, Me, MemberView, MembershipEvent, ProvenMembership, Relation
 const POLL_MS = 4000;
 // How many of the newest entries one look while following fetches.
 const FOLLOW_LIMIT = 20;
+// How many entries a page of the dialogue holds.
+const PAGE = 50;
 
 // Drafts per relationship and tab, for as long as the page lives (never
 // stored).
@@ -54,6 +56,9 @@ export class Conversation {
   private history: MembershipEvent[] = [];
   private readonly joinBanner: HTMLElement;
   private entries: Entry[] = [];
+  // The cursor of the page before the oldest shown, if there is one.
+  private older: string | null = null;
+  private loadingOlder = false;
   private tab: Tab = "dialogue";
   private readonly privateLine: HTMLElement;
   private readonly tabs: HTMLButtonElement[] = [];
@@ -69,6 +74,9 @@ export class Conversation {
     this.banner = el("div", { class: "banner", role: "alert", hidden: true });
     this.joinBanner = el("div", { class: "banner", id: "join-banner", role: "alert", hidden: true });
     this.list = el("ol", { class: "messages", "aria-live": "polite", "aria-label": t("messages") });
+    this.list.addEventListener("scroll", () => {
+      if (this.list.scrollTop < 40) void this.loadOlder();
+    });
     this.status = el("p", { class: "hint composer-status", role: "status" });
     this.composer = el("textarea", { id: "composer", rows: "2", "aria-label": t("message_label"), placeholder: t("message_placeholder") });
     this.composer.value = drafts.get(this.draftKey) ?? "";
@@ -320,23 +328,24 @@ export class Conversation {
     if (done) await this.checkTrust();
   }
 
-  // The whole dialogue once, every entry checked by the SDK; then, while
-  // following, only the newest few (the SDK checks those the same way),
-  // merged in by their place. When more arrived than one look fetches,
-  // the whole dialogue again: nothing in between is skipped.
+  // The newest page when the conversation opens (every entry checked by
+  // the SDK), older pages on the way up; while following, only the newest
+  // few (checked the same way), merged in by their place. When more
+  // arrived than one look fetches, the newest page again: nothing in
+  // between is shown as if it were not there.
   async refresh(): Promise<void> {
     const rid = this.ctx.relationship.relationship_id;
     let entries: Entry[];
     try {
       if (this.entries.length === 0 || this.lastSeq < 0) {
-        entries = (await this.ctx.session.dialogue(rid)) as Entry[];
+        entries = await this.firstPage(rid);
       } else {
         const newest = (await this.ctx.session.recent(rid, FOLLOW_LIMIT)) as Entry[];
         const known = new Map(this.entries.map((e) => [e.seq, e]));
         const maxKnown = this.entries[this.entries.length - 1]!.seq;
         const gap = newest.length === FOLLOW_LIMIT && newest[0]!.seq > maxKnown;
         if (gap) {
-          entries = (await this.ctx.session.dialogue(rid)) as Entry[];
+          entries = await this.firstPage(rid);
         } else {
           for (const e of newest) known.set(e.seq, e);
           entries = [...known.values()].sort((a, b) => a.seq - b.seq);
@@ -355,6 +364,33 @@ export class Conversation {
     this.draw(false);
   }
 
+  private async firstPage(rid: string): Promise<Entry[]> {
+    const page = (await this.ctx.session.dialoguePage(rid, undefined, undefined, PAGE)) as { entries: Entry[]; older: string | null };
+    this.older = page.older;
+    return page.entries;
+  }
+
+  // The page before the oldest shown, kept in view where the reader was.
+  private async loadOlder(): Promise<void> {
+    if (!this.older || this.loadingOlder || this.entries.length === 0) return;
+    this.loadingOlder = true;
+    const rid = this.ctx.relationship.relationship_id;
+    try {
+      const page = (await this.ctx.session.dialoguePage(rid, this.older, this.entries[0]!.seq, PAGE)) as
+        { entries: Entry[]; older: string | null };
+      const known = new Map(this.entries.map((e) => [e.seq, e]));
+      for (const e of page.entries) if (!known.has(e.seq)) known.set(e.seq, e);
+      this.entries = [...known.values()].sort((a, b) => a.seq - b.seq);
+      this.older = page.older;
+      const from = this.list.scrollHeight - this.list.scrollTop;
+      this.draw(false);
+      this.list.scrollTop = this.list.scrollHeight - from;
+    } catch (e) {
+      this.fail(e);
+    }
+    this.loadingOlder = false;
+  }
+
   // The entries of the open tab: the dialogue's messages, or the notes.
   private draw(jump: boolean): void {
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
@@ -364,12 +400,20 @@ export class Conversation {
     if (!notes) {
       // The membership changes that make the history worth telling: who
       // joined, left or changed key after the start.
+      // (Older than the oldest entry shown: told when that page is.)
+      const since = this.older && shown.length ? (shown[0]!.sent_ms ?? shown[0]!.received_ms) : -Infinity;
       for (const ev of this.history) {
+        if (ev.at_ms < since) continue;
         if (ev.opened || ev.added.length || ev.removed.length || ev.key_changed.length) rows.push([ev.at_ms, this.historyLine(ev)]);
       }
     }
     rows.sort((a, b) => a[0] - b[0]);
     this.list.replaceChildren(...rows.map(([, node]) => node));
+    if (this.older) {
+      const more = el("button", { type: "button", class: "secondary small older", text: t("show_earlier") });
+      more.addEventListener("click", () => void this.loadOlder());
+      this.list.prepend(el("li", { class: "more" }, more));
+    }
     if (shown.length === 0) this.list.append(el("li", { class: "empty", text: notes ? t("no_notes_yet") : t("no_messages_yet") }));
     if (jump || atBottom || this.list.dataset.loaded !== "yes") this.list.scrollTop = this.list.scrollHeight;
     this.list.dataset.loaded = "yes";
@@ -411,9 +455,13 @@ export class Conversation {
         if (!window.confirm(t("delete_confirm"))) return;
         try {
           await this.ctx.session.deleteItem(this.ctx.relationship.relationship_id, e.item_id);
-          // The item may be older than what following looks at: all again.
-          this.lastSeq = -1;
-          await this.refresh();
+          // The server took the signed deletion; shown as such here (the
+          // item may be older than what following looks at). A later load
+          // shows what the SDK verifies.
+          this.entries = this.entries.map((x) => x.item_id === e.item_id
+            ? { ...x, content: { type: "deleted_by_author", deleted_ms: Date.now() } }
+            : x);
+          this.draw(false);
         } catch (err) {
           this.fail(err);
         }

@@ -263,6 +263,7 @@ const nl = {
   history_left: "{name} is op {when} uit het gesprek gegaan.",
   history_key: "De sleutel van {name} veranderde op {when}.",
   send_after_joined: "Versturen kan weer als je hebt gezien wie er bij het gesprek kwam.",
+  show_earlier: "Eerdere berichten tonen",
 };
 
 // The same keys as `nl`: a key missing here, or one only here, does not
@@ -528,6 +529,7 @@ const en: Record<Key, string> = {
   history_left: "{name} left the conversation on {when}.",
   history_key: "{name}'s key changed on {when}.",
   send_after_joined: "You can send again once you have seen who joined the conversation.",
+  show_earlier: "Show earlier messages",
 };
 
 export type Key = keyof typeof nl;

@@ -194,9 +194,34 @@ async fn web_client_in_chromium(engine: Engine) {
         "every one of them"
     );
     b.step("waitForText", json!([".messages", "Oefening 1 van 25"]));
+    // Past one page (50): the newest page, and the earlier ones on the way
+    // up, each checked; nothing lost between them.
+    for i in 1..=30 {
+        coach
+            .send_message(rid, &format!("Huiswerk {i} van 30"))
+            .await
+            .unwrap();
+    }
+    b.step("waitForText", json!([".messages", "Huiswerk 30 van 30"]));
+    b.step("waitFor", json!(["button.older"]));
+    let shown = b.step("count", json!([".bubble"])).as_u64().unwrap();
+    assert_eq!(shown, 50, "one page");
+    b.step("click", json!(["button.older"]));
+    b.step("waitForText", json!([".messages", "Hallo Kees, welkom."]));
+    assert_eq!(
+        b.step("count", json!([".bubble"])).as_u64().unwrap(),
+        before + 25 + 30,
+        "every entry, once"
+    );
+    assert_eq!(
+        b.step("count", json!(["button.older"])),
+        0,
+        "nothing before the first"
+    );
     shot(&mut b, "conversation-en");
+    // Drawn again in Dutch: the conversation opens at its newest page.
     b.step("click", json!([".topbar button[lang]"]));
-    b.step("waitForText", json!([".messages", "Tot dinsdag!"]));
+    b.step("waitForText", json!([".messages", "Huiswerk 30 van 30"]));
     b.step("waitForText", json!([".list h2", "Gesprekken"]));
     shot(&mut b, "conversation-nl");
     b.step("viewport", json!([360, 740]));
@@ -207,6 +232,9 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("click", json!(["button.relationship"]));
     b.step("viewport", json!([1200, 800]));
     b.step("click", json!([".topbar button[lang]"]));
+    b.step("waitFor", json!(["button.older"]));
+    b.step("click", json!(["button.older"]));
+    b.step("waitForText", json!([".messages", "Dank je, Carla."]));
 
     // A file up and down, byte for byte: Kees chooses one (5 MiB: more
     // than one upload segment); the coach's SDK reads it back; the coach's
