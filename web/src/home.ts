@@ -20,6 +20,9 @@ export class Home {
   private readonly pane: HTMLElement;
   private readonly shell: HTMLElement;
   private relationships: RelationshipView[] = [];
+  // A coach's clients (fetched with the relationships).
+  private clients: OrganisationMember[] = [];
+  private inviteClient: HTMLFormElement | undefined;
   private conversation: Conversation | undefined;
   private stopPolling: () => void = () => undefined;
   private stopped = false;
@@ -74,6 +77,7 @@ export class Home {
       this.conversation?.stop();
       this.conversation = undefined;
       this.list.setAttribute("aria-label", t("conversations"));
+      this.inviteClient = undefined;
       this.render();
       this.drawList();
       if (open) await this.open(open);
@@ -115,6 +119,8 @@ export class Home {
   private async load(): Promise<void> {
     try {
       this.relationships = (await this.session.relationships()) as RelationshipView[];
+      const org = this.coachOf[0];
+      if (org) this.clients = (await this.session.members(org.organisation_id)) as OrganisationMember[];
     } catch (e) {
       if (errorName(e) === "session_expired" || errorName(e) === "unauthorized") this.expired();
       return;
@@ -145,18 +151,11 @@ export class Home {
     const box = el("section", { class: "coach-tools", "aria-label": t("my_clients") });
     const failed = el("p", { role: "alert" });
     const org = this.coachOf[0]!;
-    void (async () => {
-      let clients: OrganisationMember[] = [];
-      try {
-        clients = (await this.session.members(org.organisation_id)) as OrganisationMember[];
-      } catch {
-        return;
-      }
-      const me = this.me.account_id;
-      const have = new Set(this.relationships.flatMap((r) => peersOf(r, me).map((m) => m.account_id)));
-      const waiting = clients.filter((c) => c.role === "client" && !c.disabled && !have.has(c.account_id));
-      if (!waiting.length) return;
-      box.prepend(el("h3", { text: t("start_conversation") }), failed, el("ul", { class: "clients" }, ...waiting.map((c) => {
+    const me = this.me.account_id;
+    const have = new Set(this.relationships.flatMap((r) => peersOf(r, me).map((m) => m.account_id)));
+    const waiting = this.clients.filter((c) => c.role === "client" && !c.disabled && !have.has(c.account_id));
+    if (waiting.length) {
+      box.append(el("h3", { text: t("start_conversation") }), failed, el("ul", { class: "clients" }, ...waiting.map((c) => {
         const b = el("button", { type: "button", class: "secondary", text: t("start_with", { name: c.display_name }) });
         b.addEventListener("click", async () => {
           b.disabled = true;
@@ -172,10 +171,13 @@ export class Home {
         });
         return el("li", {}, b);
       })));
-    })();
-    box.append(inviteForm(this.session, org.organisation_id, {
+    }
+    // The same form every time the list is drawn: what is typed in it
+    // stays through the list's refreshes.
+    this.inviteClient ??= inviteForm(this.session, org.organisation_id, {
       id: "invite-client", title: t("invite_title"), label: t("client_email"), button: t("invite_client"), roles: ["client"],
-    }));
+    });
+    box.append(this.inviteClient);
     return box;
   }
 

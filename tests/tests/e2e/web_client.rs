@@ -40,6 +40,35 @@ fn shown_number(b: &mut Browser) -> String {
     )
 }
 
+/// The real server serving the bundle `scripts/build-web` built, with
+/// `settings` beside.
+fn web_server(engine: Engine, settings: &[(&str, &str)]) -> Server {
+    let web = repo().join("web/dist");
+    let mut all = vec![("KLUIS_WEB_DIR", web.to_str().unwrap())];
+    all.extend_from_slice(settings);
+    Server::start_with(engine, BIN, &all)
+}
+
+/// Coach Carla (native, carla@p.nl) who invited her client kees@p.nl:
+/// her session and the link mailed to him.
+async fn coach_inviting_kees(practice: &Practice<'_>) -> (Session, String) {
+    let coach = practice
+        .join(
+            None,
+            "carla@p.nl",
+            Role::Coach,
+            &practice.server.base,
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+    coach
+        .invite(&practice.org, "kees@p.nl", Role::Client)
+        .await
+        .unwrap();
+    let invitation = Server::link_in(&practice.server.mail("kees@p.nl", "invitation").await);
+    (coach, invitation)
+}
+
 /// No script error and no refusal under the CSP since the last look.
 fn no_problems(b: &mut Browser, when: &str) {
     assert_eq!(b.step("problems", json!([])), json!([]), "{when}");
@@ -53,16 +82,8 @@ fn sign_in(b: &mut Browser, email: &str, password: &str) {
 }
 
 async fn web_client_in_chromium(engine: Engine) {
-    let web = repo().join("web/dist");
     // Files up to 6 MiB of stream, so that one over the limit is cheap.
-    let server = Server::start_with(
-        engine,
-        BIN,
-        &[
-            ("KLUIS_WEB_DIR", web.to_str().unwrap()),
-            ("KLUIS_MAX_ATTACHMENT_MIB", "6"),
-        ],
-    );
+    let server = web_server(engine, &[("KLUIS_MAX_ATTACHMENT_MIB", "6")]);
     let practice = Practice::set_up(&server).await;
     let org = practice.org.clone();
     let native = |store: &Arc<MemoryStore>| Kluis::new(&server.base, store.clone()).unwrap();
@@ -668,15 +689,7 @@ async fn web_client_in_chromium(engine: Engine) {
 /// point); it runs on one engine only: the lock is the page's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_lock_in_chromium() {
-    let web = repo().join("web/dist");
-    let server = Server::start_with(
-        Engine::Sqlite,
-        BIN,
-        &[
-            ("KLUIS_WEB_DIR", web.to_str().unwrap()),
-            ("KLUIS_SESSION_IDLE_MINUTES", "1"),
-        ],
-    );
+    let server = web_server(Engine::Sqlite, &[("KLUIS_SESSION_IDLE_MINUTES", "1")]);
     let practice = Practice::set_up(&server).await;
     practice
         .join(
@@ -878,27 +891,9 @@ fn tab_to(b: &mut Browser, target: &str, most: usize) {
 /// reachable by Tab, Enter and typing, the focus where the next step is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_only_in_chromium() {
-    let web = repo().join("web/dist");
-    let server = Server::start_with(
-        Engine::Sqlite,
-        BIN,
-        &[("KLUIS_WEB_DIR", web.to_str().unwrap())],
-    );
+    let server = web_server(Engine::Sqlite, &[]);
     let practice = Practice::set_up(&server).await;
-    let mut coach = practice
-        .join(
-            None,
-            "carla@p.nl",
-            Role::Coach,
-            &server.base,
-            Arc::new(MemoryStore::new()),
-        )
-        .await;
-    coach
-        .invite(&practice.org, "kees@p.nl", Role::Client)
-        .await
-        .unwrap();
-    let invitation = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+    let (mut coach, invitation) = coach_inviting_kees(&practice).await;
     let mut b = Browser::open(&server.base);
     b.step("viewport", json!([1200, 800]));
     b.step("goto", json!([invitation]));
@@ -976,27 +971,9 @@ async fn keyboard_only_in_chromium() {
 /// proven from the link sent to it. A used link says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailed_links_in_chromium() {
-    let web = repo().join("web/dist");
-    let server = Server::start_with(
-        Engine::Sqlite,
-        BIN,
-        &[("KLUIS_WEB_DIR", web.to_str().unwrap())],
-    );
+    let server = web_server(Engine::Sqlite, &[]);
     let practice = Practice::set_up(&server).await;
-    let mut coach = practice
-        .join(
-            None,
-            "carla@p.nl",
-            Role::Coach,
-            &server.base,
-            Arc::new(MemoryStore::new()),
-        )
-        .await;
-    coach
-        .invite(&practice.org, "kees@p.nl", Role::Client)
-        .await
-        .unwrap();
-    let invitation = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
+    let (mut coach, invitation) = coach_inviting_kees(&practice).await;
     let mut b = Browser::open(&server.base);
     b.step("viewport", json!([1200, 800]));
     b.step("goto", json!([invitation]));
