@@ -7,8 +7,9 @@
 //   module and `integrity` on the entry script, so that the browser
 //   refuses a module whose bytes differ (no inline script: the CSP stays
 //   `script-src 'self'`);
-// - js/integrity.js carries the wasm's SRI hash, which app.js hands to the
-//   fetch of /pkg/kluis_sdk_bg.wasm;
+// - js/integrity.js carries the SRI hashes of the two wasm modules, which
+//   app.js and strength.js hand to their fetches (/pkg/kluis_sdk_bg.wasm at
+//   start, /pkg/kluis_strength_bg.wasm where a password is chosen);
 // - every script and the wasm get a Brotli (.br) and a gzip (.gz) copy,
 //   which the server sends to a browser that accepts them: only files
 //   under SRI, which checks the decoded bytes, so a copy cannot smuggle in
@@ -32,19 +33,24 @@ const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(`${dist}js`, { recursive: true });
 mkdirSync(`${dist}pkg`, { recursive: true });
-for (const f of ["style.css", "favicon.svg", "pkg/kluis_sdk.js", "pkg/kluis_sdk_bg.wasm"]) {
+const wasmModules = ["kluis_sdk", "kluis_strength"];
+for (const f of ["style.css", "favicon.svg", ...wasmModules.flatMap((m) => [`pkg/${m}.js`, `pkg/${m}_bg.wasm`])]) {
   copyFileSync(`${here}${f}`, `${dist}${f}`);
 }
-const wasm = readFileSync(`${here}pkg/kluis_sdk_bg.wasm`);
+const wasmHash = (m) => JSON.stringify(sri(readFileSync(`${here}pkg/${m}_bg.wasm`)));
 const modules = [];
 for (const f of readdirSync(`${here}js`).filter((f) => f.endsWith(".js")).sort()) {
   const text = f === "integrity.js"
-    ? `// Written by web/bundle.mjs: the SRI hash of pkg/kluis_sdk_bg.wasm.\nexport const WASM_INTEGRITY = ${JSON.stringify(sri(wasm))};\n`
+    ? "// Written by web/bundle.mjs: the SRI hashes of the wasm modules.\n"
+      + `export const WASM_INTEGRITY = ${wasmHash("kluis_sdk")};\n`
+      + `export const STRENGTH_INTEGRITY = ${wasmHash("kluis_strength")};\n`
     : readFileSync(`${here}js/${f}`, "utf8");
   writeFileSync(`${dist}js/${f}`, text);
   modules.push(`js/${f}`);
 }
-modules.push("pkg/kluis_sdk.js");
+// The modules' glue is small and preloaded; the strength module's wasm is
+// fetched only when a password is chosen.
+modules.push(...wasmModules.map((m) => `pkg/${m}.js`));
 
 const entry = '<script type="module" src="/js/app.js"></script>';
 const page = readFileSync(`${here}index.html`, "utf8");

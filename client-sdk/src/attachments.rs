@@ -52,6 +52,82 @@ pub struct SharedFile {
     pub size: u64,
 }
 
+/// Where an upload stands between calls of [`Session::continue_upload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Chunks to seal or segments to store.
+    Sending,
+    /// Every byte stored; the server has not confirmed the digest.
+    Completing,
+    /// The stream is complete; the document item is not stored yet.
+    Describing,
+    /// Shared.
+    Done,
+}
+
+/// A file being shared, kept between attempts so that a failed upload
+/// resumes where it stopped ([`Session::start_upload`],
+/// [`Session::continue_upload`]). It lives in this device's memory only:
+/// it holds the file's key and the sealer mid-stream, and is dropped with
+/// them (a page reload starts the upload afresh).
+pub struct Upload {
+    rid: RelationshipId,
+    attachment_id: AttachmentId,
+    file_key: AttachmentKey,
+    name: String,
+    media_type: String,
+    total: Option<u64>,
+    /// The stream's sealer, `None` once the last chunk is sealed.
+    sealer: Option<ChunkSealer>,
+    /// SHA-256 of the ciphertext the server acknowledged.
+    hash: Sha256,
+    /// Sealed ciphertext the server has not acknowledged yet.
+    segment: Vec<u8>,
+    /// Ciphertext bytes the server acknowledged.
+    acknowledged: u64,
+    /// Plaintext bytes sealed: where the file is read from next.
+    sealed: u64,
+    /// The last store failed: ask the server what it holds first.
+    interrupted: bool,
+    stage: Stage,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("attachment_id", &self.attachment_id)
+            .field("sealed", &self.sealed)
+            .field("acknowledged", &self.acknowledged)
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upload {
+    /// The plaintext offset from which the next
+    /// [`Session::continue_upload`] reads the file.
+    pub fn resume_at(&self) -> u64 {
+        self.sealed
+    }
+
+    /// Bytes of the encrypted file the server confirmed it stored (the
+    /// file's own bytes and 16 per 64 KiB chunk, 37 for the header): how
+    /// far the upload got.
+    pub fn stored(&self) -> u64 {
+        self.acknowledged
+    }
+
+    /// The attachment.
+    pub fn attachment_id(&self) -> AttachmentId {
+        self.attachment_id
+    }
+
+    /// Whether the file is shared.
+    pub fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+}
+
 /// The largest file, in plaintext bytes, whose encrypted stream (header,
 /// chunks and their tags, PROTOCOL.md §9) fits in `stream_limit` bytes —
 /// the limit a server sets on attachments, said to the user before an
@@ -104,12 +180,27 @@ impl Session {
     pub async fn send_stream<R: AsyncRead + Unpin>(
         &mut self,
         rid: RelationshipId,
-        mut reader: R,
+        reader: R,
         name: &str,
         media_type: &str,
         total: Option<u64>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<SharedFile> {
+        let mut upload = self.start_upload(rid, name, media_type, total).await?;
+        self.continue_upload(&mut upload, reader, progress).await
+    }
+
+    /// Starts sharing a file as `name` (`media_type`): checks that it may be
+    /// shared and opens the upload on the server. Nothing of the file is
+    /// read yet; [`Self::continue_upload`] sends it, and again after a
+    /// failure, from where it stopped.
+    pub async fn start_upload(
+        &mut self,
+        rid: RelationshipId,
+        name: &str,
+        media_type: &str,
+        total: Option<u64>,
+    ) -> Result<Upload> {
         // A peer's unaccepted key change stops sharing before any upload
         // (key_change_guard.rs).
         self.refuse_unaccepted_key_changes_in(rid).await?;
@@ -125,87 +216,197 @@ impl Session {
             media_type: media_type.to_owned(),
         }
         .encode()?;
-        let base = format!("/api/relationships/{rid}/attachments");
         let _: AttachmentStatus = self
             .api
             .post(
-                &base,
+                &format!("/api/relationships/{rid}/attachments"),
                 &BeginUpload {
                     attachment_id: attachment_id.to_string(),
                 },
             )
             .await?;
         let (sealer, header) = ChunkSealer::new(&mut OsRng, &file_key, attachment_id)?;
-        let mut sealer = Some(sealer);
-        let mut hash = Sha256::new();
         let mut segment: Vec<u8> = Vec::with_capacity(SEGMENT_BYTES + SEALED_CHUNK_SIZE);
         segment.extend_from_slice(&header.encode());
-        let mut uploaded: u64 = 0;
-        let mut done: u64 = 0;
-        let mut current = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
-        let mut next = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
-        let mut current_len = read_block(&mut reader, &mut current).await?;
-        loop {
-            let next_len = if current_len == CHUNK_SIZE {
-                read_block(&mut reader, &mut next).await?
-            } else {
-                0
-            };
-            let last = next_len == 0;
-            let mut buffer =
-                Zeroizing::new(current.get(..current_len).unwrap_or_default().to_vec());
-            match (last, sealer.as_mut()) {
-                (false, Some(s)) => s.seal_chunk_in_place(&mut buffer)?,
-                (true, _) => sealer
-                    .take()
-                    .ok_or_else(|| Error::InvalidInput("stream already ended".into()))?
-                    .seal_last_in_place(&mut buffer)?,
-                (false, None) => return Err(Error::InvalidInput("stream already ended".into())),
-            }
-            done += current_len as u64;
-            segment.extend_from_slice(&buffer);
-            if segment.len() >= SEGMENT_BYTES || last {
-                hash.update(&segment);
-                uploaded = self
-                    .append_segment(&base, attachment_id, uploaded, &segment)
-                    .await?;
-                segment.clear();
-                progress(Progress { done, total });
-            }
-            if last {
-                break;
-            }
-            std::mem::swap(&mut current, &mut next);
-            current_len = next_len;
-        }
-        let ciphertext_sha256: [u8; 32] = hash.finalize().into();
-        let _: AttachmentStatus = self
-            .api
-            .post(
-                &format!("{base}/{attachment_id}/complete"),
-                &CompleteUpload {
-                    length: i64::try_from(uploaded)
-                        .map_err(|_| Error::InvalidInput("file too large".into()))?,
-                    sha256: hex::encode(ciphertext_sha256),
-                },
-            )
-            .await?;
-        let description = DocumentDescription {
+        Ok(Upload {
+            rid,
             attachment_id,
             file_key,
-            size: done,
-            ciphertext_sha256,
             name: name.to_owned(),
             media_type: media_type.to_owned(),
+            total,
+            sealer: Some(sealer),
+            hash: Sha256::new(),
+            segment,
+            acknowledged: 0,
+            sealed: 0,
+            interrupted: false,
+            stage: Stage::Sending,
+        })
+    }
+
+    /// Sends the file of `upload`, `reader` yielding it from
+    /// [`Upload::resume_at`] on (from its start the first time). After a
+    /// failure — the connection, the server, the file unreadable — call it
+    /// again with a reader from the new `resume_at`: the chunks already
+    /// sealed are not sealed again (each nonce seals one plaintext only),
+    /// what the server stored is not sent again, and the part of the last
+    /// segment it lacks is sent from this device's memory.
+    pub async fn continue_upload<R: AsyncRead + Unpin>(
+        &mut self,
+        upload: &mut Upload,
+        mut reader: R,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SharedFile> {
+        if upload.stage == Stage::Done {
+            return Err(Error::InvalidInput("this file is shared already".into()));
+        }
+        let base = format!("/api/relationships/{}/attachments", upload.rid);
+        let total = upload.total;
+        if upload.stage == Stage::Sending {
+            if upload.interrupted {
+                // What the server holds now decides where the segment
+                // resumes; it may not have lost what it acknowledged.
+                upload.acknowledged = self.resume_segment(&base, upload).await?;
+            }
+            let mut current = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
+            let mut next = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
+            let mut current_len = read_block(&mut reader, &mut current).await?;
+            while upload.sealer.is_some() {
+                let next_len = if current_len == CHUNK_SIZE {
+                    read_block(&mut reader, &mut next).await?
+                } else {
+                    0
+                };
+                let last = next_len == 0;
+                let mut buffer =
+                    Zeroizing::new(current.get(..current_len).unwrap_or_default().to_vec());
+                if last {
+                    upload
+                        .sealer
+                        .take()
+                        .ok_or_else(|| Error::InvalidInput("stream already ended".into()))?
+                        .seal_last_in_place(&mut buffer)?;
+                } else if let Some(s) = upload.sealer.as_mut() {
+                    s.seal_chunk_in_place(&mut buffer)?;
+                }
+                upload.sealed += current_len as u64;
+                upload.segment.extend_from_slice(&buffer);
+                if upload.segment.len() >= SEGMENT_BYTES || last {
+                    self.flush_segment(&base, upload).await?;
+                    progress(Progress {
+                        done: upload.sealed,
+                        total,
+                    });
+                }
+                std::mem::swap(&mut current, &mut next);
+                current_len = next_len;
+            }
+            if !upload.segment.is_empty() {
+                // Sealed to the end on an earlier call; its last segment
+                // not yet stored.
+                self.flush_segment(&base, upload).await?;
+            }
+            upload.stage = Stage::Completing;
+        }
+        let ciphertext_sha256: [u8; 32] = upload.hash.clone().finalize().into();
+        if upload.stage == Stage::Completing {
+            let length = i64::try_from(upload.acknowledged)
+                .map_err(|_| Error::InvalidInput("file too large".into()))?;
+            let completed: Result<AttachmentStatus> = self
+                .api
+                .post(
+                    &format!("{base}/{}/complete", upload.attachment_id),
+                    &CompleteUpload {
+                        length,
+                        sha256: hex::encode(ciphertext_sha256),
+                    },
+                )
+                .await;
+            match completed {
+                Ok(_) => {}
+                // Completed by the earlier call, whose answer was lost.
+                Err(e) if e.code() == Some("already_complete") => {}
+                Err(e) => return Err(e),
+            }
+            upload.stage = Stage::Describing;
+        }
+        let description = DocumentDescription {
+            attachment_id: upload.attachment_id,
+            file_key: AttachmentKey::from_secret_bytes(*upload.file_key.expose_secret()),
+            size: upload.sealed,
+            ciphertext_sha256,
+            name: upload.name.clone(),
+            media_type: upload.media_type.clone(),
         };
         let item_id = self
-            .put_shared(rid, SharedItemKind::Document, &description.encode()?)
+            .put_shared(upload.rid, SharedItemKind::Document, &description.encode()?)
             .await?;
+        upload.stage = Stage::Done;
         Ok(SharedFile {
             item_id,
-            attachment_id,
-            size: done,
+            attachment_id: upload.attachment_id,
+            size: upload.sealed,
         })
+    }
+
+    /// Stores the segment `upload` holds; only then does it count in the
+    /// stream's digest and leave memory. A failure leaves it in place and
+    /// marks the upload interrupted.
+    async fn flush_segment(&self, base: &str, upload: &mut Upload) -> Result<()> {
+        match self
+            .append_segment(
+                base,
+                upload.attachment_id,
+                upload.acknowledged,
+                &upload.segment,
+            )
+            .await
+        {
+            Ok(end) => {
+                upload.hash.update(&upload.segment);
+                upload.segment.clear();
+                upload.acknowledged = end;
+                upload.interrupted = false;
+                Ok(())
+            }
+            Err(e) => {
+                upload.interrupted = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// After an interruption: sends the part of the held segment the server
+    /// lacks. A server that holds less than it acknowledged, or more than
+    /// was sent, is refused. Returns the acknowledged length.
+    async fn resume_segment(&self, base: &str, upload: &mut Upload) -> Result<u64> {
+        let status: AttachmentStatus = self
+            .api
+            .get(&format!("{base}/{}/status", upload.attachment_id))
+            .await?;
+        let stored = u64::try_from(status.length).unwrap_or(u64::MAX);
+        let end = upload.acknowledged + upload.segment.len() as u64;
+        if status.complete || stored < upload.acknowledged || stored > end {
+            return Err(Violation::Malformed(format!(
+                "the server reports {stored} bytes stored, expected {}..={end}",
+                upload.acknowledged
+            ))
+            .into());
+        }
+        let held = usize::try_from(stored - upload.acknowledged).unwrap_or(usize::MAX);
+        let (arrived, missing) = upload.segment.split_at(held.min(upload.segment.len()));
+        upload.hash.update(arrived);
+        let missing = missing.to_vec();
+        upload.segment = missing;
+        upload.acknowledged = stored;
+        upload.interrupted = false;
+        if upload.segment.is_empty() || upload.sealer.is_some() {
+            // The rest goes with the next chunks.
+            return Ok(stored);
+        }
+        self.flush_segment(base, upload).await?;
+        Ok(upload.acknowledged)
     }
 
     /// Appends one segment at `offset`; after a broken connection, asks the

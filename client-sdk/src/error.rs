@@ -220,6 +220,10 @@ pub enum Error {
     /// The new password does not meet the rule.
     #[error("the password is not acceptable: {0}")]
     WeakPassword(String),
+    /// No strength estimate is loaded yet (the web page loads it as a
+    /// module of its own), so no password can be judged or accepted.
+    #[error("the password strength check is not loaded yet")]
+    StrengthUnavailable,
     /// A peer's identity key differs from the one pinned; nothing is
     /// wrapped to it until the user verifies the new safety number.
     #[error("the identity key of {user} changed since it was pinned; compare the new safety number before trusting it")]

@@ -35,7 +35,7 @@ pub mod wasm;
 mod wire;
 
 pub use account::{Kluis, Login, NewAccount, PendingRecovery, PendingSecondFactor, SessionMode};
-pub use attachments::{max_file_size, Progress, SharedFile, SEGMENT_BYTES};
+pub use attachments::{max_file_size, Progress, SharedFile, Upload, SEGMENT_BYTES};
 pub use chain::{MembershipEvent, ProvenMember, ProvenMembership};
 pub use dialogue::{
     parse_item_id, parse_relationship_id, parse_user_id, DialoguePage, DocumentInfo, Entry,
@@ -49,8 +49,8 @@ pub use peers::SafetyNumberView;
 pub use session::{AccountDeletion, Session};
 pub use wire::{
     InvitationInfo, InvitationSent, Language, Me, MemberUpdate, MemberView, Membership,
-    OrganisationMember, PrivacyNotice, RelationshipView, Role, SecondFactorMethod, SessionInfo,
-    TotpEnrolment, TwoFactorStatus,
+    OrganisationMember, PendingInvitation, PrivacyNotice, RelationshipView, Role,
+    SecondFactorMethod, SessionInfo, TotpEnrolment, TwoFactorStatus,
 };
 
 /// Re-exported so that callers name the same types.

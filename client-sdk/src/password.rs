@@ -2,11 +2,20 @@
 //! its NFC form), the password rule (DESIGN: at least 8 characters, a digit
 //! and an upper case letter) and a strength estimate. The server never sees
 //! a password, so this is the only place the rule can be enforced.
+//!
+//! The estimate (zxcvbn, the `kluis-strength` crate) is linked in with the
+//! `strength` feature, as the CLI is built. The WebAssembly build leaves it
+//! out, a third of the module that a sign-in does not need: the web page
+//! loads it as a module of its own where a password is chosen and hands it
+//! over with [`use_estimator`]. Until then no password is accepted
+//! ([`Error::StrengthUnavailable`]): the rule alone would let "Password1"
+//! through.
 
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+pub use kluis_strength::Estimate;
 
 /// The password as every client hands it to OPAQUE: its Unicode NFC form
 /// (PROTOCOL.md §3.1), whose UTF-8 bytes are OPAQUE's `password`.
@@ -36,8 +45,9 @@ pub const MIN_STRENGTH_SCORE: u8 = 2;
 pub struct PasswordCheck {
     /// What the rule misses (empty when it is met).
     pub rule_problems: Vec<&'static str>,
-    /// zxcvbn's score, 0 (guessed at once) to 4 (very strong).
-    pub score: u8,
+    /// zxcvbn's score, 0 (guessed at once) to 4 (very strong); `None`
+    /// while no estimator is loaded (WebAssembly, see the module).
+    pub score: Option<u8>,
     /// zxcvbn's advice, if any.
     pub feedback: Option<String>,
 }
@@ -45,8 +55,38 @@ pub struct PasswordCheck {
 impl PasswordCheck {
     /// Whether the password may be used.
     pub fn acceptable(&self) -> bool {
-        self.rule_problems.is_empty() && self.score >= MIN_STRENGTH_SCORE
+        self.rule_problems.is_empty() && self.score.is_some_and(|s| s >= MIN_STRENGTH_SCORE)
     }
+}
+
+/// An estimator handed over at run time: the web page's strength module.
+#[cfg(not(feature = "strength"))]
+type Estimator = Box<dyn Fn(&str, &[&str]) -> Option<Estimate>>;
+
+#[cfg(not(feature = "strength"))]
+thread_local! {
+    static ESTIMATOR: std::cell::RefCell<Option<Estimator>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets the estimator that judges passwords from now on, in a build
+/// without the `strength` feature (the web page's strength module; with
+/// the feature the linked-in zxcvbn is used and this is ignored). A score
+/// above 4 is taken as 4.
+pub fn use_estimator(estimator: impl Fn(&str, &[&str]) -> Option<Estimate> + 'static) {
+    #[cfg(not(feature = "strength"))]
+    ESTIMATOR.with(|e| *e.borrow_mut() = Some(Box::new(estimator) as Estimator));
+    #[cfg(feature = "strength")]
+    drop(estimator);
+}
+
+#[cfg(feature = "strength")]
+fn estimate(password: &str, context: &[&str]) -> Option<Estimate> {
+    Some(kluis_strength::estimate(password, context))
+}
+
+#[cfg(not(feature = "strength"))]
+fn estimate(password: &str, context: &[&str]) -> Option<Estimate> {
+    ESTIMATOR.with(|e| e.borrow().as_ref().and_then(|f| f(password, context)))
 }
 
 /// Measures a password against the rule and the strength estimate;
@@ -66,16 +106,11 @@ pub fn check_password(password: &str, context: &[&str]) -> PasswordCheck {
     if !password.chars().any(char::is_uppercase) {
         rule_problems.push("an uppercase letter");
     }
-    let estimate = zxcvbn::zxcvbn(password, context);
-    let feedback = estimate.feedback().and_then(|f| {
-        let mut parts: Vec<String> = f.warning().map(|w| w.to_string()).into_iter().collect();
-        parts.extend(f.suggestions().iter().map(|s| s.to_string()));
-        (!parts.is_empty()).then(|| parts.join(" "))
-    });
+    let estimate = estimate(password, context);
     PasswordCheck {
         rule_problems,
-        score: u8::from(estimate.score()),
-        feedback,
+        score: estimate.as_ref().map(|e| e.score.min(4)),
+        feedback: estimate.and_then(|e| e.feedback),
     }
 }
 
@@ -89,7 +124,10 @@ pub fn require_acceptable(password: &str, context: &[&str]) -> Result<()> {
             check.rule_problems.join(", ")
         )));
     }
-    if check.score < MIN_STRENGTH_SCORE {
+    let Some(score) = check.score else {
+        return Err(Error::StrengthUnavailable);
+    };
+    if score < MIN_STRENGTH_SCORE {
         return Err(Error::WeakPassword(format!(
             "it is too easy to guess{}",
             check.feedback.map(|f| format!(": {f}")).unwrap_or_default()
@@ -140,7 +178,7 @@ mod tests {
     fn meeting_the_rule_is_not_enough_when_guessable() {
         let check = check_password("Password1", &[]);
         assert!(check.rule_problems.is_empty());
-        assert!(!check.acceptable(), "score {}", check.score);
+        assert!(!check.acceptable(), "score {:?}", check.score);
         let err = require_acceptable("Password1", &[]).unwrap_err();
         assert!(err.to_string().contains("too easy to guess"), "{err}");
         // Built on the user's own name: the estimate counts that.

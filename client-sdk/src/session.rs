@@ -17,9 +17,9 @@ use crate::error::{Error, Result};
 use crate::state::{LocalState, StateStore};
 use crate::wire::{
     Acknowledge, CodeProof, InvitationSent, Language, Me, MemberUpdate, NewInvitation,
-    OrganisationMember, PhoneNumber, Preferences, PrivacyNotice, RecoveryCodes, RelationshipView,
-    Role, SecondFactorMethod, SessionInfo, Status, TokenOnly, TotpEnrolment, TwoFactorPolicy,
-    TwoFactorStatus,
+    OrganisationMember, PendingInvitation, PhoneNumber, Preferences, PrivacyNotice, RecoveryCodes,
+    RelationshipView, Role, SecondFactorMethod, SessionInfo, Status, TokenOnly, TotpEnrolment,
+    TwoFactorPolicy, TwoFactorStatus,
 };
 
 /// What became of a request to erase the account.
@@ -544,6 +544,25 @@ impl Session {
                 &NewInvitation { email, role },
             )
             .await
+    }
+
+    /// The invitations not used yet and still valid, newest first: a
+    /// manager's organisation's, a coach's own.
+    pub async fn pending_invitations(&self, organisation: &str) -> Result<Vec<PendingInvitation>> {
+        self.api
+            .get(&format!("/api/organisations/{organisation}/invitations"))
+            .await
+    }
+
+    /// Withdraws an invitation not used yet: its link stops working.
+    pub async fn withdraw_invitation(&self, organisation: &str, invitation: &str) -> Result<()> {
+        let _: Status = self
+            .api
+            .delete(&format!(
+                "/api/organisations/{organisation}/invitations/{invitation}"
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Accepts an invitation (to another organisation) for this account.

@@ -40,6 +40,7 @@ fn js_error(e: Error) -> JsValue {
         Error::KeyChanged { .. } => "key_changed",
         Error::Tampered(_) => "tampered",
         Error::WeakPassword(_) => "weak_password",
+        Error::StrengthUnavailable => "strength_unavailable",
         Error::LocalStoreMissing => "local_store_missing",
         Error::LocalStoreUnreadable => "local_store_unreadable",
         Error::Refused { code, .. } => code.as_str(),
@@ -165,14 +166,24 @@ const BLOB_SLICE_BYTES: f64 = 1024.0 * 1024.0;
 
 impl BlobReader {
     fn new(blob: JsValue) -> Result<Self, Error> {
+        Self::from_offset(blob, 0.0)
+    }
+
+    /// Reads `blob` from byte `start` on (an upload that resumes).
+    fn from_offset(blob: JsValue, start: f64) -> Result<Self, Error> {
         let size = js_sys::Reflect::get(&blob, &"size".into())
             .ok()
             .and_then(|v| v.as_f64())
             .ok_or_else(|| Error::InvalidInput("not a file".into()))?;
+        if !(0.0..=size).contains(&start) {
+            return Err(Error::InvalidInput(
+                "the file is shorter than what was sent of it".into(),
+            ));
+        }
         Ok(Self {
             blob,
             size,
-            position: 0.0,
+            position: start,
             pending: None,
             buffer: Vec::new(),
             offset: 0,
@@ -266,6 +277,47 @@ fn progress_to(page: Option<js_sys::Function>) -> impl FnMut(crate::Progress) {
     }
 }
 
+fn shared_file(shared: &crate::SharedFile) -> serde_json::Value {
+    serde_json::json!({
+        "item_id": shared.item_id.to_string(),
+        "attachment_id": shared.attachment_id.to_string(),
+        "size": shared.size,
+    })
+}
+
+/// A file being shared (`KluisSession.startUpload`): the page keeps it so
+/// that a failed upload continues where it stopped. It holds the file's
+/// key and the stream's state, in this module's memory only; `free()` it
+/// when the page gives the upload up.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct KluisUpload {
+    upload: Rc<std::cell::RefCell<Option<crate::Upload>>>,
+}
+
+#[wasm_bindgen]
+impl KluisUpload {
+    /// Plaintext bytes of the file already sealed and sent (or held to be
+    /// sent): where the next attempt reads on.
+    #[wasm_bindgen(getter, js_name = resumeAt)]
+    pub fn resume_at(&self) -> f64 {
+        self.upload
+            .borrow()
+            .as_ref()
+            .map_or(0.0, |u| u.resume_at() as f64)
+    }
+
+    /// Bytes the server confirmed it stored (of the encrypted file, a
+    /// little more than the file's own): how far the upload got.
+    #[wasm_bindgen(getter)]
+    pub fn stored(&self) -> f64 {
+        self.upload
+            .borrow()
+            .as_ref()
+            .map_or(0.0, |u| u.stored() as f64)
+    }
+}
+
 /// The way in: a server (the page's own origin, usually).
 #[wasm_bindgen]
 #[derive(Debug)]
@@ -309,6 +361,33 @@ impl KluisClient {
             "score": check.score,
             "feedback": check.feedback,
         }))
+    }
+
+    /// Hands the SDK the page's strength estimate (the `kluis_strength`
+    /// module's `estimate(password, context)`, loaded where a password is
+    /// chosen): until then `checkPassword` gives no score and no password
+    /// is accepted.
+    #[wasm_bindgen(js_name = useStrengthEstimate)]
+    pub fn use_strength_estimate(estimate: js_sys::Function) {
+        crate::password::use_estimator(move |password, context| {
+            let words = js_sys::Array::new();
+            for w in context {
+                words.push(&JsValue::from_str(w));
+            }
+            let answer = estimate
+                .call2(&JsValue::NULL, &JsValue::from_str(password), &words)
+                .ok()?;
+            let score = js_sys::Reflect::get(&answer, &JsValue::from_str("score"))
+                .ok()?
+                .as_f64()?;
+            let feedback = js_sys::Reflect::get(&answer, &JsValue::from_str("feedback"))
+                .ok()
+                .and_then(|f| f.as_string());
+            Some(crate::password::Estimate {
+                score: score.clamp(0.0, 4.0) as u8,
+                feedback,
+            })
+        });
     }
 
     /// The largest file (bytes) a server whose attachment limit is
@@ -899,6 +978,24 @@ impl KluisSession {
         })
     }
 
+    /// The invitations not used yet, newest first (a manager's
+    /// organisation's, a coach's own): `[{ invitation_id, email, role,
+    /// invited_by, created_ms, expires_ms }]`.
+    pub fn invitations(&self, organisation: String) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.pending_invitations(&organisation).await })
+    }
+
+    /// Withdraws an invitation not used yet: its link stops working.
+    #[wasm_bindgen(js_name = withdrawInvitation)]
+    pub fn withdraw_invitation(&self, organisation: String, invitation: String) -> js_sys::Promise {
+        self.step(|s| async move {
+            s.lock()
+                .await
+                .withdraw_invitation(&organisation, &invitation)
+                .await
+        })
+    }
+
     /// Managers: changes a member's profile: `update` is `{ display_name?,
     /// email?, contract_end?, trajectory_start?, trajectory_end? }` (dates
     /// `YYYY-MM-DD`, `""` clears; a new e-mail address is a proposal).
@@ -977,6 +1074,22 @@ impl KluisSession {
         })
     }
 
+    /// Adds another coach of the organisation to a relationship this
+    /// coach is in: a new epoch whose signed membership record names them,
+    /// its key wrapped to them (and to everyone already in it). Resolves
+    /// to the new epoch. The client sees who joined before sending again.
+    #[wasm_bindgen(js_name = addCoach)]
+    pub fn add_coach(&self, relationship: String, coach: String) -> js_sys::Promise {
+        self.answer(|s| async move {
+            let rid = parse_relationship_id(&relationship)?;
+            let coach = parse_user_id(&coach)?;
+            s.lock()
+                .await
+                .add_member(rid, coach, crate::MemberRole::Coach)
+                .await
+        })
+    }
+
     /// Every verified entry of a relationship, oldest first.
     pub fn dialogue(&self, relationship: String) -> js_sys::Promise {
         self.answer(|s| async move {
@@ -1022,7 +1135,8 @@ impl KluisSession {
     /// relationship as `name` (`mediaType`), read in slices; `onProgress`
     /// is called with `(done, total)` bytes. Resolves to `{ item_id,
     /// attachment_id, size }`. A broken connection is retried segment by
-    /// segment; past that the Promise rejects (`unreachable`).
+    /// segment; past that the Promise rejects (`unreachable`). For a
+    /// failure to be resumable, use `startUpload` and `continueUpload`.
     #[wasm_bindgen(js_name = sendFile)]
     pub fn send_file(
         &self,
@@ -1042,11 +1156,67 @@ impl KluisSession {
                 .await
                 .send_stream(rid, reader, &name, &media_type, Some(total), &mut progress)
                 .await?;
-            Ok(serde_json::json!({
-                "item_id": shared.item_id.to_string(),
-                "attachment_id": shared.attachment_id.to_string(),
-                "size": shared.size,
+            Ok(shared_file(&shared))
+        })
+    }
+
+    /// Starts sharing a file of `size` bytes as `name` (`mediaType`):
+    /// resolves to a `KluisUpload` for `continueUpload`. Nothing of the
+    /// file is read yet.
+    #[wasm_bindgen(js_name = startUpload)]
+    pub fn start_upload(
+        &self,
+        relationship: String,
+        name: String,
+        media_type: String,
+        size: f64,
+    ) -> js_sys::Promise {
+        let s = self.inner.clone();
+        self.run(async move {
+            let rid = parse_relationship_id(&relationship).map_err(js_error)?;
+            let upload = s
+                .lock()
+                .await
+                .start_upload(rid, &name, &media_type, Some(size as u64))
+                .await
+                .map_err(js_error)?;
+            Ok(JsValue::from(KluisUpload {
+                upload: Rc::new(std::cell::RefCell::new(Some(upload))),
             }))
+        })
+    }
+
+    /// Sends the file of `upload` (the same `File` each time): the first
+    /// time from its start, after a failure from where it stopped — what
+    /// the server stored is not sent again. Resolves like `sendFile`;
+    /// after a rejection, call it again (the connection back, "try
+    /// again").
+    #[wasm_bindgen(js_name = continueUpload)]
+    pub fn continue_upload(
+        &self,
+        upload: &KluisUpload,
+        file: JsValue,
+        on_progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
+        let cell = upload.upload.clone();
+        self.answer(|s| async move {
+            // Out of the cell while it runs: a second call at the same
+            // time finds it empty.
+            let mut held = cell
+                .borrow_mut()
+                .take()
+                .ok_or_else(|| Error::InvalidInput("this upload is running already".into()))?;
+            let sent = async {
+                let reader = BlobReader::from_offset(file, held.resume_at() as f64)?;
+                let mut progress = progress_to(on_progress);
+                s.lock()
+                    .await
+                    .continue_upload(&mut held, reader, &mut progress)
+                    .await
+            }
+            .await;
+            *cell.borrow_mut() = Some(held);
+            Ok(shared_file(&sent?))
         })
     }
 

@@ -367,6 +367,24 @@ pub struct InvitationSent {
     pub expires_ms: i64,
 }
 
+/// An invitation not used yet: a manager sees the organisation's, a coach
+/// their own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PendingInvitation {
+    /// Its id.
+    pub invitation_id: String,
+    /// The address it went to.
+    pub email: String,
+    /// The role offered.
+    pub role: Role,
+    /// Who sent it (account id); none for the operator's.
+    pub invited_by: Option<String>,
+    /// When it was sent, Unix ms.
+    pub created_ms: i64,
+    /// When the link stops working, Unix ms.
+    pub expires_ms: i64,
+}
+
 #[derive(Serialize)]
 pub(crate) struct PublishKeys {
     pub bundle: String,

@@ -19,10 +19,23 @@ const context = await chromium.launchPersistentContext(profile, {
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
   ],
 });
+// The save picker (File System Access API): off by default, so that a
+// download goes the fallback way and raises Playwright's download event;
+// after the `streamDownloads` step, a picker that hands out files of the
+// origin's private file system (OPFS), which the page writes as it
+// decrypts, exactly as into a file the user picked.
+await context.addInitScript(() => {
+  window.showSaveFilePicker = localStorage.getItem("kluis-test-opfs") === "1"
+    ? async ({ suggestedName }) => (await navigator.storage.getDirectory()).getFileHandle(suggestedName, { create: true })
+    : undefined;
+});
 const page = context.pages()[0] ?? (await context.newPage());
 const problems = [];
 page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
 page.on("pageerror", (e) => problems.push(String(e)));
+// What the page fetched (paths), for the `fetched` step.
+const fetched = [];
+page.on("request", (r) => fetched.push(new URL(r.url()).pathname));
 // A confirmation the page asks (deleting a message) is answered yes.
 page.on("dialog", (d) => d.accept());
 await page.goto(base + "/index.html");
@@ -51,6 +64,27 @@ const ui = {
     return { came_up: ready && state.ready, error: state.error, problems: problems.splice(0) };
   },
   fill: async (selector, value) => (await page.fill(selector, value), true),
+  // Downloads go through the save picker into OPFS from now on.
+  async streamDownloads() {
+    await page.evaluate(() => {
+      localStorage.setItem("kluis-test-opfs", "1");
+      window.showSaveFilePicker = async ({ suggestedName }) =>
+        (await navigator.storage.getDirectory()).getFileHandle(suggestedName, { create: true });
+    });
+    return true;
+  },
+  // A file the page wrote through the picker: its size and SHA-256, or
+  // null when there is none.
+  opfsFile: (name) => page.evaluate(async (n) => {
+    const dir = await navigator.storage.getDirectory();
+    const handle = await dir.getFileHandle(n).catch(() => null);
+    if (!handle) return null;
+    const file = await handle.getFile();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+    return { size: file.size, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
+  }, name),
+  // The paths the page fetched since the last time asked.
+  fetched: async () => fetched.splice(0),
   // A file chosen in the file picker `selector`, as a person would.
   upload: async (selector, path) => (await page.setInputFiles(selector, path), true),
   // Clicks `selector` and saves the download it starts at `path`;
@@ -99,6 +133,8 @@ const ui = {
   // error status, which the screens answer in words.
   problems: () => problems.splice(0).filter((p) => !p.startsWith("Failed to load resource")),
   value: (selector) => page.inputValue(selector),
+  // A <meter>'s or <progress>'s value.
+  meter: (selector) => page.$eval(selector, (e) => e.value),
   enabled: (selector) => page.isEnabled(selector),
   async waitForText(selector, text) {
     await page.waitForFunction(

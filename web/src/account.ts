@@ -6,7 +6,9 @@
 import type { KluisSession } from "../pkg/kluis_sdk.js";
 import { t, language, setLanguage, type Language } from "./i18n.js";
 import { el, save, size, when, type Child } from "./dom.js";
+import { openSink } from "./sink.js";
 import { explain, field, passwordField } from "./forms.js";
+import { strengthReady } from "./strength.js";
 import { qrSvg } from "./qr.js";
 import type { Me } from "./types.js";
 
@@ -234,6 +236,7 @@ function password(ctx: AccountContext): HTMLElement {
   const message = el("p", { role: "status" });
   const change = el("button", { type: "button", class: "secondary", text: t("change_password") });
   act(change, message, async () => {
+    await strengthReady();
     await ctx.session.changePassword(old.input.value, fresh.input.value);
     old.input.value = "";
     fresh.input.value = "";
@@ -249,20 +252,22 @@ function myData(ctx: AccountContext): HTMLElement {
   const message = el("p", { role: "status" });
   const button = el("button", { type: "button", class: "secondary", id: "export", text: t("export_everything") });
   button.addEventListener("click", async () => {
+    // Where it goes first: the save picker needs the click.
+    const sink = await openSink(`kluis-export-${new Date().toISOString().slice(0, 10)}.zip`, "application/zip");
+    if (!sink) return;
     button.disabled = true;
     message.className = "";
     message.textContent = t("exporting");
-    // Kept here until the SDK says the archive is complete and checked.
-    let parts: Uint8Array[] = [];
+    // The archive's bytes are kept (sink.ts) only once the SDK says it is
+    // complete and checked.
     try {
-      const files = (await ctx.session.exportZip((chunk: Uint8Array) => parts.push(chunk),
+      const files = (await ctx.session.exportZip((chunk: Uint8Array) => sink.write(chunk),
         (done: number) => { message.textContent = t("exporting_progress", { done: size(done, language()) }); })) as unknown[];
-      save(parts as BlobPart[], `kluis-export-${new Date().toISOString().slice(0, 10)}.zip`, "application/zip");
-      parts = [];
+      await sink.finish();
       message.className = "ok";
       message.textContent = t("exported", { files: files.length });
     } catch (e) {
-      parts = [];
+      await sink.abort();
       message.className = "error";
       message.textContent = explain(e);
     }

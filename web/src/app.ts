@@ -5,6 +5,7 @@
 import init, { KluisClient, type KluisSession } from "../pkg/kluis_sdk.js";
 import { openDevice } from "./device.js";
 import { WASM_INTEGRITY } from "./integrity.js";
+import { strengthReady } from "./strength.js";
 import { t, language, setLanguage, missingKeys } from "./i18n.js";
 import { card, el } from "./dom.js";
 import { showSetup } from "./setup.js";
@@ -98,7 +99,10 @@ async function start(): Promise<void> {
 
   // Steps a test calls directly, beside the screens.
   window.kluis = {
-    checkPassword: (password: string) => KluisClient.checkPassword(password),
+    async checkPassword(password: string) {
+      await strengthReady();
+      return KluisClient.checkPassword(password);
+    },
     lookupInvitation: (link: string) => client.lookupInvitation(link),
     async signUp(link: string, name: string, password: string) {
       const done = await client.signUp(link, name, password);

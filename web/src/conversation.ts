@@ -12,6 +12,7 @@ import { clipIcon, el, every, when } from "./dom.js";
 import { errorName, explain } from "./forms.js";
 import { compareDialog, shield, trustOf, type TrustState } from "./trust.js";
 import { documentCard, upload, type FileContext } from "./files.js";
+import { addCoachDialog } from "./coaches.js";
 import type { Entry, Me, MemberView, MembershipEvent, ProvenMembership, RelationshipView, SafetyNumber } from "./types.js";
 
 const POLL_MS = 4000;
@@ -114,9 +115,17 @@ export class Conversation {
         tabBar.append(b);
       }
     }
+    const addCoach = el("button", { type: "button", class: "link add-coach", text: t("add_coach") });
+    addCoach.addEventListener("click", async () => {
+      if (await addCoachDialog(ctx.session, ctx.relationship)) {
+        await this.checkMembers();
+        this.status.className = "ok composer-status";
+        this.status.textContent = t("coach_added");
+      }
+    });
     const title = el("h2", { class: "conversation-title", text: peersOf(r, ctx.me.account_id).map((m) => m.display_name).join(", ") || t("only_you") });
     this.node = el("section", { class: "conversation", "aria-labelledby": "conversation-title" },
-      el("header", { class: "conversation-head" }, back, title, this.people),
+      el("header", { class: "conversation-head" }, back, title, this.people, ...(isCoach ? [addCoach] : [])),
       ...(isCoach ? [tabBar] : []),
       this.banner,
       this.joinBanner,
@@ -264,8 +273,9 @@ export class Conversation {
       }
     }
     if (changed && this.list.dataset.loaded === "yes") this.draw(false);
+    // Not the joins this user made (a coach adding a colleague).
     const news = proven.events.filter((ev) => !ev.opened && ev.epoch > proven.acknowledged_epoch
-      && ev.added.some(([who]) => who !== me));
+      && ev.by !== me && ev.added.some(([who]) => who !== me));
     this.joinsUnseen = news.length > 0;
     this.joinBanner.hidden = !this.joinsUnseen;
     if (this.joinsUnseen) {

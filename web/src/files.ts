@@ -1,13 +1,14 @@
 // Files in the dialogue: choosing one (the paper-clip or dropping it on
 // the conversation), the limit said before anything is sent, the upload
 // with a progress bar (the SDK encrypts it in slices, memory flat), a
-// failed upload kept with "try again"; and the document card with its
-// download, decrypted by the SDK chunk by chunk and saved only after every
-// check passed.
-import type { KluisSession } from "../pkg/kluis_sdk.js";
+// failed upload goes on from where it stopped; and the document card with
+// its download, decrypted by the SDK chunk by chunk into the file the user
+// picked (sink.ts), kept only after every check passed.
+import type { KluisSession, KluisUpload } from "../pkg/kluis_sdk.js";
 import { KluisClient } from "../pkg/kluis_sdk.js";
 import { t, language } from "./i18n.js";
-import { el, save, size } from "./dom.js";
+import { el, size } from "./dom.js";
+import { openSink } from "./sink.js";
 import { explain } from "./forms.js";
 
 export interface FileContext {
@@ -24,8 +25,10 @@ export function fileLimit(streamLimit: number | null): number | null {
 }
 
 // One upload with its row in `area`: progress, then gone; or the
-// sentence for what went wrong and a button to try again.
-export async function upload(ctx: FileContext, area: HTMLElement, file: File): Promise<void> {
+// sentence for what went wrong and a button to go on. The SDK keeps the
+// upload (KluisUpload) between attempts, so going on sends only what the
+// server does not have yet; dismissing gives it up.
+export async function upload(ctx: FileContext, area: HTMLElement, file: File, kept?: KluisUpload): Promise<void> {
   const lang = language();
   const limit = fileLimit(ctx.streamLimit);
   const row = el("div", { class: "upload", role: "status" });
@@ -36,31 +39,43 @@ export async function upload(ctx: FileContext, area: HTMLElement, file: File): P
       dismiss(row));
     return;
   }
-  const bar = el("progress", { max: String(Math.max(file.size, 1)), value: "0", "aria-label": t("uploading", { name: file.name }) });
+  const bar = el("progress", { max: String(Math.max(file.size, 1)), value: String(Math.min(kept?.stored ?? 0, file.size)), "aria-label": t("uploading", { name: file.name }) });
   const label = el("p", { text: t("uploading", { name: file.name }) });
   row.replaceChildren(label, bar);
+  let pending = kept;
   try {
-    await ctx.session.sendFile(ctx.relationship, file, file.name, file.type || "application/octet-stream",
-      (done: number, total: number | null) => {
-        bar.value = done;
-        label.textContent = t("uploading_progress", { name: file.name, done: size(done, lang), total: size(total ?? file.size, lang) });
-      });
+    pending ??= (await ctx.session.startUpload(ctx.relationship, file.name,
+      file.type || "application/octet-stream", file.size)) as KluisUpload;
+    await ctx.session.continueUpload(pending, file, (done: number, total: number | null) => {
+      bar.value = done;
+      label.textContent = t("uploading_progress", { name: file.name, done: size(done, lang), total: size(total ?? file.size, lang) });
+    });
+    pending.free();
     row.remove();
     await ctx.uploaded();
   } catch (e) {
     row.classList.add("error");
-    const again = el("button", { type: "button", class: "secondary small", text: t("try_again") });
+    const resumable = pending !== undefined;
+    const again = el("button", { type: "button", class: "secondary small", text: t(resumable ? "continue_upload" : "try_again") });
     again.addEventListener("click", () => {
       row.remove();
-      void upload(ctx, area, file);
+      void upload(ctx, area, file, pending);
     });
-    row.replaceChildren(el("p", { text: t("upload_failed", { name: file.name, reason: explain(e) }) }), again, dismiss(row));
+    const reason = explain(e);
+    const stored = Math.min(pending?.stored ?? 0, file.size);
+    const sentence = resumable && stored > 0
+      ? t("upload_interrupted", { name: file.name, reason, done: size(stored, lang), total: size(file.size, lang) })
+      : t("upload_failed", { name: file.name, reason });
+    row.replaceChildren(el("p", { text: sentence }), again, dismiss(row, () => pending?.free()));
   }
 }
 
-function dismiss(row: HTMLElement): HTMLElement {
+function dismiss(row: HTMLElement, giveUp?: () => void): HTMLElement {
   const b = el("button", { type: "button", class: "link", text: t("dismiss") });
-  b.addEventListener("click", () => row.remove());
+  b.addEventListener("click", () => {
+    giveUp?.();
+    row.remove();
+  });
   return b;
 }
 
@@ -72,21 +87,22 @@ export function documentCard(session: KluisSession, relationship: string, item: 
   const button = el("button", { type: "button", class: "secondary small download", text: t("download_file"), "aria-label": t("download_named", { name: doc.name }) });
   const bar = el("progress", { max: String(Math.max(doc.size, 1)), value: "0", hidden: true, "aria-label": t("downloading", { name: doc.name }) });
   button.addEventListener("click", async () => {
+    // Where it goes first: the save picker needs the click.
+    const sink = await openSink(doc.name, doc.media_type || "application/octet-stream");
+    if (!sink) return;
     button.disabled = true;
     bar.hidden = false;
     status.className = "hint";
     status.textContent = t("downloading", { name: doc.name });
-    // Plaintext arrives before the last checks: kept here, and saved only
+    // Plaintext arrives before the last checks: the sink keeps it only
     // when the SDK says every check passed.
-    let parts: Uint8Array[] = [];
     try {
-      await session.downloadFile(relationship, item, (chunk: Uint8Array) => parts.push(chunk),
+      await session.downloadFile(relationship, item, (chunk: Uint8Array) => sink.write(chunk),
         (done: number) => { bar.value = done; });
-      save(parts as BlobPart[], doc.name, doc.media_type || "application/octet-stream");
-      parts = [];
+      await sink.finish();
       status.textContent = t("downloaded", { name: doc.name });
     } catch (e) {
-      parts = [];
+      await sink.abort();
       status.className = "error";
       status.textContent = explain(e);
     }

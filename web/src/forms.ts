@@ -4,6 +4,7 @@
 import { KluisClient } from "../pkg/kluis_sdk.js";
 import { t, language, setLanguage, type Key } from "./i18n.js";
 import { el, card, save, type Child } from "./dom.js";
+import { strengthReady } from "./strength.js";
 
 export interface Field {
   input: HTMLInputElement;
@@ -35,6 +36,8 @@ export function explain(e: unknown, spent: Key = "link_used"): string {
       return t("email_taken");
     case "weak_password":
       return t("weak_password");
+    case "strength_unavailable":
+      return t("strength_unavailable");
     case "wrong_credentials":
       return t("wrong_credentials");
     case "second_factor_failed":
@@ -63,16 +66,20 @@ export function explain(e: unknown, spent: Key = "link_used"): string {
   }
 }
 
-// The password field: the rule under it, a meter of the SDK's estimate
-// and what would make it stronger.
+// The password field: the rule under it and a meter of the SDK's
+// estimate, which starts loading with the field (the meter stays empty
+// until it is there; the screens await strengthReady() before they hand a
+// password to the SDK).
 export function passwordField(autocomplete = "new-password", id = "password", label = t("password")): Field {
   const meter = el("meter", { id: `${id}-strength`, min: "0", max: "4", value: "0", "aria-label": t("password_strength") });
   const rule = el("p", { class: "hint", id: `${id}-rule`, text: t("password_rule") });
   const f = field(id, label, "password", autocomplete, [rule, meter]);
   f.input.setAttribute("aria-describedby", `${id}-rule`);
-  f.input.addEventListener("input", () => {
-    meter.value = KluisClient.checkPassword(f.input.value).score;
-  });
+  const measure = () => {
+    meter.value = KluisClient.checkPassword(f.input.value).score ?? 0;
+  };
+  f.input.addEventListener("input", measure);
+  strengthReady().then(measure, () => undefined);
   return f;
 }
 

@@ -1,4 +1,7 @@
-// The SRI hash of the SDK's WebAssembly (pkg/kluis_sdk_bg.wasm). null in
-// the sources; the bundle (web/bundle.mjs) writes the real hash into
-// dist/js/integrity.js, and app.ts fetches the wasm with it.
+// The SRI hashes of the two WebAssembly modules: the SDK's
+// (pkg/kluis_sdk_bg.wasm) and the strength estimate's
+// (pkg/kluis_strength_bg.wasm). null in the sources; the bundle
+// (web/bundle.mjs) writes the real hashes into dist/js/integrity.js, and
+// the page fetches each module with its hash.
 export const WASM_INTEGRITY: string | null = null;
+export const STRENGTH_INTEGRITY: string | null = null;

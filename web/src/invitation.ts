@@ -4,6 +4,7 @@
 import { t } from "./i18n.js";
 import { el, card } from "./dom.js";
 import { field, explain, passwordField, keep, languageSwitch, onSubmit, showRecoveryKey } from "./forms.js";
+import { strengthReady } from "./strength.js";
 import type { App, InvitationInfo } from "./types.js";
 
 interface State {
@@ -41,6 +42,7 @@ export async function showInvitation(app: App, state: State): Promise<void> {
   keep({ name, password }, state);
   const email = info.email;
   onSubmit(form, submit, message, "invitation_used", async () => {
+    await strengthReady();
     const done = await app.client.signUp(location.href, name.input.value.trim(), password.input.value);
     const session = done.takeSession();
     history.replaceState(null, "", "/");

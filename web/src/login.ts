@@ -6,6 +6,7 @@ import type { LoginStep } from "../pkg/kluis_sdk.js";
 import { t } from "./i18n.js";
 import { el, card } from "./dom.js";
 import { errorName, explain, field, keep, languageSwitch, onSubmit, passwordField, showRecoveryKey } from "./forms.js";
+import { strengthReady } from "./strength.js";
 import type { App } from "./types.js";
 
 // What was typed on the sign-in screens, kept across re-renders.
@@ -172,7 +173,7 @@ function showForgot(app: App, state: LoginState): void {
 
 // The page the e-mailed reset link opens: a new password (and, where the
 // account uses two-step sign-in, a code); then sign in and restore.
-export function showReset(app: App, state: LoginState & { needsCode?: boolean }): void {
+export function showReset(app: App, state: LoginState & { needsCode?: boolean; smsSent?: boolean }): void {
   const password = passwordField();
   const code = field("code", t("code_app_or_recovery"), "text", "one-time-code");
   const fields: Record<string, typeof password> = { password };
@@ -183,8 +184,11 @@ export function showReset(app: App, state: LoginState & { needsCode?: boolean })
   const form = el("form", { novalidate: true }, ...password.nodes, ...(state.needsCode ? code.nodes : []), submit, message);
   onSubmit(form, submit, message, "reset_link_used", async () => {
     const typed = code.input.value.trim();
-    const method = /^\d{6}$/.test(typed) ? "totp" : "recovery_code";
+    // Six digits: the text message's code once one was sent, else the
+    // app's; anything else is a recovery code.
+    const method = /^\d{6}$/.test(typed) ? (state.smsSent ? "sms" : "totp") : "recovery_code";
     try {
+      await strengthReady();
       await app.client.resetPassword(location.href, password.input.value,
         state.needsCode ? method : undefined, state.needsCode ? typed : undefined);
     } catch (e) {
@@ -198,8 +202,27 @@ export function showReset(app: App, state: LoginState & { needsCode?: boolean })
     history.replaceState(null, "", "/");
     showLogin(app, { reason: t("password_was_reset") });
   });
+  // No app at hand: a code by text message, where the account has a
+  // phone number (the server says so if it has none).
+  const sms = el("button", { type: "button", class: "link", id: "reset-sms", text: t("send_sms") });
+  sms.addEventListener("click", async () => {
+    sms.disabled = true;
+    message.className = "";
+    message.textContent = t("working");
+    try {
+      await app.client.sendResetSms(location.href);
+      state.smsSent = true;
+      message.className = "ok";
+      message.textContent = t("sms_sent");
+      code.input.focus();
+    } catch (e) {
+      message.className = "error";
+      message.textContent = explain(e, "reset_link_used");
+    }
+    sms.disabled = false;
+  });
   card(app.root, el("h2", { text: t("reset_title") }), el("p", { class: "muted", text: t("reset_intro") }),
     ...(state.needsCode ? [el("p", { class: "notice", text: t("reset_needs_code") })] : []),
-    form, languageSwitch(() => showReset(app, state)));
+    form, ...(state.needsCode ? [el("p", { class: "switch" }, sms)] : []), languageSwitch(() => showReset(app, state)));
   password.input.focus();
 }

@@ -4,6 +4,7 @@
 import { t } from "./i18n.js";
 import { el, card } from "./dom.js";
 import { field, passwordField, keep, languageSwitch, onSubmit, showRecoveryKey } from "./forms.js";
+import { strengthReady } from "./strength.js";
 import type { App } from "./types.js";
 
 export function showSetup(app: App, state: Record<string, unknown>): void {
@@ -22,6 +23,7 @@ export function showSetup(app: App, state: Record<string, unknown>): void {
   const form = el("form", { novalidate: true }, ...org.nodes, ...name.nodes, ...email.nodes, ...password.nodes, submit, message);
   keep({ organisation: org, name, email, password }, state);
   onSubmit(form, submit, message, "link_used", async () => {
+    await strengthReady();
     const done = await app.client.setupOrganisation(
       location.href, org.input.value.trim(), email.input.value.trim(),
       name.input.value.trim(), password.input.value);

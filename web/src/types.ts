@@ -131,3 +131,12 @@ export interface ProvenMembership {
   events: MembershipEvent[];
   acknowledged_epoch: number;
 }
+
+export interface PendingInvitation {
+  invitation_id: string;
+  email: string;
+  role: Role;
+  invited_by: string | null;
+  created_ms: number;
+  expires_ms: number;
+}

@@ -177,3 +177,83 @@ pub(crate) async fn consume(
         Err(ApiError::InvalidToken)
     }
 }
+
+/// An invitation not used yet, as its inviter or a manager sees it (never
+/// its token: only the hash is stored).
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) id: InvitationId,
+    pub(crate) email: String,
+    pub(crate) role: Role,
+    pub(crate) invited_by: Option<UserId>,
+    pub(crate) created_ms: i64,
+    pub(crate) expires_ms: i64,
+}
+
+/// The organisation's unused, unexpired invitations, newest first; only
+/// those `invited_by` sent when given (a coach sees their own).
+pub(crate) async fn pending(
+    conn: &mut AnyConnection,
+    organisation_id: OrganisationId,
+    invited_by: Option<UserId>,
+    now: i64,
+) -> Result<Vec<Pending>, ApiError> {
+    const LIVE: &str = "SELECT id, email, role, invited_by, created_ms, expires_ms \
+         FROM invitations WHERE organisation_id = $1 AND accepted_ms IS NULL AND expires_ms > $2";
+    let query = match invited_by {
+        None => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{LIVE} ORDER BY created_ms DESC, id"
+        ))),
+        Some(_) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{LIVE} AND invited_by = $3 ORDER BY created_ms DESC, id"
+        ))),
+    }
+    .bind(organisation_id.to_string())
+    .bind(now);
+    let query = match invited_by {
+        Some(who) => query.bind(who.to_string()),
+        None => query,
+    };
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| {
+            let role: String = row.try_get("role")?;
+            Ok(Pending {
+                id: ids::get(row, "id")?,
+                email: row.try_get("email")?,
+                role: Role::from_stored(&role)
+                    .ok_or_else(|| ApiError::Internal(format!("stored role {role:?}")))?,
+                invited_by: ids::get_opt(row, "invited_by")?,
+                created_ms: row.try_get("created_ms")?,
+                expires_ms: row.try_get("expires_ms")?,
+            })
+        })
+        .collect()
+}
+
+/// Withdraws an unused invitation of the organisation (only one
+/// `invited_by` sent, when given): its link stops working at once. Whether
+/// there was one to withdraw.
+pub(crate) async fn withdraw(
+    conn: &mut AnyConnection,
+    organisation_id: OrganisationId,
+    id: InvitationId,
+    invited_by: Option<UserId>,
+    now: i64,
+) -> Result<bool, ApiError> {
+    const LIVE: &str = "UPDATE invitations SET expires_ms = $1 WHERE id = $2 \
+         AND organisation_id = $3 AND accepted_ms IS NULL AND expires_ms > $1";
+    let query = match invited_by {
+        None => sqlx::query(LIVE),
+        Some(_) => sqlx::query(sqlx::AssertSqlSafe(format!("{LIVE} AND invited_by = $4"))),
+    }
+    .bind(now)
+    .bind(id.to_string())
+    .bind(organisation_id.to_string());
+    let query = match invited_by {
+        Some(who) => query.bind(who.to_string()),
+        None => query,
+    };
+    let done = query.execute(conn).await?;
+    Ok(done.rows_affected() == 1)
+}

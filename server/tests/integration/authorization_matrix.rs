@@ -105,6 +105,10 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("GET /api/notes-keys",                                                           [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("PUT /api/notes-keys/{generation}",                                              [401, 403, 403, 200, 200, 403, 403, 200, 403]),
     ("POST /api/organisations/{organisation_id}/invitations",                         [401, 201, 403, 403, 403, 403, 403, 403, 403]),
+    // A manager sees and withdraws all of them, a coach their own (the
+    // cell's invitation is the coach's: other coaches are answered 404).
+    ("GET /api/organisations/{organisation_id}/invitations",                          [401, 200, 403, 200, 200, 403, 403, 200, 403]),
+    ("DELETE /api/organisations/{organisation_id}/invitations/{invitation_id}",       [401, 200, 403, 200, 404, 403, 403, 404, 403]),
     ("GET /api/organisations/{organisation_id}/members",                              [401, 200, 403, 200, 200, 200, 200, 200, 403]),
     ("PATCH /api/organisations/{organisation_id}/members/{account_id}",               [401, 200, 403, 403, 403, 403, 403, 403, 403]),
     ("POST /api/organisations/{organisation_id}/members/{account_id}/disable",        [401, 200, 403, 403, 403, 403, 403, 403, 403]),
@@ -691,6 +695,19 @@ async fn request(
         }
         ("POST", "/api/organisations/{organisation_id}/invitations") => {
             Body::Json(json!({"email": format!("new{n}@a.nl"), "role": "coach"}))
+        }
+        ("DELETE", "/api/organisations/{organisation_id}/invitations/{invitation_id}") => {
+            // A fresh invitation of the coach's for each cell.
+            let sent = ok_json(
+                s,
+                "POST",
+                &format!("/api/organisations/{}/invitations", f.org),
+                &coach_token,
+                Body::Json(json!({"email": format!("pending{n}@a.nl"), "role": "client"})),
+            )
+            .await;
+            path = path.replace("{invitation_id}", sent["invitation_id"].as_str().unwrap());
+            Body::None
         }
         ("PATCH", "/api/organisations/{organisation_id}/members/{account_id}") => {
             Body::Json(json!({"display_name": format!("Target {n}")}))

@@ -29,7 +29,8 @@ use crate::{auth::sessions, fields, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_invitation))
+        .routes(routes!(create_invitation, pending_invitations))
+        .routes(routes!(withdraw_invitation))
         .routes(routes!(lookup_invitation))
         .routes(routes!(register_start))
         .routes(routes!(register_finish))
@@ -133,6 +134,96 @@ async fn create_invitation(
             expires_ms: issued.expires_ms,
         }),
     ))
+}
+
+/// An invitation not used yet (never its link: only the token's hash is
+/// stored).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct PendingInvitation {
+    /// Its id.
+    pub invitation_id: String,
+    /// The address it went to.
+    pub email: String,
+    /// The role offered.
+    pub role: Role,
+    /// Who sent it; none for the operator's.
+    pub invited_by: Option<String>,
+    /// When it was sent, Unix ms.
+    pub created_ms: i64,
+    /// When the link stops working, Unix ms.
+    pub expires_ms: i64,
+}
+
+/// Who may see and withdraw which invitations of the organisation: a
+/// manager every one (`None`), a coach those they sent; a client none.
+async fn invitations_of(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: crate::ids::OrganisationId,
+    auth: &Auth,
+) -> Result<Option<crate::ids::UserId>, ApiError> {
+    let me = accounts::acting_member(conn, organisation_id, auth.account_id).await?;
+    match me.role {
+        Role::Manager => Ok(None),
+        Role::Coach => Ok(Some(auth.account_id)),
+        Role::Client => Err(ApiError::Forbidden),
+    }
+}
+
+/// The invitations not used yet and still valid: all of the organisation's
+/// for a manager, their own for a coach. Newest first.
+#[utoipa::path(get, path = "/api/organisations/{organisation_id}/invitations", tag = "invitations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation")),
+    responses((status = 200, body = Vec<PendingInvitation>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn pending_invitations(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(organisation_id): Path<String>,
+) -> Result<Json<Vec<PendingInvitation>>, ApiError> {
+    let organisation_id = organisation_path_id(&organisation_id)?;
+    let mut conn = state.store.pool().acquire().await?;
+    let sent_by = invitations_of(&mut conn, organisation_id, &auth).await?;
+    let pending = invitation::pending(&mut conn, organisation_id, sent_by, now_ms()).await?;
+    Ok(Json(
+        pending
+            .into_iter()
+            .map(|p| PendingInvitation {
+                invitation_id: p.id.to_string(),
+                email: p.email,
+                role: p.role,
+                invited_by: p.invited_by.map(|id| id.to_string()),
+                created_ms: p.created_ms,
+                expires_ms: p.expires_ms,
+            })
+            .collect(),
+    ))
+}
+
+/// Withdraws an invitation not used yet: its link stops working at once.
+/// A manager withdraws any of the organisation's, a coach their own; one
+/// that is used, expired, or not the caller's to withdraw is `404`.
+#[utoipa::path(delete, path = "/api/organisations/{organisation_id}/invitations/{invitation_id}",
+    tag = "invitations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("organisation_id" = String, Path, description = "the organisation"),
+           ("invitation_id" = String, Path, description = "the invitation")),
+    responses((status = 200, body = Status), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn withdraw_invitation(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((organisation_id, invitation_id)): Path<(String, String)>,
+) -> Result<Json<Status>, ApiError> {
+    let organisation_id = organisation_path_id(&organisation_id)?;
+    let mut conn = state.store.pool().acquire().await?;
+    let sent_by = invitations_of(&mut conn, organisation_id, &auth).await?;
+    let id = super::path_id(&invitation_id)?;
+    if !invitation::withdraw(&mut conn, organisation_id, id, sent_by, now_ms()).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(organisation = %organisation_id, invitation = %id, "invitation withdrawn");
+    Ok(Status::json("withdrawn"))
 }
 
 /// A link token.
