@@ -83,6 +83,17 @@ const ui = {
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
     return { size: file.size, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
   }, name),
+  // The page's memory: the JS heap (Chromium's own count) and the SDK's
+  // WebAssembly memory (which never shrinks: its size is its peak).
+  async memory() {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Performance.enable");
+    const { metrics } = await cdp.send("Performance.getMetrics");
+    await cdp.detach();
+    const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+    const wasm = await page.evaluate(() => window.kluis.wasmMemoryBytes());
+    return { js_heap_used: m.JSHeapUsedSize, js_heap_total: m.JSHeapTotalSize, wasm };
+  },
   // The paths the page fetched since the last time asked.
   fetched: async () => fetched.splice(0),
   // A file chosen in the file picker `selector`, as a person would.

@@ -4,6 +4,7 @@
 //! logs, mail) for the scans that prove it holds nothing but ciphertext.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
 pub mod cable;
 pub mod practice;
 pub mod proxy;

@@ -33,7 +33,7 @@ declare global {
 async function start(): Promise<void> {
   // The wasm is fetched with its SRI hash (the bundle's): a server that
   // alters it gets a refusal, not a running module.
-  await init({
+  const wasm = await init({
     module_or_path: WASM_INTEGRITY
       ? new Request("/pkg/kluis_sdk_bg.wasm", { integrity: WASM_INTEGRITY })
       : undefined,
@@ -146,6 +146,8 @@ async function start(): Promise<void> {
     deviceRecords: () => device.inspect(),
     forgetDeviceState: () => device.forgetStates(),
     missingKeys: () => missingKeys(),
+    // The SDK's WebAssembly memory, bytes (it grows, never shrinks).
+    wasmMemoryBytes: () => wasm.memory.buffer.byteLength,
     webStorage: () => ({
       local: Object.keys(localStorage),
       session: Object.keys(sessionStorage),

@@ -846,6 +846,9 @@ async fn idle_lock_in_chromium() {
         0,
         "no banner for the join she made herself"
     );
+    b.step("viewport", json!([360, 740]));
+    screenshot(&mut b, "web-coach-conversation-nl-phone");
+    b.step("viewport", json!([1200, 800]));
     b.step("fill", json!(["#composer", "Nina leest vanaf nu mee."]));
     b.step("press", json!(["#composer", "Enter"]));
     b.step(
@@ -1246,6 +1249,9 @@ async fn an_upload_cut_off_continues_in_chromium() {
         "{said}"
     );
     screenshot(&mut b, "web-upload-interrupted-en");
+    b.step("viewport", json!([360, 740]));
+    screenshot(&mut b, "web-upload-interrupted-en-phone");
+    b.step("viewport", json!([1200, 800]));
     // The page's failed fetches are logged as errors while the cable is
     // out: expected here.
     b.step("problems", json!([]));
