@@ -16,7 +16,7 @@ use kluis_crypto::attachment::{
     ATTACHMENT_HEADER_LEN, CHUNK_SIZE, SEALED_CHUNK_SIZE,
 };
 use kluis_crypto::ids::{AttachmentId, ItemId, RelationshipId};
-use kluis_crypto::item::SharedItemKind;
+use kluis_crypto::item::{SealedItem, SharedItemKind};
 use rand::rngs::OsRng;
 use reqwest::Method;
 use sha2::{Digest, Sha256};
@@ -89,6 +89,11 @@ pub struct Upload {
     sealed: u64,
     /// The last store failed: ask the server what it holds first.
     interrupted: bool,
+    /// A failure that trying again cannot mend (a refusal, a file that
+    /// cannot be read, a server that broke the rules): start afresh.
+    failed: bool,
+    /// The document item, sealed once: a retry stores the same bytes.
+    description: Option<(ItemId, SealedItem)>,
     stage: Stage,
 }
 
@@ -125,6 +130,22 @@ impl Upload {
     /// Whether the file is shared.
     pub fn is_done(&self) -> bool {
         self.stage == Stage::Done
+    }
+
+    /// Whether another [`Session::continue_upload`] can finish it: not
+    /// after success, nor after a failure that trying again cannot mend.
+    pub fn can_continue(&self) -> bool {
+        !self.failed && self.stage != Stage::Done
+    }
+}
+
+/// Whether an upload that failed this way may succeed when continued: the
+/// connection or the server's availability, not a refusal.
+fn worth_continuing(e: &Error) -> bool {
+    match e {
+        Error::Unreachable { .. } => true,
+        Error::Refused { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+        _ => false,
     }
 }
 
@@ -241,6 +262,8 @@ impl Session {
             acknowledged: 0,
             sealed: 0,
             interrupted: false,
+            failed: false,
+            description: None,
             stage: Stage::Sending,
         })
     }
@@ -255,12 +278,30 @@ impl Session {
     pub async fn continue_upload<R: AsyncRead + Unpin>(
         &mut self,
         upload: &mut Upload,
-        mut reader: R,
+        reader: R,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<SharedFile> {
         if upload.stage == Stage::Done {
             return Err(Error::InvalidInput("this file is shared already".into()));
         }
+        if upload.failed {
+            return Err(Error::InvalidInput(
+                "this upload cannot go on: share the file again".into(),
+            ));
+        }
+        let result = self.go_on(upload, reader, progress).await;
+        if result.as_ref().is_err_and(|e| !worth_continuing(e)) {
+            upload.failed = true;
+        }
+        result
+    }
+
+    async fn go_on<R: AsyncRead + Unpin>(
+        &mut self,
+        upload: &mut Upload,
+        mut reader: R,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SharedFile> {
         let base = format!("/api/relationships/{}/attachments", upload.rid);
         let total = upload.total;
         if upload.stage == Stage::Sending {
@@ -313,7 +354,9 @@ impl Session {
         if upload.stage == Stage::Completing {
             let length = i64::try_from(upload.acknowledged)
                 .map_err(|_| Error::InvalidInput("file too large".into()))?;
-            let completed: Result<AttachmentStatus> = self
+            // The same length and digest again after a lost answer is
+            // accepted by the server as the completion it already did.
+            let _: AttachmentStatus = self
                 .api
                 .post(
                     &format!("{base}/{}/complete", upload.attachment_id),
@@ -322,13 +365,7 @@ impl Session {
                         sha256: hex::encode(ciphertext_sha256),
                     },
                 )
-                .await;
-            match completed {
-                Ok(_) => {}
-                // Completed by the earlier call, whose answer was lost.
-                Err(e) if e.code() == Some("already_complete") => {}
-                Err(e) => return Err(e),
-            }
+                .await?;
             upload.stage = Stage::Describing;
         }
         let description = DocumentDescription {
@@ -339,9 +376,17 @@ impl Session {
             name: upload.name.clone(),
             media_type: upload.media_type.clone(),
         };
-        let item_id = self
-            .put_shared(upload.rid, SharedItemKind::Document, &description.encode()?)
-            .await?;
+        if upload.description.is_none() {
+            upload.description = Some(
+                self.seal_shared(upload.rid, SharedItemKind::Document, &description.encode()?)
+                    .await?,
+            );
+        }
+        let (item_id, sealed) = upload
+            .description
+            .as_ref()
+            .ok_or_else(|| Error::InvalidInput("the document is not sealed".into()))?;
+        let item_id = self.store_item(upload.rid, *item_id, sealed).await?;
         upload.stage = Stage::Done;
         Ok(SharedFile {
             item_id,

@@ -151,6 +151,20 @@ impl Session {
         kind: SharedItemKind,
         content: &[u8],
     ) -> Result<ItemId> {
+        let (item_id, sealed) = self.seal_shared(rid, kind, content).await?;
+        self.store_item(rid, item_id, &sealed).await
+    }
+
+    /// Seals `content` under the current epoch key as a new item, without
+    /// storing it: a caller that may have to retry keeps the envelope and
+    /// stores exactly it again (the server takes the same bytes twice as
+    /// one item; a new seal would be a second one).
+    pub(crate) async fn seal_shared(
+        &mut self,
+        rid: RelationshipId,
+        kind: SharedItemKind,
+        content: &[u8],
+    ) -> Result<(ItemId, SealedItem)> {
         let view = self.relationship(rid).await?;
         // A peer's unaccepted key change stops sealing (key_change_guard.rs).
         self.refuse_unaccepted_key_changes(&view).await?;
@@ -160,14 +174,15 @@ impl Session {
         self.ensure_epoch_key(&view, epoch).await?;
         let key = self.held_key(rid, epoch)?;
         let sealed = seal_item(&mut OsRng, key, item_id, kind, &self.identity, content)?;
-        self.store_item(rid, item_id, sealed).await
+        Ok((item_id, sealed))
     }
 
-    async fn store_item(
+    /// Stores a sealed item (again, after a lost answer: the same bytes).
+    pub(crate) async fn store_item(
         &self,
         rid: RelationshipId,
         item_id: ItemId,
-        sealed: SealedItem,
+        sealed: &SealedItem,
     ) -> Result<ItemId> {
         let _: serde_json::Value = self
             .api
@@ -214,7 +229,7 @@ impl Session {
             .ok_or_else(|| Error::InvalidInput("no notes key".into()))?;
         let item_id = ItemId::random(&mut OsRng);
         let sealed = seal_note(&mut OsRng, key, rid, item_id, &self.identity, &content)?;
-        self.store_item(rid, item_id, sealed).await
+        self.store_item(rid, item_id, &sealed).await
     }
 
     /// Loads this coach's notes keys; creates generation 0 if there is none.

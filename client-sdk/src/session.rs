@@ -546,6 +546,22 @@ impl Session {
             .await
     }
 
+    /// Everything the server holds about this account (the right of
+    /// access), as the server's `kluis-data/1` document
+    /// (docs/OPERATIONS.md, "The right of access"). The server can describe
+    /// content only by its metadata; the content itself is in
+    /// [`Self::export_to`].
+    pub async fn my_data(&self) -> Result<serde_json::Value> {
+        let data: serde_json::Value = self.api.get("/api/me/data").await?;
+        if data.get("format").and_then(|f| f.as_str()) != Some("kluis-data/1") {
+            return Err(crate::Violation::Malformed(
+                "GET /api/me/data: not a kluis-data/1 document".into(),
+            )
+            .into());
+        }
+        Ok(data)
+    }
+
     /// The invitations not used yet and still valid, newest first: a
     /// manager's organisation's, a coach's own.
     pub async fn pending_invitations(&self, organisation: &str) -> Result<Vec<PendingInvitation>> {

@@ -307,6 +307,17 @@ impl KluisUpload {
             .map_or(0.0, |u| u.resume_at() as f64)
     }
 
+    /// Whether `continueUpload` can finish it; false after success and
+    /// after a failure that trying again cannot mend (then share the file
+    /// afresh).
+    #[wasm_bindgen(getter, js_name = canContinue)]
+    pub fn can_continue(&self) -> bool {
+        self.upload
+            .borrow()
+            .as_ref()
+            .is_some_and(crate::Upload::can_continue)
+    }
+
     /// Bytes the server confirmed it stored (of the encrypted file, a
     /// little more than the file's own): how far the upload got.
     #[wasm_bindgen(getter)]

@@ -12,10 +12,12 @@ import type { OrganisationMember, RelationshipView } from "./types.js";
 export async function addCoachDialog(session: KluisSession, r: RelationshipView): Promise<boolean> {
   const inside = new Set(r.members.filter((m) => m.left_epoch === null).map((m) => m.account_id));
   let coaches: OrganisationMember[] = [];
+  let loaded = false;
   const message = el("p", { role: "alert" });
   try {
     const all = (await session.members(r.organisation_id)) as OrganisationMember[];
     coaches = all.filter((m) => m.role === "coach" && !m.disabled && !inside.has(m.account_id));
+    loaded = true;
   } catch (e) {
     message.className = "error";
     message.textContent = explain(e);
@@ -26,7 +28,9 @@ export async function addCoachDialog(session: KluisSession, r: RelationshipView)
     const add = el("button", { type: "button", class: "primary", id: "add-coach-confirm", text: t("add_coach_confirm") });
     const choice = el("select", { id: "add-coach-choice" },
       ...coaches.map((c) => el("option", { value: c.account_id, text: c.display_name === c.email ? c.email : `${c.display_name} (${c.email})` })));
-    if (coaches.length === 0) {
+    if (!loaded) {
+      // The sentence for the failure is in `message`.
+    } else if (coaches.length === 0) {
       body.push(el("p", { class: "hint", text: t("add_coach_none") }));
     } else {
       body.push(el("label", { for: "add-coach-choice", text: t("add_coach_who") }), choice,

@@ -51,18 +51,24 @@ export async function upload(ctx: FileContext, area: HTMLElement, file: File, ke
       label.textContent = t("uploading_progress", { name: file.name, done: size(done, lang), total: size(total ?? file.size, lang) });
     });
     pending.free();
+    pending = undefined;
     row.remove();
-    await ctx.uploaded();
+    await ctx.uploaded().catch(() => undefined);
   } catch (e) {
     row.classList.add("error");
-    const resumable = pending !== undefined;
+    // Going on only where it can succeed; otherwise the file afresh.
+    const resumable = pending !== undefined && pending.canContinue;
+    const stored = resumable ? Math.min(pending!.stored, file.size) : 0;
+    if (pending !== undefined && !resumable) {
+      pending.free();
+      pending = undefined;
+    }
     const again = el("button", { type: "button", class: "secondary small", text: t(resumable ? "continue_upload" : "try_again") });
     again.addEventListener("click", () => {
       row.remove();
       void upload(ctx, area, file, pending);
     });
     const reason = explain(e);
-    const stored = Math.min(pending?.stored ?? 0, file.size);
     const sentence = resumable && stored > 0
       ? t("upload_interrupted", { name: file.name, reason, done: size(stored, lang), total: size(file.size, lang) })
       : t("upload_failed", { name: file.name, reason });

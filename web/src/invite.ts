@@ -70,6 +70,10 @@ async function showPending(session: KluisSession, organisation: string, box: HTM
           message.className = "ok";
           message.textContent = t("invitation_withdrawn", { email: p.email });
           await showPending(session, organisation, box, message);
+          // The button is gone with its row: the focus goes to what
+          // happened.
+          message.tabIndex = -1;
+          message.focus();
         } catch (e) {
           withdraw.disabled = false;
           message.className = "error";

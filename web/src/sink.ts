@@ -1,10 +1,13 @@
 // Where a download goes. Where the browser can (the File System Access
 // API: Chromium and Edge), straight into a file the user picks, written as
-// the SDK decrypts it, so memory stays flat whatever the size; the file
-// only appears when every check passed — a failed download is aborted and
-// the browser discards what was written (it writes to a temporary file
-// until close). Elsewhere the chunks are kept in memory and saved at the
-// end, as one download.
+// the SDK decrypts it, so the page does not hold the file whatever its
+// size. What is written goes to a temporary file the browser swaps in only
+// at close(), which happens only when every check passed: a failed
+// download is aborted, and the picked file (which the browser may already
+// have created, empty) is removed where the browser can. Writes queue
+// behind each other without back-pressure: the disk is normally faster
+// than the decryption. Elsewhere the chunks are kept in memory and saved
+// at the end, as one download.
 import { save } from "./dom.js";
 
 export interface Sink {
@@ -26,6 +29,8 @@ interface Writable {
 
 interface SaveHandle {
   createWritable(): Promise<Writable>;
+  // Chromium: removes the file (not in every browser).
+  remove?: () => Promise<void>;
 }
 
 type SavePicker = (options: { suggestedName: string }) => Promise<SaveHandle>;
@@ -43,7 +48,13 @@ export async function openSink(name: string, type: string): Promise<Sink | null>
     // Refused for another reason (a policy, an odd name): the fallback.
     return memorySink(name, type);
   }
-  const out = await handle.createWritable();
+  let out: Writable;
+  try {
+    out = await handle.createWritable();
+  } catch {
+    // Not writable after all (permissions, a locked file): the fallback.
+    return memorySink(name, type);
+  }
   // Writes in order; a failed write fails finish().
   let queue: Promise<void> = Promise.resolve();
   return {
@@ -58,6 +69,7 @@ export async function openSink(name: string, type: string): Promise<Sink | null>
     async abort() {
       await queue.catch(() => undefined);
       await out.abort().catch(() => undefined);
+      await handle.remove?.().catch(() => undefined);
     },
   };
 }

@@ -213,6 +213,16 @@ pub(crate) enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Everything the server holds about you (the right of access), as one
+    /// JSON document: account, memberships, relationships, what you wrote
+    /// and uploaded (counted: the server cannot read it), sessions,
+    /// two-step methods, notices, mail (kinds and times) and events. To
+    /// standard output, or --out FILE.
+    Data {
+        /// The file to write (it must not exist yet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Delete your account and everything in it (clients); --cancel stops
     /// a scheduled deletion.
     ///

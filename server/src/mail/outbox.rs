@@ -196,6 +196,30 @@ pub async fn deliver_due(store: &Store, mailer: &Mailer) -> Result<Delivered, sq
     Ok(done)
 }
 
+/// The messages to an address the outbox still holds, oldest first: kind,
+/// queued and sent (Unix ms) — never the body; for the right of access.
+pub(crate) async fn kept_for(
+    conn: &mut sqlx::AnyConnection,
+    recipient: &str,
+) -> Result<Vec<(String, i64, Option<i64>)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT kind, created_ms, sent_ms FROM outbox WHERE recipient = $1 \
+         ORDER BY created_ms, id",
+    )
+    .bind(recipient)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("kind")?,
+                r.try_get("created_ms")?,
+                r.try_get("sent_ms")?,
+            ))
+        })
+        .collect()
+}
+
 /// Forgets every message to an address, sent or not (the account is erased).
 pub(crate) async fn forget_recipient(
     conn: &mut sqlx::AnyConnection,

@@ -457,3 +457,33 @@ pub(crate) async fn activity_mailed(
         .await?;
     Ok(())
 }
+
+/// When the account was created, Unix ms (the right of access).
+pub(crate) async fn created_ms(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<i64, ApiError> {
+    let row = sqlx::query("SELECT created_ms FROM accounts WHERE id = $1")
+        .bind(account_id.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("created_ms")?)
+}
+
+/// What happened to the account (`record_event`), oldest first: kind and
+/// time, for the right of access.
+pub(crate) async fn events(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<Vec<(String, i64)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT kind, created_ms FROM account_events WHERE account_id = $1 \
+         ORDER BY created_ms, id",
+    )
+    .bind(account_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("kind")?, r.try_get("created_ms")?)))
+        .collect()
+}

@@ -84,8 +84,9 @@ fn member_from_row(row: &sqlx::any::AnyRow) -> Result<Member, ApiError> {
 }
 
 /// The members `viewer` (acting as `me`) may see, by name: a manager
-/// everyone; a coach their own clients and the organisation's coaches (the
-/// colleagues they may add to a relationship); a client their coaches.
+/// everyone; a coach their own clients and the organisation's active
+/// coaches (the colleagues they may add to a relationship); a client their
+/// coaches.
 pub(crate) async fn visible_to(
     conn: &mut AnyConnection,
     organisation_id: OrganisationId,
@@ -95,7 +96,7 @@ pub(crate) async fn visible_to(
     let sql = match me.role {
         Role::Manager => format!("{MEMBER_SELECT} ORDER BY a.display_name"),
         Role::Coach => format!(
-            "{MEMBER_SELECT} AND (m.role = 'coach' OR m.account_id IN (SELECT client_id \
+            "{MEMBER_SELECT} AND ((m.role = 'coach' AND m.disabled = 0) OR m.account_id IN (SELECT client_id \
              FROM coach_clients WHERE organisation_id = $1 AND coach_id = $2)) \
              ORDER BY a.display_name"
         ),

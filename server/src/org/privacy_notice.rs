@@ -96,6 +96,31 @@ pub(crate) async fn acknowledge(
         .ok_or_else(|| ApiError::Internal("acknowledgement not stored".to_owned()))
 }
 
+/// Every version of the notice shown to the account: (version, language,
+/// shown, acknowledged), for the right of access.
+pub(crate) async fn records(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<Vec<(i64, String, i64, Option<i64>)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT version, language, shown_ms, acknowledged_ms FROM privacy_notices_shown \
+         WHERE account_id = $1 ORDER BY version",
+    )
+    .bind(account_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("version")?,
+                r.try_get("language")?,
+                r.try_get("shown_ms")?,
+                r.try_get("acknowledged_ms")?,
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -465,6 +465,49 @@ pub async fn remove_abandoned(store: &Store) -> Result<u64, ApiError> {
     Ok(done.rows_affected())
 }
 
+/// The files an account uploaded to one relationship, counted: for the
+/// right of access.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Uploaded {
+    /// The relationship.
+    pub relationship_id: String,
+    /// How many (complete or not).
+    pub count: i64,
+    /// Bytes of ciphertext stored.
+    pub bytes: i64,
+    /// The first and last, Unix ms.
+    pub first_ms: i64,
+    /// The first and last, Unix ms.
+    pub last_ms: i64,
+}
+
+/// Every relationship's files `uploader` uploaded.
+pub(crate) async fn uploaded_by(
+    conn: &mut AnyConnection,
+    uploader: UserId,
+) -> Result<Vec<Uploaded>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT relationship_id, CAST(COUNT(*) AS BIGINT) AS n, \
+         CAST(COALESCE(SUM(length), 0) AS BIGINT) AS bytes, \
+         MIN(created_ms) AS first_ms, MAX(created_ms) AS last_ms \
+         FROM attachments WHERE uploader_id = $1 GROUP BY relationship_id ORDER BY relationship_id",
+    )
+    .bind(uploader.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Uploaded {
+                relationship_id: r.try_get("relationship_id")?,
+                count: r.try_get("n")?,
+                bytes: r.try_get("bytes")?,
+                first_ms: r.try_get("first_ms")?,
+                last_ms: r.try_get("last_ms")?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

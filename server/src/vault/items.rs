@@ -382,6 +382,58 @@ pub async fn delete(
     Ok(())
 }
 
+/// What an account wrote in one relationship, counted: for the right of
+/// access (the server cannot read the items, so their metadata is all it
+/// holds).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Written {
+    /// The relationship.
+    pub relationship_id: String,
+    /// Items by kind: messages, documents, notes.
+    pub kind: String,
+    /// How many (deleted ones included: their row stays, without content).
+    pub count: i64,
+    /// Of which deleted.
+    pub deleted: i64,
+    /// Bytes of ciphertext still stored.
+    pub bytes: i64,
+    /// The first and last, Unix ms.
+    pub first_ms: i64,
+    /// The first and last, Unix ms.
+    pub last_ms: i64,
+}
+
+/// Every relationship's items `author` wrote, by kind.
+pub(crate) async fn written_by(
+    conn: &mut AnyConnection,
+    author: UserId,
+) -> Result<Vec<Written>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT relationship_id, kind, CAST(COUNT(*) AS BIGINT) AS n, \
+         CAST(COALESCE(SUM(CASE WHEN deleted_ms IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) AS deleted, \
+         CAST(COALESCE(SUM(LENGTH(envelope)), 0) AS BIGINT) AS bytes, \
+         MIN(received_ms) AS first_ms, MAX(received_ms) AS last_ms \
+         FROM items WHERE author_id = $1 GROUP BY relationship_id, kind \
+         ORDER BY relationship_id, kind",
+    )
+    .bind(author.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Written {
+                relationship_id: r.try_get("relationship_id")?,
+                kind: r.try_get("kind")?,
+                count: r.try_get("n")?,
+                deleted: r.try_get("deleted")?,
+                bytes: r.try_get("bytes")?,
+                first_ms: r.try_get("first_ms")?,
+                last_ms: r.try_get("last_ms")?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -350,6 +350,58 @@ pub(crate) async fn ids_of_member(
     .collect()
 }
 
+/// A relationship an account is or was in, as the right of access shows
+/// it: its place, never its content.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Place {
+    /// The relationship.
+    pub relationship_id: String,
+    /// Its organisation.
+    pub organisation_id: String,
+    /// The account's role in it.
+    pub role: String,
+    /// The epoch the account joined at.
+    pub joined_epoch: i64,
+    /// The epoch it left at, if it did.
+    pub left_epoch: Option<i64>,
+    /// Trajectory dates, YYYY-MM-DD.
+    pub trajectory_start: Option<String>,
+    /// Trajectory dates, YYYY-MM-DD.
+    pub trajectory_end: Option<String>,
+    /// When the relationship was opened, Unix ms.
+    pub created_ms: i64,
+}
+
+/// Every relationship the account is or was in, oldest first.
+pub(crate) async fn places_of(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+) -> Result<Vec<Place>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.organisation_id, rm.role, rm.joined_epoch, rm.left_epoch, \
+         r.trajectory_start, r.trajectory_end, r.created_ms FROM relationship_members rm \
+         JOIN relationships r ON r.id = rm.relationship_id WHERE rm.account_id = $1 \
+         ORDER BY r.created_ms, r.id",
+    )
+    .bind(account_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Place {
+                relationship_id: r.try_get("id")?,
+                organisation_id: r.try_get("organisation_id")?,
+                role: r.try_get("role")?,
+                joined_epoch: r.try_get("joined_epoch")?,
+                left_epoch: r.try_get("left_epoch")?,
+                trajectory_start: r.try_get("trajectory_start")?,
+                trajectory_end: r.try_get("trajectory_end")?,
+                created_ms: r.try_get("created_ms")?,
+            })
+        })
+        .collect()
+}
+
 /// A trajectory date of a relationship.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TrajectoryDate {

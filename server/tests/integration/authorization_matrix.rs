@@ -77,6 +77,7 @@ const EXPECTED: &[(&str, [u16; 9])] = &[
     ("POST /api/invitations/register/finish",                                         [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST /api/invitations/accept",                                                  [401, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("GET /api/me",                                                                   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/me/data",                                                              [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("PUT /api/me/preferences",                                                       [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST /api/login/second-factor",                                                 [401, 401, 401, 401, 401, 401, 401, 401, 401]),
     ("POST /api/login/second-factor/sms",                                             [401, 401, 401, 401, 401, 401, 401, 401, 401]),

@@ -27,7 +27,8 @@ const PW: &str = "Correct-Horse-9";
 both_engines!(
     key_directory,
     relationships_epochs_and_items,
-    attachments_stream_resume_and_check
+    attachments_stream_resume_and_check,
+    the_right_of_access_lists_what_is_held
 );
 
 /// A user as the tests drive them: token, id and identity.
@@ -1367,6 +1368,92 @@ async fn manager_id(s: &TestServer, token: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `GET /api/me/data` (the right of access): the client's account,
+/// membership, relationship, the items and files they wrote (counted, not
+/// read), their sessions, notices and mail — and nothing of the coach's or
+/// the manager's.
+async fn the_right_of_access_lists_what_is_held(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (manager, coach, client, rid) = pair(&s).await;
+    // Any key of the right relationship and epoch: the server checks only
+    // the header.
+    let rel = Rel {
+        keys: vec![RelationshipKey::generate(&mut OsRng, rid, Epoch(0))],
+        records: Vec::new(),
+    };
+    let mut written = 0;
+    for (author, text) in [(&client, "een"), (&client, "twee"), (&coach, "drie")] {
+        let (id, bytes) = message(&rel, 0, author, text);
+        if author.id == client.id {
+            written += bytes.len();
+        }
+        let (status, body) = put_bytes(&s, &item_path(&rid, &id), bytes, &author.token).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let aid = AttachmentId::random(&mut OsRng);
+    let (status, body) = s
+        .post(
+            &format!("/api/relationships/{rid}/attachments"),
+            json!({"attachment_id": aid.to_string()}),
+            Some(&client.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = s.get("/api/privacy-notice", Some(&client.token)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, data) = s.get("/api/me/data", Some(&client.token)).await;
+    assert_eq!(status, StatusCode::OK, "{data}");
+    assert_eq!(data["format"], "kluis-data/1");
+    assert_eq!(data["account"]["account_id"], client.id);
+    assert_eq!(data["account"]["email"], "client@a.nl");
+    assert!(data["account"]["created_ms"].as_i64().unwrap() > 0);
+    assert_eq!(data["memberships"].as_array().unwrap().len(), 1);
+    assert_eq!(data["memberships"][0]["role"], "client");
+    assert_eq!(data["relationships"][0]["relationship_id"], rid.to_string());
+    assert_eq!(data["relationships"][0]["role"], "client");
+    let items = data["items_written"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        (&items[0]["kind"], &items[0]["count"], &items[0]["bytes"]),
+        (&json!("message"), &json!(2), &json!(written))
+    );
+    assert_eq!(data["files_uploaded"][0]["count"], 1);
+    let sessions = data["sessions"].as_array().unwrap();
+    assert!(
+        sessions.iter().any(|x| x["current"] == true),
+        "{sessions:?}"
+    );
+    assert_eq!(data["two_factor"]["authenticator"], false);
+    assert!(data["two_factor"]["sms_phone"].is_null());
+    assert_eq!(data["privacy_notices"][0]["version"], 1);
+    assert!(data["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["kind"] == "invitation" && m["created_ms"].as_i64().is_some()));
+    assert!(data["events"].is_array());
+    // Nothing of anyone else's: no other address, id or session; no
+    // secret or mail text.
+    let text = data.to_string();
+    for foreign in [
+        "coach@a.nl",
+        "manager@a.nl",
+        coach.id.as_str(),
+        manager_id(&s, &manager).await.as_str(),
+        "opaque_record",
+        "body_text",
+        "token",
+    ] {
+        assert!(!text.contains(foreign), "{foreign} in {text}");
+    }
+    // The coach's own document counts the coach's item, not the client's.
+    let (_, theirs) = s.get("/api/me/data", Some(&coach.token)).await;
+    assert_eq!(theirs["items_written"][0]["count"], 1);
+    assert!(theirs["files_uploaded"].as_array().unwrap().is_empty());
+    s.stop().await;
 }
 
 /// An organisation with a coach, a client and a relationship between them.

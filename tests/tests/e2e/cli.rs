@@ -223,6 +223,27 @@ async fn cli_journey(engine: Engine) {
         "never into a directory that is not empty"
     );
 
+    // What the server holds about Kees (the right of access): his place in
+    // the relationship, described, and nothing of the coach's.
+    let held = client.json(&["data"]);
+    assert_eq!(held["format"], "kluis-data/1");
+    assert_eq!(held["account"]["email"], "kees@example.nl");
+    assert!(held["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["relationship_id"] == rid.as_str() && r["role"] == "client"));
+    assert!(!held.to_string().contains(&coach_id), "{held}");
+    let file = root.join("mijn-gegevens.json");
+    client.ok(&["data", "--out", file.to_str().unwrap()]);
+    let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(written["account"], held["account"]);
+    assert_eq!(
+        client.code(&["data", "--out", file.to_str().unwrap()]),
+        1,
+        "never over an existing file"
+    );
+
     // Exit codes scripts can rely on.
     let mut wrong = User::new(&root, "Kees");
     wrong.password = "Not-The-Password-1".into();

@@ -76,6 +76,7 @@ pub(crate) async fn run(cli: Cli) -> Outcome {
             accept_change,
         } => verify::run(&ctx, &user, compare, accept_change).await,
         Command::Export { out } => privacy::export(&ctx, out).await,
+        Command::Data { out } => privacy::data(&ctx, out).await,
         Command::VerifyWeb { url, manifest } => web::verify(&url, &manifest, cli.json).await,
         Command::DeleteAccount { cancel: true, .. } => account::cancel_deletion(&ctx).await,
         Command::DeleteAccount { yes, .. } => account::delete_account(&mut ctx, yes).await,

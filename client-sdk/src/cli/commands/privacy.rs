@@ -1,5 +1,6 @@
 //! The user's rights from the command line: the privacy notice (shown,
-//! acknowledged) and the export of everything they can read.
+//! acknowledged), what the server holds about them (access) and the export
+//! of everything they can read (portability).
 
 use std::path::PathBuf;
 
@@ -59,6 +60,37 @@ pub(crate) async fn export(ctx: &Context, out: PathBuf) -> Outcome {
                 );
             }
         });
+        (s, result.map_err(Failure::from))
+    })
+    .await
+}
+
+pub(crate) async fn data(ctx: &Context, out: Option<PathBuf>) -> Outcome {
+    with_session(ctx, |s| async move {
+        let result = async {
+            let data = s.my_data().await?;
+            let text = serde_json::to_string_pretty(&data)
+                .map_err(|e| Error::InvalidInput(format!("the document: {e}")))?;
+            match &out {
+                Some(path) => {
+                    use std::io::Write as _;
+                    let mut file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)?;
+                    file.write_all(text.as_bytes())?;
+                    file.write_all(b"\n")?;
+                    file.sync_all()?;
+                    eprintln!(
+                        "Wrote what the server holds about you to {}.",
+                        path.display()
+                    );
+                }
+                None => println!("{text}"),
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
         (s, result.map_err(Failure::from))
     })
     .await

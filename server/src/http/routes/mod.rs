@@ -14,6 +14,7 @@ mod keys;
 mod login;
 mod me;
 mod members;
+mod my_data;
 mod password_change;
 mod password_reset;
 mod privacy;
@@ -76,6 +77,7 @@ pub(crate) fn router_and_openapi() -> (axum::Router<AppState>, utoipa::openapi::
         .merge(login::routes())
         .merge(sessions::routes())
         .merge(me::routes())
+        .merge(my_data::routes())
         .merge(privacy::routes())
         .merge(account_deletion::routes())
         .merge(setup::routes())
