@@ -989,6 +989,13 @@ impl KluisSession {
         })
     }
 
+    /// Everything the server holds about this account (the right of
+    /// access): the server's `kluis-data/1` document.
+    #[wasm_bindgen(js_name = myData)]
+    pub fn my_data(&self) -> js_sys::Promise {
+        self.answer(|s| async move { s.lock().await.my_data().await })
+    }
+
     /// The invitations not used yet, newest first (a manager's
     /// organisation's, a coach's own): `[{ invitation_id, email, role,
     /// invited_by, created_ms, expires_ms }]`.

@@ -273,7 +273,31 @@ function myData(ctx: AccountContext): HTMLElement {
     }
     button.disabled = false;
   });
-  return section(t("my_data"), "data-title", el("p", { class: "hint", text: t("export_hint") }), button, message);
+  // What the server holds about me (the right of access): one JSON file,
+  // the server's own account of it.
+  const held = el("button", { type: "button", class: "secondary", id: "data-held", text: t("data_held") });
+  held.addEventListener("click", async () => {
+    const name = `kluis-gegevens-${new Date().toISOString().slice(0, 10)}.json`;
+    const sink = await openSink(name, "application/json");
+    if (!sink) return;
+    held.disabled = true;
+    message.className = "";
+    message.textContent = t("working");
+    try {
+      const data = await ctx.session.myData();
+      sink.write(new TextEncoder().encode(`${JSON.stringify(data, null, 2)}\n`));
+      await sink.finish();
+      message.className = "ok";
+      message.textContent = t("data_held_saved");
+    } catch (e) {
+      await sink.abort();
+      message.className = "error";
+      message.textContent = explain(e);
+    }
+    held.disabled = false;
+  });
+  return section(t("my_data"), "data-title", el("p", { class: "hint", text: t("export_hint") }), button,
+    el("p", { class: "hint", text: t("data_held_hint") }), held, message);
 }
 
 function deletion(ctx: AccountContext): HTMLElement {

@@ -157,7 +157,10 @@ async fn web_client_in_chromium(engine: Engine) {
     let score = b.step("meter", json!(["#password-strength"]));
     assert!(score.as_f64().is_some_and(|s| s < 2.0), "{score}");
     assert_eq!(b.step("value", json!(["#name"])), "Kees de Boer");
-    b.step("fill", json!(["#password", PASSWORD]));
+    b.step("fill", json!(["#password", ""]));
+    b.step("type", json!(["#password", PASSWORD]));
+    let score = b.step("meter", json!(["#password-strength"]));
+    assert!(score.as_f64().is_some_and(|s| s >= 3.0), "{score}");
     b.step("press", json!(["#password", "Enter"]));
     b.keep_recovery_key();
     b.acknowledge_privacy_notice("Right to lodge a complaint");
@@ -655,6 +658,24 @@ async fn web_client_in_chromium(engine: Engine) {
         "waitForText",
         json!(["#data-title ~ p[role=status]", "downloaded"]),
     );
+    // And what the server holds about him (the right of access): the
+    // server's own document, his and nobody else's.
+    let held_path = files.path().join("held.json");
+    b.step(
+        "download",
+        json!(["#data-held", held_path.to_str().unwrap()]),
+    );
+    b.step(
+        "waitForText",
+        json!([
+            "#data-title ~ p[role=status]",
+            "Saved: what the server holds"
+        ]),
+    );
+    let held: Value = serde_json::from_slice(&std::fs::read(&held_path).unwrap()).unwrap();
+    assert_eq!(held["format"], "kluis-data/1");
+    assert_eq!(held["account"]["email"], "kees@p.nl");
+    assert!(!held.to_string().contains("carla@p.nl"), "{held}");
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
     let read = |archive: &mut zip::ZipArchive<std::fs::File>, name: &str| {
         let mut bytes = Vec::new();
