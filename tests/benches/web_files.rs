@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kluis_e2e::browser::Browser;
-use kluis_e2e::practice::{Practice, PASSWORD};
+use kluis_e2e::practice::{start_conversation, Practice, PASSWORD};
 use kluis_e2e::Server;
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{EntryContent, Role, Session};
@@ -155,24 +155,8 @@ async fn main() {
     let invitation = Server::link_in(&server.mail("kees@p.nl", "invitation").await);
     let mut b = Browser::open(&server.base);
     b.step("viewport", json!([1200, 800]));
-    b.step("goto", json!([invitation]));
-    b.step("fill", json!(["#name", "Kees de Boer"]));
-    b.step("fill", json!(["#password", PASSWORD]));
-    b.step("press", json!(["#password", "Enter"]));
-    b.step("waitFor", json!(["#recovery-key"]));
-    let kees = coach
-        .members(&practice.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.email == "kees@p.nl")
-        .unwrap();
-    let kees_id = kluis_sdk::parse_user_id(&kees.account_id).unwrap();
-    let rid = coach
-        .open_relationship(&practice.org, kees_id)
-        .await
-        .unwrap();
-    coach.send_message(rid, "Welkom!").await.unwrap();
+    b.sign_up(&invitation, "Kees de Boer", PASSWORD);
+    let (rid, _) = start_conversation(&practice, &mut coach, "kees@p.nl", "Welkom!").await;
     b.keep_recovery_key();
     b.acknowledge_privacy_notice("Right to lodge a complaint");
     b.step("click", json!(["button.relationship"]));

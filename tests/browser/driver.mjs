@@ -157,6 +157,8 @@ const ui = {
     await page.screenshot({ path, fullPage: true });
     return path;
   },
+  // Scrolls `selector` into view (a screenshot of what lies below).
+  scrollTo: async (selector) => (await page.locator(selector).first().scrollIntoViewIfNeeded(), true),
   viewport: async (width, height) => (await page.setViewportSize({ width, height }), true),
   // axe-core's scan of the page as it is (WCAG 2.0–2.2 A and AA rules):
   // the serious and critical violations, each with the elements it found.

@@ -106,6 +106,16 @@ impl Browser {
         key
     }
 
+    /// Signs up from `invitation` in the page as `name`; leaves the page on
+    /// the recovery-key screen (the account exists then).
+    pub fn sign_up(&mut self, invitation: &str, name: &str, password: &str) {
+        self.step("goto", json!([invitation]));
+        self.step("fill", json!(["#name", name]));
+        self.step("fill", json!(["#password", password]));
+        self.step("press", json!(["#password", "Enter"]));
+        self.step("waitFor", json!(["#recovery-key"]));
+    }
+
     /// The privacy notice at a first sign-in, in the account's language
     /// (`says`: a phrase of it), acknowledged.
     pub fn acknowledge_privacy_notice(&mut self, says: &str) {

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use kluis_sdk::kluis_crypto::ids::{RelationshipId, UserId};
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{Kluis, Role, Session};
 
@@ -72,6 +73,30 @@ impl<'a> Practice<'a> {
             .unwrap()
             .session
     }
+}
+
+/// `coach` starts the conversation with `email`, a client of theirs who
+/// signed up, and writes `first` in it: the relationship and the client.
+pub async fn start_conversation(
+    practice: &Practice<'_>,
+    coach: &mut Session,
+    email: &str,
+    first: &str,
+) -> (RelationshipId, UserId) {
+    let client = coach
+        .members(&practice.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email == email)
+        .expect("the client signed up");
+    let client = kluis_sdk::parse_user_id(&client.account_id).unwrap();
+    let rid = coach
+        .open_relationship(&practice.org, client)
+        .await
+        .unwrap();
+    coach.send_message(rid, first).await.unwrap();
+    (rid, client)
 }
 
 /// The member `email` forgot their password: a reset from the mailed

@@ -6,6 +6,7 @@ import init, { KluisClient, type KluisSession } from "../pkg/kluis_sdk.js";
 import { openDevice } from "./device.js";
 import { WASM_INTEGRITY } from "./integrity.js";
 import { strengthReady } from "./strength.js";
+import { forgetUnfinished } from "./files.js";
 import { t, language, setLanguage, missingKeys } from "./i18n.js";
 import { card, el } from "./dom.js";
 import { showSetup } from "./setup.js";
@@ -81,6 +82,7 @@ async function start(): Promise<void> {
       // session (a Promise still running keeps its own hold until done).
       const ended = session;
       session = null;
+      forgetUnfinished();
       if (ended) {
         setTimeout(() => {
           try {

@@ -11,7 +11,7 @@ import { t, language } from "./i18n.js";
 import { clipIcon, el, every, when } from "./dom.js";
 import { errorName, explain } from "./forms.js";
 import { compareDialog, shield, trustOf, type TrustState } from "./trust.js";
-import { documentCard, upload, type FileContext } from "./files.js";
+import { documentCard, showUnfinished, upload, type FileContext } from "./files.js";
 import { addCoachDialog } from "./coaches.js";
 import type { Entry, Me, MemberView, MembershipEvent, ProvenMembership, RelationshipView, SafetyNumber } from "./types.js";
 
@@ -145,6 +145,7 @@ export class Conversation {
       for (const f of Array.from(ev.dataTransfer?.files ?? [])) void upload(this.files, this.uploads, f);
     });
     title.id = "conversation-title";
+    showUnfinished(this.files, this.uploads);
   }
 
   private get files(): FileContext {

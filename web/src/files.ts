@@ -1,9 +1,10 @@
 // Files in the dialogue: choosing one (the paper-clip or dropping it on
 // the conversation), the limit said before anything is sent, the upload
 // with a progress bar (the SDK encrypts it in slices, memory flat), a
-// failed upload goes on from where it stopped; and the document card with
-// its download, decrypted by the SDK chunk by chunk into the file the user
-// picked (sink.ts), kept only after every check passed.
+// failed upload goes on from where it stopped (kept while the session
+// lives); and the document card with its download, decrypted by the SDK
+// chunk by chunk into the file the user picked (sink.ts), kept only after
+// every check passed.
 import type { KluisSession, KluisUpload } from "../pkg/kluis_sdk.js";
 import { KluisClient } from "../pkg/kluis_sdk.js";
 import { t, language } from "./i18n.js";
@@ -22,6 +23,32 @@ export interface FileContext {
 
 export function fileLimit(streamLimit: number | null): number | null {
   return streamLimit ? KluisClient.maxFileSize(streamLimit) : null;
+}
+
+// An upload that failed, kept per relationship for as long as the session
+// lives (never stored): a conversation drawn again — in the other
+// language, back from the list — shows it again, ready to go on.
+interface Unfinished {
+  file: File;
+  pending: KluisUpload | undefined;
+  error: unknown;
+}
+const unfinished = new Map<string, Unfinished[]>();
+
+function forget(relationship: string, u: Unfinished): void {
+  unfinished.set(relationship, (unfinished.get(relationship) ?? []).filter((x) => x !== u));
+}
+
+// Signed out: every kept upload leaves the module's memory, the file keys
+// with it.
+export function forgetUnfinished(): void {
+  for (const list of unfinished.values()) for (const u of list) u.pending?.free();
+  unfinished.clear();
+}
+
+// The failed uploads of the relationship, each with its row in `area`.
+export function showUnfinished(ctx: FileContext, area: HTMLElement): void {
+  for (const u of unfinished.get(ctx.relationship) ?? []) failedRow(ctx, area, u);
 }
 
 // One upload with its row in `area`: progress, then gone; or the
@@ -51,29 +78,43 @@ export async function upload(ctx: FileContext, area: HTMLElement, file: File, ke
       label.textContent = t("uploading_progress", { name: file.name, done: size(done, lang), total: size(total ?? file.size, lang) });
     });
     pending.free();
-    pending = undefined;
     row.remove();
     await ctx.uploaded().catch(() => undefined);
-  } catch (e) {
-    row.classList.add("error");
+  } catch (error) {
     // Going on only where it can succeed; otherwise the file afresh.
-    const resumable = pending !== undefined && pending.canContinue;
-    const stored = resumable ? Math.min(pending!.stored, file.size) : 0;
-    if (pending !== undefined && !resumable) {
+    if (pending !== undefined && !pending.canContinue) {
       pending.free();
       pending = undefined;
     }
-    const again = el("button", { type: "button", class: "secondary small", text: t(resumable ? "continue_upload" : "try_again") });
-    again.addEventListener("click", () => {
-      row.remove();
-      void upload(ctx, area, file, pending);
-    });
-    const reason = explain(e);
-    const sentence = resumable && stored > 0
-      ? t("upload_interrupted", { name: file.name, reason, done: size(stored, lang), total: size(file.size, lang) })
-      : t("upload_failed", { name: file.name, reason });
-    row.replaceChildren(el("p", { text: sentence }), again, dismiss(row, () => pending?.free()));
+    const u: Unfinished = { file, pending, error };
+    unfinished.set(ctx.relationship, [...(unfinished.get(ctx.relationship) ?? []), u]);
+    row.remove();
+    failedRow(ctx, area, u);
   }
+}
+
+// A failed upload's row: what happened, in the language shown now, and
+// "continue uploading" (or "try again" afresh) and "dismiss".
+function failedRow(ctx: FileContext, area: HTMLElement, u: Unfinished): void {
+  const lang = language();
+  const { file, pending } = u;
+  const stored = pending ? Math.min(pending.stored, file.size) : 0;
+  const row = el("div", { class: "upload error", role: "status" });
+  const again = el("button", { type: "button", class: "secondary small", text: t(pending ? "continue_upload" : "try_again") });
+  again.addEventListener("click", () => {
+    forget(ctx.relationship, u);
+    row.remove();
+    void upload(ctx, area, file, pending);
+  });
+  const reason = explain(u.error);
+  const sentence = pending && stored > 0
+    ? t("upload_interrupted", { name: file.name, reason, done: size(stored, lang), total: size(file.size, lang) })
+    : t("upload_failed", { name: file.name, reason });
+  row.append(el("p", { text: sentence }), again, dismiss(row, () => {
+    forget(ctx.relationship, u);
+    pending?.free();
+  }));
+  area.append(row);
 }
 
 function dismiss(row: HTMLElement, giveUp?: () => void): HTMLElement {

@@ -80,7 +80,10 @@ export class Home {
       this.inviteClient = undefined;
       this.render();
       this.drawList();
-      if (open) await this.open(open);
+      // The same place, drawn in the other language.
+      if (location.hash === "#account") this.openAccount();
+      else if (location.hash === "#manage") await this.openConsole();
+      else if (open) await this.open(open);
       document.querySelector<HTMLButtonElement>(".topbar button[lang]")?.focus();
     });
     const manage = this.managerOf.length

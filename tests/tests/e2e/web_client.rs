@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use kluis_e2e::cable::Cable;
-use kluis_e2e::practice::{new_identity_after_reset, Practice, PASSWORD};
+use kluis_e2e::practice::{new_identity_after_reset, start_conversation, Practice, PASSWORD};
 use kluis_e2e::Server;
 use kluis_sdk::state::MemoryStore;
 use kluis_sdk::{EntryContent, Kluis, Role, Session};
@@ -152,6 +152,14 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("type", json!(["#password", "Password1"]));
     b.step("press", json!(["#password", "Enter"]));
     b.step("waitForText", json!(["#form-message", "too easy to guess"]));
+    shot(&mut b, "signup-weak-en");
+    b.step("click", json!([".switch button[lang]"]));
+    b.step("waitForText", json!(["main", "Wachtwoord"]));
+    b.step("viewport", json!([360, 740]));
+    shot(&mut b, "signup-nl-phone");
+    b.step("viewport", json!([1200, 800]));
+    b.step("click", json!([".switch button[lang]"]));
+    b.step("waitForText", json!(["main", "Carla de Vries invites you"]));
     let fetched = b.step("fetched", json!([]));
     assert!(fetched.to_string().contains(strength), "{fetched}");
     let score = b.step("meter", json!(["#password-strength"]));
@@ -186,19 +194,13 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("click", json!([".switch button[lang]"]));
 
     // The coach (native) starts the conversation.
-    let kees = coach
-        .members(&org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.email == "kees@p.nl")
-        .unwrap();
-    let kees_id = kluis_sdk::parse_user_id(&kees.account_id).unwrap();
-    let rid = coach.open_relationship(&org, kees_id).await.unwrap();
-    coach
-        .send_message(rid, "Hallo Kees, welkom. Hoe gaat het?")
-        .await
-        .unwrap();
+    let (rid, kees_id) = start_conversation(
+        &practice,
+        &mut coach,
+        "kees@p.nl",
+        "Hallo Kees, welkom. Hoe gaat het?",
+    )
+    .await;
 
     sign_in(&mut b, "kees@p.nl", PASSWORD);
     b.step("waitForText", json!([".relationships", "Carla de Vries"]));
@@ -579,7 +581,24 @@ async fn web_client_in_chromium(engine: Engine) {
         "waitForText",
         json!(["#invite-member-pending", "nina@p.nl"]),
     );
+    b.step("scrollTo", json!(["#invite-member-pending"]));
     shot(&mut b, "console-pending-nl");
+    b.step("viewport", json!([360, 740]));
+    b.step("scrollTo", json!(["#invite-member-pending"]));
+    shot(&mut b, "console-pending-nl-phone");
+    b.step("viewport", json!([1200, 800]));
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step(
+        "waitForText",
+        json!(["#invite-member-pending", "Not used yet"]),
+    );
+    b.step("scrollTo", json!(["#invite-member-pending"]));
+    shot(&mut b, "console-pending-en");
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step(
+        "waitForText",
+        json!(["#invite-member-pending", "Nog niet gebruikt"]),
+    );
     b.step(
         "click",
         json!(["#invite-member-pending button[aria-label*=\"nina@p.nl\"]"]),
@@ -646,6 +665,18 @@ async fn web_client_in_chromium(engine: Engine) {
     b.step("click", json!([".account-button"]));
     b.step("waitFor", json!(["#delete-password"]));
     shot(&mut b, "account-en");
+    b.step("scrollTo", json!(["#data-held"]));
+    shot(&mut b, "account-data-en");
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step("waitForText", json!(["#data-held", "Wat Kluis"]));
+    b.step("scrollTo", json!(["#data-held"]));
+    shot(&mut b, "account-data-nl");
+    b.step("viewport", json!([360, 740]));
+    b.step("scrollTo", json!(["#data-held"]));
+    shot(&mut b, "account-data-nl-phone");
+    b.step("viewport", json!([1200, 800]));
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step("waitForText", json!(["#data-held", "What Kluis"]));
     // First his data: one zip, every file as the manifest lists it, his
     // words and his file among them.
     let zip_path = files.path().join("export.zip");
@@ -850,11 +881,28 @@ async fn idle_lock_in_chromium() {
     b.step("click", json!([".add-coach"]));
     b.step("waitForText", json!(["dialog", "leest vanaf nu mee"]));
     screenshot(&mut b, "web-add-coach-nl");
+    // The same in English, and on a phone.
+    b.step("click", json!(["dialog button.secondary"]));
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step("click", json!([".add-coach"]));
+    b.step(
+        "waitForText",
+        json!(["dialog", "From now on this coach reads"]),
+    );
+    screenshot(&mut b, "web-add-coach-en");
+    b.step("viewport", json!([360, 740]));
+    screenshot(&mut b, "web-add-coach-en-phone");
+    b.step("viewport", json!([1200, 800]));
     b.step("click", json!(["#add-coach-confirm"]));
     b.step(
         "waitForText",
-        json!([".composer-status", "De coach is toegevoegd"]),
+        json!([".composer-status", "The coach was added"]),
     );
+    b.step(
+        "waitForText",
+        json!([".messages", "nina@p.nl (coach) joined on"]),
+    );
+    b.step("click", json!([".topbar button[lang]"]));
     b.step(
         "waitForText",
         json!([".messages", "nina@p.nl (coach) kwam erbij"]),
@@ -1036,21 +1084,7 @@ async fn keyboard_only_in_chromium() {
         .collect::<String>()
         .split_off(52);
     // The account exists now: the coach starts the conversation.
-    let kees = coach
-        .members(&practice.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.email == "kees@p.nl")
-        .unwrap();
-    let rid = coach
-        .open_relationship(
-            &practice.org,
-            kluis_sdk::parse_user_id(&kees.account_id).unwrap(),
-        )
-        .await
-        .unwrap();
-    coach.send_message(rid, "Welkom!").await.unwrap();
+    let (rid, _) = start_conversation(&practice, &mut coach, "kees@p.nl", "Welkom!").await;
     tab_to(&mut b, "input#key-tail", 4);
     b.step("typeKeys", json!([tail]));
     b.step("key", json!(["Tab"]));
@@ -1101,19 +1135,8 @@ async fn mailed_links_in_chromium() {
     b.step("press", json!(["#password", "Enter"]));
     let recovery_key = b.keep_recovery_key();
     b.acknowledge_privacy_notice("Right to lodge a complaint");
-    let kees = coach
-        .members(&practice.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.email == "kees@p.nl")
-        .unwrap();
-    let kees_id = kluis_sdk::parse_user_id(&kees.account_id).unwrap();
-    let rid = coach
-        .open_relationship(&practice.org, kees_id)
-        .await
-        .unwrap();
-    coach.send_message(rid, "Voor je vergeet").await.unwrap();
+    let (_, kees_id) =
+        start_conversation(&practice, &mut coach, "kees@p.nl", "Voor je vergeet").await;
 
     // Forgot the password: the link, a new password, the recovery key.
     b.step("click", json!([".topbar .actions button:last-child"]));
@@ -1223,26 +1246,8 @@ async fn an_upload_cut_off_continues_in_chromium() {
     let (mut coach, invitation) = coach_inviting_kees(&practice).await;
     let mut b = Browser::open(&cable.base);
     b.step("viewport", json!([1200, 800]));
-    b.step("goto", json!([invitation]));
-    b.step("fill", json!(["#name", "Kees de Boer"]));
-    b.step("fill", json!(["#password", PASSWORD]));
-    b.step("press", json!(["#password", "Enter"]));
-    b.step("waitFor", json!(["#recovery-key"]));
-    let kees = coach
-        .members(&practice.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|m| m.email == "kees@p.nl")
-        .unwrap();
-    let rid = coach
-        .open_relationship(
-            &practice.org,
-            kluis_sdk::parse_user_id(&kees.account_id).unwrap(),
-        )
-        .await
-        .unwrap();
-    coach.send_message(rid, "Welkom!").await.unwrap();
+    b.sign_up(&invitation, "Kees de Boer", PASSWORD);
+    let (rid, _) = start_conversation(&practice, &mut coach, "kees@p.nl", "Welkom!").await;
     b.keep_recovery_key();
     b.acknowledge_privacy_notice("Right to lodge a complaint");
     b.step("click", json!(["button.relationship"]));
@@ -1269,7 +1274,15 @@ async fn an_upload_cut_off_continues_in_chromium() {
     screenshot(&mut b, "web-upload-interrupted-en");
     b.step("viewport", json!([360, 740]));
     screenshot(&mut b, "web-upload-interrupted-en-phone");
+    // Drawn again in Dutch, the interrupted upload is still there, ready
+    // to go on.
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step("waitForText", json!([".upload.error", "onderbroken na"]));
+    screenshot(&mut b, "web-upload-interrupted-nl-phone");
     b.step("viewport", json!([1200, 800]));
+    screenshot(&mut b, "web-upload-interrupted-nl");
+    b.step("click", json!([".topbar button[lang]"]));
+    b.step("waitForText", json!([".upload.error", "stopped after"]));
     // The page's failed fetches are logged as errors while the cable is
     // out: expected here.
     b.step("problems", json!([]));
